@@ -18,7 +18,11 @@ fn draws(c: &mut Criterion) {
     ] {
         let sampler = Sampler::new(spec.parse().unwrap(), 42);
         group.bench_function(spec, |b| {
-            b.iter(|| (0..BATCH).map(|i| sampler.sample(black_box(i))).sum::<u64>())
+            b.iter(|| {
+                (0..BATCH)
+                    .map(|i| sampler.sample(black_box(i)))
+                    .sum::<u64>()
+            })
         });
     }
     group.finish();

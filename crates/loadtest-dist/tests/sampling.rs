@@ -39,7 +39,10 @@ fn lognormal_median_within_three_percent_of_e_mu() {
     let xs = draws("lognormal:6.0:0.5:1:100000", 11);
     let expected = 6.0f64.exp();
     let med = median(&xs);
-    assert!((med - expected).abs() / expected < 0.03, "median {med} vs {expected}");
+    assert!(
+        (med - expected).abs() / expected < 0.03,
+        "median {med} vs {expected}"
+    );
 }
 
 #[test]
@@ -78,8 +81,14 @@ fn same_seed_and_index_same_value_in_any_order() {
 
 #[test]
 fn derived_streams_are_independent() {
-    let a = Sampler::new("uniform:1:1000000".parse().unwrap(), derive_seed(1, "input"));
-    let b = Sampler::new("uniform:1:1000000".parse().unwrap(), derive_seed(1, "output"));
+    let a = Sampler::new(
+        "uniform:1:1000000".parse().unwrap(),
+        derive_seed(1, "input"),
+    );
+    let b = Sampler::new(
+        "uniform:1:1000000".parse().unwrap(),
+        derive_seed(1, "output"),
+    );
     assert!((0..100).all(|i| a.sample(i) != b.sample(i)));
 }
 
