@@ -1,5 +1,5 @@
 //! `cargo bench -p loadtest-dist --bench dist`: draws per second for each kind of spec.
-#![allow(missing_docs)]
+#![allow(missing_docs, clippy::unwrap_used)]
 
 use std::hint::black_box;
 
