@@ -1,4 +1,5 @@
 //! Statistical and property tests of the sampler and the spec round trip.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use loadtest_dist::{DistSpec, Sampler, derive_seed};
 use proptest::prelude::*;
