@@ -1,0 +1,473 @@
+//! [`Client`]: pooled keep-alive HTTP/1.1 (and HTTPS) to one server, and
+//! [`Client::stream`], which turns one request into one [`RequestRecord`].
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Uri};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use crate::config::ClientConfig;
+use crate::error::{ClientError, error_chain};
+use crate::measure::{GapSink, Progress, StreamMeasurer};
+use crate::record::{RequestRecord, Status};
+use crate::request::{Endpoint, PartsBody, StreamRequest};
+
+/// How much of an HTTP error body is read for its message.
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+/// Largest body [`Client::get`] reads (a big `/metrics` is a few MB).
+pub const MAX_GET_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// After `[DONE]`, how long the rest of the body (normally just the chunked terminator) is
+/// awaited so the connection can go back to the pool.
+const DRAIN_AFTER_DONE: Duration = Duration::from_millis(250);
+
+type Http = HyperClient<HttpsConnector<HttpConnector>, PartsBody>;
+
+/// A streaming client for one OpenAI-compatible server.
+///
+/// Cloning is cheap (one reference count): share one client across every task of a run, so
+/// they share its keep-alive pool.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: Http,
+    /// `scheme://authority` plus a path prefix without a trailing `/`.
+    base: String,
+    chat_uri: Uri,
+    completions_uri: Uri,
+    /// Authorization (marked sensitive) and the configured extra headers.
+    headers: HeaderMap,
+    request_timeout: Duration,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.inner.base)
+            .field("request_timeout", &self.inner.request_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A response to [`Client::get`].
+#[derive(Debug, Clone)]
+pub struct GetResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// The `Content-Type` header, if any and readable.
+    pub content_type: Option<String>,
+    /// The whole body.
+    pub body: Bytes,
+}
+
+impl Client {
+    /// Builds the client: validates the base URL and headers and sets up TLS (webpki roots,
+    /// ring). Needs no runtime; requests must run inside a Tokio runtime with its I/O and time
+    /// drivers enabled (`enable_all`).
+    pub fn new(config: &ClientConfig) -> Result<Self, ClientError> {
+        let base = normalize_base_url(&config.base_url)?;
+        let uri = |path: &str| -> Result<Uri, ClientError> {
+            format!("{base}{path}")
+                .parse::<Uri>()
+                .map_err(|e| ClientError::InvalidBaseUrl {
+                    url: config.base_url.clone(),
+                    reason: e.to_string(),
+                })
+        };
+        let chat_uri = uri(Endpoint::Chat.path())?;
+        let completions_uri = uri(Endpoint::Completions.path())?;
+
+        let mut headers = HeaderMap::new();
+        for (name, value) in &config.headers {
+            let header = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
+                ClientError::InvalidHeader {
+                    name: name.clone(),
+                    reason: "not a valid header name".to_owned(),
+                }
+            })?;
+            let mut value =
+                HeaderValue::from_str(value.trim()).map_err(|_| ClientError::InvalidHeader {
+                    name: name.clone(),
+                    reason: "value holds characters not allowed in a header".to_owned(),
+                })?;
+            value.set_sensitive(crate::config::is_sensitive(name));
+            headers.append(header, value);
+        }
+        if let Some(key) = &config.api_key {
+            let mut value =
+                HeaderValue::from_str(&format!("Bearer {}", key.trim())).map_err(|_| {
+                    ClientError::InvalidHeader {
+                        name: "api key".to_owned(),
+                        reason: "holds characters not allowed in a header".to_owned(),
+                    }
+                })?;
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
+        }
+
+        let mut tcp = HttpConnector::new();
+        tcp.enforce_http(false);
+        tcp.set_nodelay(true);
+        tcp.set_connect_timeout(Some(config.connect_timeout));
+        tcp.set_keepalive(Some(Duration::from_secs(60)));
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+            .map_err(|e| ClientError::Tls(e.to_string()))?
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(tcp);
+        let http = HyperClient::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(config.pool_size.max(1))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build(connector);
+
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                chat_uri,
+                completions_uri,
+                headers,
+                request_timeout: config.request_timeout,
+            }),
+        })
+    }
+
+    /// The normalised base URL (no trailing `/` or `/v1`).
+    pub fn base_url(&self) -> &str {
+        &self.inner.base
+    }
+
+    /// Sends `req` and measures its stream. Never fails: every failure is a [`Status`] in the
+    /// record. Each gap between token events is also handed to `sink` as it is measured.
+    ///
+    /// If the returned future is dropped, nothing is recorded: build the record with
+    /// [`RequestRecord::cancelled`], or use [`stream_until`](Self::stream_until) to keep the
+    /// partial timings.
+    pub async fn stream<S: GapSink + ?Sized>(
+        &self,
+        req: &StreamRequest,
+        sink: &mut S,
+    ) -> RequestRecord {
+        self.stream_until(req, sink, std::future::pending::<()>())
+            .await
+    }
+
+    /// Like [`stream`](Self::stream), but when `cancel` completes first the request is
+    /// abandoned and recorded as [`Status::Cancelled`] with what was measured so far.
+    pub async fn stream_until<S, C>(
+        &self,
+        req: &StreamRequest,
+        sink: &mut S,
+        cancel: C,
+    ) -> RequestRecord
+    where
+        S: GapSink + ?Sized,
+        C: Future<Output = ()>,
+    {
+        let inner = &*self.inner;
+        let uri = match req.endpoint() {
+            Endpoint::Chat => inner.chat_uri.clone(),
+            Endpoint::Completions => inner.completions_uri.clone(),
+        };
+        let mut request = Request::new(req.body());
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = uri;
+        let headers = request.headers_mut();
+        headers.clone_from(&inner.headers);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+
+        let start = Instant::now();
+        let deadline = tokio::time::sleep_until((start + inner.request_timeout).into());
+        tokio::pin!(deadline);
+        tokio::pin!(cancel);
+        let timeout_text = || {
+            format!(
+                "no complete response within the {:.3} s deadline",
+                inner.request_timeout.as_secs_f64()
+            )
+        };
+
+        let response = tokio::select! {
+            biased;
+            () = &mut cancel => return RequestRecord::cancelled(start, Instant::now()),
+            () = &mut deadline => {
+                return RequestRecord::failed(start, Instant::now(), Status::Timeout, None, timeout_text());
+            }
+            r = inner.http.request(request) => r,
+        };
+        let response = match response {
+            Ok(r) => r,
+            Err(e) => {
+                let now = Instant::now();
+                let status = if e.is_connect() {
+                    Status::ConnectError
+                } else {
+                    Status::StreamError
+                };
+                let record = RequestRecord::failed(start, now, status, None, error_chain(&e));
+                log_failure(&record);
+                return record;
+            }
+        };
+        let http_status = response.status().as_u16();
+        if !response.status().is_success() {
+            let message = tokio::select! {
+                biased;
+                () = &mut cancel => None,
+                () = &mut deadline => None,
+                m = read_error_message(response.into_body()) => Some(m),
+            };
+            let message = message.unwrap_or_else(|| "(error body not received)".to_owned());
+            let record = RequestRecord::failed(
+                start,
+                Instant::now(),
+                Status::HttpError,
+                Some(http_status),
+                format!("HTTP {http_status}: {message}"),
+            );
+            log_failure(&record);
+            return record;
+        }
+
+        let mut body = response.into_body();
+        let mut measurer = StreamMeasurer::new(start);
+        let mut record = loop {
+            let frame = tokio::select! {
+                biased;
+                () = &mut cancel => {
+                    break measurer.fail(Status::Cancelled, "cancelled by the caller", Instant::now());
+                }
+                () = &mut deadline => {
+                    break measurer.fail(Status::Timeout, &timeout_text(), Instant::now());
+                }
+                f = body.frame() => f,
+            };
+            // The stamp every event of this frame shares: taken before any parsing.
+            let now = Instant::now();
+            match frame {
+                None => break measurer.finish(now),
+                Some(Err(e)) => {
+                    let text = format!("connection dropped mid-stream: {}", error_chain(&e));
+                    break measurer.fail(Status::StreamError, &text, now);
+                }
+                Some(Ok(frame)) => {
+                    let Ok(data) = frame.into_data() else {
+                        continue; // trailers
+                    };
+                    match measurer.feed(&data, now, sink) {
+                        Progress::Continue => {}
+                        Progress::Done => {
+                            drain(&mut body, now + DRAIN_AFTER_DONE).await;
+                            break measurer.finish(now);
+                        }
+                        Progress::Failed => break measurer.finish(now),
+                    }
+                }
+            }
+        };
+        record.http_status = Some(http_status);
+        log_failure(&record);
+        record
+    }
+
+    /// `GET {base}{path}` (e.g. `/v1/models`, `/version`, `/metrics`): status and whole body,
+    /// within the request timeout. Any HTTP status is a success here; transport failures and
+    /// bodies over [`MAX_GET_BODY_BYTES`] are errors.
+    pub async fn get(&self, path: &str) -> Result<GetResponse, ClientError> {
+        self.get_with_timeout(path, self.inner.request_timeout)
+            .await
+    }
+
+    /// [`get`](Self::get) with its own deadline (e.g. a `/metrics` scrape that must not hang
+    /// for the whole request timeout).
+    pub async fn get_with_timeout(
+        &self,
+        path: &str,
+        timeout: Duration,
+    ) -> Result<GetResponse, ClientError> {
+        let inner = &*self.inner;
+        let url = format!("{}{}", inner.base, path);
+        let uri: Uri =
+            url.parse()
+                .map_err(|e: http::uri::InvalidUri| ClientError::InvalidPath {
+                    path: path.to_owned(),
+                    reason: e.to_string(),
+                })?;
+        let mut request = Request::new(PartsBody::empty());
+        *request.uri_mut() = uri;
+        request.headers_mut().clone_from(&inner.headers);
+        let fetch = async {
+            let response = inner.http.request(request).await.map_err(|e| {
+                if e.is_connect() {
+                    ClientError::Connect {
+                        url: url.clone(),
+                        message: error_chain(&e),
+                    }
+                } else {
+                    ClientError::Request {
+                        url: url.clone(),
+                        message: error_chain(&e),
+                    }
+                }
+            })?;
+            let status = response.status().as_u16();
+            let content_type = response
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let body = http_body_util::Limited::new(response.into_body(), MAX_GET_BODY_BYTES)
+                .collect()
+                .await
+                .map_err(|e| ClientError::Request {
+                    url: url.clone(),
+                    message: format!("reading the body: {e}"),
+                })?
+                .to_bytes();
+            Ok(GetResponse {
+                status,
+                content_type,
+                body,
+            })
+        };
+        tokio::time::timeout(timeout, fetch)
+            .await
+            .map_err(|_| ClientError::Timeout {
+                url: url.clone(),
+                after: timeout,
+            })?
+    }
+
+    /// The first model id of `GET /v1/models` (`data[0].id`).
+    pub async fn first_model(&self) -> Result<String, ClientError> {
+        let response = self.get("/v1/models").await?;
+        let url = format!("{}/v1/models", self.inner.base);
+        if !(200..300).contains(&response.status) {
+            let text = String::from_utf8_lossy(&response.body);
+            return Err(ClientError::Http {
+                url,
+                status: response.status,
+                message: crate::record::sanitize_error(&crate::decode::error_message(&text)),
+            });
+        }
+        crate::error::parse_first_model(&response.body)
+            .map_err(|reason| ClientError::InvalidModels { url, reason })
+    }
+}
+
+fn log_failure(record: &RequestRecord) {
+    if !record.is_ok() {
+        tracing::debug!(
+            status = %record.status,
+            http_status = ?record.http_status,
+            error = record.error.as_deref().unwrap_or(""),
+            "request failed"
+        );
+    }
+}
+
+/// Reads up to [`MAX_ERROR_BODY_BYTES`] of an error body and extracts its message.
+async fn read_error_message(mut body: Incoming) -> String {
+    let mut buf = Vec::new();
+    while buf.len() < MAX_ERROR_BODY_BYTES {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    buf.extend_from_slice(&data);
+                }
+            }
+            Some(Err(e)) => {
+                if buf.is_empty() {
+                    return format!("(error body cut off: {})", error_chain(&e));
+                }
+                break;
+            }
+            None => break,
+        }
+    }
+    buf.truncate(MAX_ERROR_BODY_BYTES);
+    let text = String::from_utf8_lossy(&buf);
+    crate::decode::error_message(&text)
+}
+
+/// Reads what is left of a body (after `[DONE]`) until its end or `until`, so that the
+/// connection can be reused; anything read is ignored.
+async fn drain(body: &mut Incoming, until: Instant) {
+    let _ = tokio::time::timeout_at(until.into(), async {
+        while let Some(Ok(_)) = body.frame().await {}
+    })
+    .await;
+}
+
+/// `scheme://authority[/prefix]` with no trailing `/` and no trailing `/v1`.
+fn normalize_base_url(url: &str) -> Result<String, ClientError> {
+    let bad = |reason: &str| ClientError::InvalidBaseUrl {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let uri: Uri = url
+        .trim()
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;
+    let scheme = match uri.scheme_str() {
+        Some(s) if s.eq_ignore_ascii_case("http") => "http",
+        Some(s) if s.eq_ignore_ascii_case("https") => "https",
+        Some(other) => return Err(bad(&format!("scheme {other:?} is not http or https"))),
+        None => return Err(bad("no scheme (expected http://host:port or https://host)")),
+    };
+    let authority = uri.authority().ok_or_else(|| bad("no host"))?;
+    if uri.query().is_some() {
+        return Err(bad("a query string is not allowed"));
+    }
+    let mut path = uri.path().trim_end_matches('/');
+    if let Some(prefix) = path.strip_suffix("/v1") {
+        path = prefix;
+    }
+    Ok(format!("{scheme}://{authority}{path}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_normalisation() {
+        let n = |s| normalize_base_url(s).unwrap();
+        assert_eq!(n("http://localhost:8000"), "http://localhost:8000");
+        assert_eq!(n("http://localhost:8000/"), "http://localhost:8000");
+        assert_eq!(n("http://localhost:8000/v1/"), "http://localhost:8000");
+        assert_eq!(n("HTTPS://gw.example/vllm/v1"), "https://gw.example/vllm");
+        assert!(normalize_base_url("localhost:8000").is_err());
+        assert!(normalize_base_url("ftp://h").is_err());
+        assert!(normalize_base_url("http://h/?a=1").is_err());
+        assert!(normalize_base_url("not a url").is_err());
+    }
+
+    #[test]
+    fn client_rejects_bad_headers() {
+        let mut c = ClientConfig::new("http://127.0.0.1:1");
+        c.headers = vec![("bad name".into(), "v".into())];
+        assert!(matches!(
+            Client::new(&c),
+            Err(ClientError::InvalidHeader { .. })
+        ));
+        c.headers = vec![("X-Ok".into(), "bad\nvalue".into())];
+        assert!(matches!(
+            Client::new(&c),
+            Err(ClientError::InvalidHeader { .. })
+        ));
+    }
+}

@@ -1,0 +1,109 @@
+//! [`ClientConfig`]: where to connect and how, with secrets redacted from `Debug`.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Default connect timeout.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default per-request deadline (connect to last byte), as `--timeout-s`.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
+/// Default number of idle keep-alive connections kept to the server.
+pub const DEFAULT_POOL_SIZE: usize = 64;
+
+/// Header names whose values are secrets: redacted by `Debug` and by
+/// [`ClientConfig::redacted_headers`].
+pub const SENSITIVE_HEADERS: [&str; 6] = [
+    "authorization",
+    "proxy-authorization",
+    "x-api-key",
+    "api-key",
+    "cookie",
+    "openai-organization",
+];
+
+/// How to reach the server. `Debug` never shows the api key or sensitive header values.
+#[derive(Clone)]
+pub struct ClientConfig {
+    /// Server root, e.g. `http://localhost:8000` or `https://gateway/vllm`. A trailing `/` or
+    /// `/v1` is dropped: the client appends `/v1/…`, `/version` and `/metrics` itself.
+    pub base_url: String,
+    /// Bearer token sent as `Authorization: Bearer …`.
+    pub api_key: Option<String>,
+    /// Extra headers on every request, as `(name, value)`.
+    pub headers: Vec<(String, String)>,
+    /// TCP (and TLS) connect timeout.
+    pub connect_timeout: Duration,
+    /// Per-request deadline, from just before the request is sent to the last byte.
+    pub request_timeout: Duration,
+    /// Idle keep-alive connections kept open to the server: set it to the run's peak
+    /// concurrency so that finished streams hand their connection to the next request.
+    pub pool_size: usize,
+}
+
+impl ClientConfig {
+    /// A config for `base_url` with every other field at its default.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self {
+            base_url: base_url.into(),
+            api_key: None,
+            headers: Vec::new(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            pool_size: DEFAULT_POOL_SIZE,
+        }
+    }
+
+    /// The extra headers with sensitive values replaced by `<redacted>` (for config.json).
+    pub fn redacted_headers(&self) -> Vec<(String, String)> {
+        self.headers
+            .iter()
+            .map(|(name, value)| {
+                let value = if is_sensitive(name) {
+                    "<redacted>".to_owned()
+                } else {
+                    value.clone()
+                };
+                (name.clone(), value)
+            })
+            .collect()
+    }
+}
+
+/// Whether a header's value is a secret.
+pub fn is_sensitive(name: &str) -> bool {
+    SENSITIVE_HEADERS
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(name.trim()))
+}
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("headers", &self.redacted_headers())
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("pool_size", &self.pool_size)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let mut c = ClientConfig::new("http://h:1");
+        c.api_key = Some("sk-secret-123".into());
+        c.headers = vec![
+            ("Authorization".into(), "Bearer sk-other".into()),
+            ("X-Trace".into(), "visible".into()),
+        ];
+        let s = format!("{c:?}");
+        assert!(!s.contains("sk-secret-123"), "{s}");
+        assert!(!s.contains("sk-other"), "{s}");
+        assert!(s.contains("visible"), "{s}");
+    }
+}

@@ -1,0 +1,242 @@
+//! The per-request state machine that turns timestamped body bytes into a [`RequestRecord`],
+//! independent of HTTP: the [`Client`](crate::Client) drives it, and tests or other transports
+//! can drive it directly.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use loadtest_client::measure::{Progress, StreamMeasurer};
+//! use loadtest_client::Status;
+//!
+//! let start = Instant::now();
+//! let mut m = StreamMeasurer::new(start);
+//! let mut gaps = Vec::new();
+//! let mut sink = |gap: Duration| gaps.push(gap);
+//! let t = |ms| start + Duration::from_millis(ms);
+//! m.feed(b"data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n", t(200), &mut sink);
+//! m.feed(b"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n", t(200), &mut sink);
+//! m.feed(b"data: {\"choices\":[{\"delta\":{\"content\":\"b\"},\"finish_reason\":\"length\"}]}\n\n", t(220), &mut sink);
+//! let p = m.feed(b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2}}\n\ndata: [DONE]\n\n", t(221), &mut sink);
+//! assert_eq!(p, Progress::Done);
+//! let record = m.finish(t(221));
+//! assert_eq!(record.status, Status::Ok);
+//! assert_eq!(record.ttft, Some(Duration::from_millis(200)));
+//! assert_eq!(record.e2e, Some(Duration::from_millis(220)));
+//! assert_eq!(record.token_events, 2);
+//! assert_eq!(record.usage.completion_tokens, Some(2));
+//! assert_eq!(gaps, vec![Duration::from_millis(20)]);
+//! ```
+
+use std::time::{Duration, Instant};
+
+use crate::decode::{ChunkKind, Usage, decode_chunk};
+use crate::gaps::GapStats;
+use crate::record::{RequestRecord, Status, sanitize_error};
+use crate::sse::{SseError, SseEvent, SseParser};
+
+/// Receives every gap between consecutive token events as it is measured (the sweep feeds an
+/// HDR histogram). Gaps of every request are delivered, whatever its final status.
+pub trait GapSink {
+    /// One gap.
+    fn record_gap(&mut self, gap: Duration);
+}
+
+impl<F: FnMut(Duration)> GapSink for F {
+    fn record_gap(&mut self, gap: Duration) {
+        self(gap)
+    }
+}
+
+/// A sink that drops every gap.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoGapSink;
+
+impl GapSink for NoGapSink {
+    fn record_gap(&mut self, _gap: Duration) {}
+}
+
+/// Where a stream stands after a feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// More bytes are expected.
+    Continue,
+    /// `[DONE]` was received: the stream is complete.
+    Done,
+    /// The stream failed (error event, bad JSON or UTF-8); later bytes are ignored.
+    Failed,
+}
+
+/// Accumulates one response stream's timings in O(1) memory.
+#[derive(Debug)]
+pub struct StreamMeasurer {
+    parser: SseParser,
+    start: Instant,
+    first_token: Option<Instant>,
+    last_token: Option<Instant>,
+    token_events: u64,
+    sse_events: u64,
+    gaps: GapStats,
+    usage: Usage,
+    finish_reason: Option<String>,
+    done_at: Option<Instant>,
+    failure: Option<(Instant, String)>,
+}
+
+impl StreamMeasurer {
+    /// Starts measuring a stream whose request was sent at `start`.
+    pub fn new(start: Instant) -> Self {
+        Self {
+            parser: SseParser::new(),
+            start,
+            first_token: None,
+            last_token: None,
+            token_events: 0,
+            sse_events: 0,
+            gaps: GapStats::new(),
+            usage: Usage::default(),
+            finish_reason: None,
+            done_at: None,
+            failure: None,
+        }
+    }
+
+    /// Feeds the bytes of one body frame, all stamped `at` (when the frame arrived).
+    pub fn feed<S: GapSink + ?Sized>(
+        &mut self,
+        bytes: &[u8],
+        at: Instant,
+        sink: &mut S,
+    ) -> Progress {
+        if let Some(p) = self.settled() {
+            return p;
+        }
+        let mut parser = std::mem::take(&mut self.parser);
+        parser.feed(bytes, |event| self.on_event(event, at, sink));
+        self.parser = parser;
+        self.settled().unwrap_or(Progress::Continue)
+    }
+
+    /// The body ended at `at` (or `[DONE]` was seen): builds the record. A stream that ended
+    /// without `[DONE]` is ok if a `finish_reason` was seen, a `stream_error` otherwise.
+    pub fn finish(mut self, at: Instant) -> RequestRecord {
+        if self.settled().is_none() {
+            let mut parser = std::mem::take(&mut self.parser);
+            parser.finish(|event| self.on_event(event, at, &mut NoGapSink));
+        }
+        if let Some((failed_at, error)) = self.failure.take() {
+            return self.record(Status::StreamError, Some(error), failed_at);
+        }
+        let end = self.done_at.unwrap_or(at);
+        if self.finish_reason.is_some() {
+            return self.record(Status::Ok, None, end);
+        }
+        let error = if self.sse_events == 0 {
+            "the response held no SSE event".to_owned()
+        } else if self.done_at.is_some() {
+            "[DONE] without any finish_reason".to_owned()
+        } else {
+            "stream ended before any finish_reason".to_owned()
+        };
+        self.record(Status::StreamError, Some(error), end)
+    }
+
+    /// Ends the stream with a failure seen outside the bytes (a reset, the deadline, a
+    /// cancellation), keeping what was measured so far. A failure already found in the bytes
+    /// wins.
+    pub fn fail(mut self, status: Status, error: &str, at: Instant) -> RequestRecord {
+        if let Some((failed_at, error)) = self.failure.take() {
+            return self.record(Status::StreamError, Some(error), failed_at);
+        }
+        self.record(status, Some(error.to_owned()), at)
+    }
+
+    /// `[DONE]` arrival, once seen.
+    pub fn done_at(&self) -> Option<Instant> {
+        self.done_at
+    }
+
+    fn settled(&self) -> Option<Progress> {
+        if self.failure.is_some() {
+            Some(Progress::Failed)
+        } else if self.done_at.is_some() {
+            Some(Progress::Done)
+        } else {
+            None
+        }
+    }
+
+    fn on_event<S: GapSink + ?Sized>(
+        &mut self,
+        event: Result<SseEvent<'_>, SseError>,
+        at: Instant,
+        sink: &mut S,
+    ) {
+        if self.settled().is_some() {
+            return;
+        }
+        self.sse_events += 1;
+        let event = match event {
+            Ok(event) => event,
+            Err(e) => {
+                self.failure = Some((at, e.to_string()));
+                return;
+            }
+        };
+        if event.is_error() {
+            let message = crate::decode::error_message(event.data());
+            self.failure = Some((at, format!("error event: {message}")));
+            return;
+        }
+        match decode_chunk(event.data()) {
+            Ok(ChunkKind::Done) => self.done_at = Some(at),
+            Ok(ChunkKind::Error(message)) => {
+                self.failure = Some((at, format!("error event: {message}")));
+            }
+            Ok(ChunkKind::Chunk(chunk)) => {
+                if chunk.is_token {
+                    self.token_events += 1;
+                    if let Some(last) = self.last_token {
+                        let gap = at.saturating_duration_since(last);
+                        self.gaps.record(gap);
+                        sink.record_gap(gap);
+                    } else {
+                        self.first_token = Some(at);
+                    }
+                    self.last_token = Some(at);
+                }
+                if self.finish_reason.is_none()
+                    && let Some(reason) = chunk.finish_reason
+                {
+                    self.finish_reason = Some(reason.into_owned());
+                }
+                if let Some(usage) = chunk.usage {
+                    self.usage = usage;
+                }
+            }
+            Err(e) => {
+                let mut head: String = event.data().chars().take(60).collect();
+                if head.len() < event.data().len() {
+                    head.push('…');
+                }
+                self.failure = Some((at, format!("{e} in data {head:?}")));
+            }
+        }
+    }
+
+    fn record(self, status: Status, error: Option<String>, end: Instant) -> RequestRecord {
+        let since = |t: Option<Instant>| t.map(|t| t.saturating_duration_since(self.start));
+        RequestRecord {
+            status,
+            http_status: None,
+            error: error.map(|e| sanitize_error(&e)),
+            start: self.start,
+            ttft: since(self.first_token),
+            e2e: since(self.last_token),
+            total: end.saturating_duration_since(self.start),
+            token_events: self.token_events,
+            sse_events: self.sse_events,
+            gaps: self.gaps.summary(),
+            usage: self.usage,
+            finish_reason: self.finish_reason,
+        }
+    }
+}

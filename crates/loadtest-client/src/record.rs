@@ -1,0 +1,203 @@
+//! The outcome of one request: its [`Status`] and timings ([`RequestRecord`]).
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::decode::Usage;
+use crate::gaps::GapSummary;
+
+/// Longest `error` text kept, in characters.
+pub const MAX_ERROR_CHARS: usize = 240;
+
+/// How a request ended. Serialised in snake_case (`http_error`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// A complete stream: a `finish_reason` was seen and no error.
+    Ok,
+    /// The server answered with a non-2xx status (`http_status` holds it).
+    HttpError,
+    /// The per-request deadline (connect to last byte) passed first.
+    Timeout,
+    /// No connection could be made (refused, DNS, TLS handshake, connect timeout).
+    ConnectError,
+    /// The stream broke: malformed SSE or JSON, invalid UTF-8, a mid-stream error event, or
+    /// the connection dropped (or the body ended) before a `finish_reason`.
+    StreamError,
+    /// The caller cancelled the request (Ctrl-C, end of the run's drain).
+    Cancelled,
+}
+
+impl Status {
+    /// The snake_case name, as written to `requests.jsonl`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::HttpError => "http_error",
+            Status::Timeout => "timeout",
+            Status::ConnectError => "connect_error",
+            Status::StreamError => "stream_error",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    /// Every status, in a fixed order (for per-status counters).
+    pub const ALL: [Status; 6] = [
+        Status::Ok,
+        Status::HttpError,
+        Status::Timeout,
+        Status::ConnectError,
+        Status::StreamError,
+        Status::Cancelled,
+    ];
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One request's timing record (design §6). Durations are measured from [`start`](Self::start)
+/// with a monotonic clock, stamped when the bytes arrived, before any parsing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestRecord {
+    /// How the request ended.
+    pub status: Status,
+    /// The response's HTTP status, when headers arrived.
+    pub http_status: Option<u16>,
+    /// Short, sanitised error text (the server's message for HTTP errors); `None` when ok.
+    pub error: Option<String>,
+    /// Just before the request was handed to the connection pool.
+    pub start: Instant,
+    /// First token event − start.
+    pub ttft: Option<Duration>,
+    /// Last token event − start.
+    pub e2e: Option<Duration>,
+    /// End of the stream (`[DONE]`, else the body's end, else the moment of failure) − start.
+    pub total: Duration,
+    /// Number of token events (SSE events carrying generated output): `chunks` in
+    /// `requests.jsonl`. Under load one event can carry several tokens.
+    pub token_events: u64,
+    /// Every SSE event received (role chunk, usage chunk and `[DONE]` included).
+    pub sse_events: u64,
+    /// Gaps between consecutive token events.
+    pub gaps: GapSummary,
+    /// The last `usage` the server sent (null fields stay `None`).
+    pub usage: Usage,
+    /// The first non-null `finish_reason`.
+    pub finish_reason: Option<String>,
+}
+
+impl RequestRecord {
+    /// A record for a request abandoned by its caller (its future dropped), with no timings
+    /// but `total` = `now − start`.
+    pub fn cancelled(start: Instant, now: Instant) -> Self {
+        Self::failed(
+            start,
+            now,
+            Status::Cancelled,
+            None,
+            "cancelled by the caller".to_owned(),
+        )
+    }
+
+    /// A record for a request that failed before any stream was read.
+    pub(crate) fn failed(
+        start: Instant,
+        now: Instant,
+        status: Status,
+        http_status: Option<u16>,
+        error: String,
+    ) -> Self {
+        Self {
+            status,
+            http_status,
+            error: Some(sanitize_error(&error)),
+            start,
+            ttft: None,
+            e2e: None,
+            total: now.saturating_duration_since(start),
+            token_events: 0,
+            sse_events: 0,
+            gaps: GapSummary::default(),
+            usage: Usage::default(),
+            finish_reason: None,
+        }
+    }
+
+    /// Whether the request succeeded.
+    pub fn is_ok(&self) -> bool {
+        self.status == Status::Ok
+    }
+
+    /// Time per output token: `(e2e − ttft) / (completion_tokens − 1)` when the server's usage
+    /// reported `completion_tokens > 1`, else `None`.
+    pub fn tpot(&self) -> Option<Duration> {
+        let tokens = self.usage.completion_tokens?;
+        if tokens <= 1 {
+            return None;
+        }
+        let decode = self.e2e?.checked_sub(self.ttft?)?;
+        let per = decode.as_secs_f64() / (tokens - 1) as f64;
+        Some(Duration::from_secs_f64(per))
+    }
+}
+
+/// Makes error text safe for one line of JSON or a terminal: control characters become spaces,
+/// runs of whitespace collapse, and the text is cut to [`MAX_ERROR_CHARS`] characters (with
+/// `…`).
+pub fn sanitize_error(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_ERROR_CHARS + 4));
+    let mut chars = 0usize;
+    let mut pending_space = false;
+    for c in text.chars() {
+        if c.is_control() || c.is_whitespace() {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if chars >= MAX_ERROR_CHARS {
+            out.push('…');
+            return out;
+        }
+        if pending_space {
+            out.push(' ');
+            chars += 1;
+            pending_space = false;
+        }
+        out.push(c);
+        chars += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_strips_controls_and_truncates() {
+        assert_eq!(sanitize_error("  a\n\tb\u{1b}[31m c  "), "a b [31m c");
+        let long = "x".repeat(1000);
+        let s = sanitize_error(&long);
+        assert_eq!(s.chars().count(), MAX_ERROR_CHARS + 1);
+        assert!(s.ends_with('…'));
+        assert_eq!(sanitize_error(""), "");
+    }
+
+    #[test]
+    fn tpot_needs_two_tokens() {
+        let start = Instant::now();
+        let mut r = RequestRecord::cancelled(start, start);
+        r.ttft = Some(Duration::from_millis(100));
+        r.e2e = Some(Duration::from_millis(1100));
+        r.usage.completion_tokens = Some(11);
+        assert_eq!(r.tpot(), Some(Duration::from_millis(100)));
+        r.usage.completion_tokens = Some(1);
+        assert_eq!(r.tpot(), None);
+        r.usage.completion_tokens = None;
+        assert_eq!(r.tpot(), None);
+    }
+}
