@@ -1,0 +1,157 @@
+//! The `fixed` profile keeps its schedule, and `/sim/truth` reports what really happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{chat_body, get, ms, post};
+use loadtest_sim::{Profile, SimConfig, Simulator, TruthSnapshot};
+
+fn fixed(ttft_ms: u64, itl_ms: u64) -> SimConfig {
+    SimConfig {
+        profile: Profile::Fixed,
+        ttft: Duration::from_millis(ttft_ms),
+        itl: Duration::from_millis(itl_ms),
+        ..SimConfig::ephemeral()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fixed_timing_within_a_few_ms() {
+    let sim = Simulator::start(fixed(60, 15)).await.unwrap();
+    let addr = sim.local_addr();
+    let body = chat_body(
+        5,
+        10,
+        true,
+        r#","ignore_eos":true,"stream_options":{"include_usage":true}"#,
+    );
+    let mut handles = Vec::new();
+    for _ in 0..8 {
+        let body = body.clone();
+        handles.push(tokio::spawn(async move {
+            post(addr, "/v1/chat/completions", &body).await
+        }));
+    }
+    let mut gaps = Vec::new();
+    for h in handles {
+        let reply = h.await.unwrap();
+        let events = reply.events();
+        // role + 10 token events + usage + [DONE]; the role event comes with the first token.
+        assert_eq!(events.len(), 13);
+        let tokens: Vec<Instant> = events[1..11].iter().map(|(at, _)| *at).collect();
+        let ttft = ms(tokens[0] - reply.sent_at);
+        assert!((59.0..120.0).contains(&ttft), "ttft {ttft} ms");
+        gaps.extend(tokens.windows(2).map(|p| ms(p[1] - p[0])));
+        // Absolute deadlines: a late event does not push the later ones back.
+        let last = ms(tokens[9] - reply.sent_at);
+        assert!((194.0..260.0).contains(&last), "last {last} ms");
+    }
+    gaps.sort_by(f64::total_cmp);
+    let median = gaps[gaps.len() / 2];
+    assert!((10.0..25.0).contains(&median), "median gap {median} ms");
+    let truth = sim.truth();
+    assert_eq!(truth.requests, 8);
+    assert_eq!(truth.token_events, 80);
+    assert_eq!(truth.ttft_us.count, 8);
+    assert_eq!(truth.gap_us.count, 72);
+    assert!((60_000..90_000).contains(&truth.ttft_us.p50), "{truth:?}");
+    assert!((10_000..25_000).contains(&truth.gap_us.p50), "{truth:?}");
+    assert!(truth.lateness_us.p50 < 20_000, "{truth:?}");
+    assert_eq!(truth.lateness_us.count, 80);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn truth_endpoint_and_reset() {
+    let sim = Simulator::start(fixed(5, 2)).await.unwrap();
+    let addr = sim.local_addr();
+    for _ in 0..3 {
+        post(
+            addr,
+            "/v1/completions",
+            r#"{"prompt":"a b c","max_tokens":4,"ignore_eos":true,"stream":true}"#,
+        )
+        .await;
+    }
+    let served: TruthSnapshot =
+        serde_json::from_slice(&get(addr, "/sim/truth").await.body()).unwrap();
+    assert_eq!(served.requests, 3);
+    assert_eq!(served.token_events, 12);
+    assert_eq!(served.ttft_us.count, 3);
+    assert!(served.ttft_us.p50 >= 5_000 && served.ttft_us.max >= served.ttft_us.p99);
+    assert_eq!(served.gap_us.count, 9);
+    // The truth is consistent with itself: TTFT is at least the scheduled TTFT, and max is
+    // within lateness of it.
+    assert!(
+        served.ttft_us.max <= 5_000 + served.lateness_us.max + 1_000,
+        "{served:?}"
+    );
+    let before: TruthSnapshot =
+        serde_json::from_slice(&common::post(addr, "/sim/truth/reset", "").await.body()).unwrap();
+    assert_eq!(before.requests, 3);
+    let after = sim.truth();
+    assert_eq!(
+        (after.requests, after.token_events, after.ttft_us.count),
+        (0, 0, 0)
+    );
+    sim.shutdown().await;
+}
+
+/// Runs a simulator alone on one thread (a current-thread runtime: one core at most) until
+/// `stop` fires; returns its truth at the end.
+fn sim_on_own_thread(
+    config: SimConfig,
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    std::thread::JoinHandle<TruthSnapshot>,
+) {
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let sim = Simulator::start(config).await.unwrap();
+            addr_tx.send(sim.local_addr()).unwrap();
+            let _ = stop_rx.await;
+            let truth = sim.truth();
+            sim.shutdown().await;
+            truth
+        })
+    });
+    (addr_rx.recv().unwrap(), stop_tx, thread)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundreds_of_streams_on_one_thread_stay_on_schedule() {
+    let (addr, stop, thread) = sim_on_own_thread(fixed(50, 100));
+    let streams = 300;
+    let mut handles = Vec::new();
+    for _ in 0..streams {
+        handles.push(tokio::spawn(async move {
+            post(
+                addr,
+                "/v1/completions",
+                r#"{"prompt":"x","max_tokens":8,"ignore_eos":true,"stream":true}"#,
+            )
+            .await
+        }));
+    }
+    for h in handles {
+        let reply = h.await.unwrap();
+        assert!(reply.text().ends_with("data: [DONE]\n\n"));
+    }
+    stop.send(()).unwrap();
+    let truth = thread.join().unwrap();
+    assert_eq!(truth.requests, streams);
+    assert_eq!(truth.token_events, streams * 8);
+    // Generous: a debug build on a shared 2-core machine with the client in the same process.
+    // The release-mode measurement (5,000 streams) is in docs/simulator.md.
+    assert!(truth.lateness_us.p50 < 25_000, "{truth:?}");
+    assert!((95_000..130_000).contains(&truth.gap_us.p50), "{truth:?}");
+}
