@@ -1,0 +1,214 @@
+//! `vllm-loadtest probe` run as a process against a loopback server serving the real vLLM
+//! captures.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+const ROW_KEYS: [&str; 24] = [
+    "id",
+    "step",
+    "phase",
+    "load",
+    "start_unix_s",
+    "start_s",
+    "ttft_s",
+    "e2e_s",
+    "total_s",
+    "tpot_s",
+    "chunks",
+    "gap_mean_s",
+    "gap_p50_s",
+    "gap_p99_s",
+    "gap_max_s",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "input_tokens_target",
+    "max_tokens",
+    "finish_reason",
+    "status",
+    "http_status",
+    "error",
+];
+
+fn fixture(rel: &str) -> Vec<u8> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/").to_owned() + rel;
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A one-thread HTTP/1.1 server: every response closes its connection.
+fn serve(chat_status: u16) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let models = fixture("vllm-0.32.0/models.json");
+    let sse = fixture("vllm-0.32.0/sse_chat_usage.txt");
+    let err = fixture("vllm-0.32.0/err_unknown_model.json");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            handle(stream, &models, &sse, &err, chat_status);
+        }
+    });
+    format!("http://{addr}")
+}
+
+fn handle(mut stream: TcpStream, models: &[u8], sse: &[u8], err: &[u8], chat_status: u16) {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    let mut content_length = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            content_length = value.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; content_length];
+    reader.read_exact(&mut body).unwrap();
+    let (status, content_type, payload) = if request_line.starts_with("GET /v1/models") {
+        (200, "application/json", models)
+    } else if request_line.starts_with("POST /v1/chat/completions") && chat_status == 200 {
+        (200, "text/event-stream", sse)
+    } else {
+        (chat_status, "application/json", err)
+    };
+    let head = format!(
+        "HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        payload.len()
+    );
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(payload);
+}
+
+fn probe(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vllm-loadtest"))
+        .arg("probe")
+        .args(args)
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("VLLM_API_KEY")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn json_rows_carry_every_requests_jsonl_key() {
+    let url = serve(200);
+    let out = probe(&[
+        "--base-url",
+        &url,
+        "--json",
+        "--requests",
+        "2",
+        "--max-output-tokens",
+        "16",
+    ]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    for (i, line) in lines.iter().enumerate() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut sorted_keys = keys.clone();
+        sorted_keys.sort_unstable();
+        let mut want = ROW_KEYS.to_vec();
+        want.sort_unstable();
+        assert_eq!(sorted_keys, want, "{line}");
+        // And in §9 order in the text itself.
+        let mut at = 0;
+        for key in ROW_KEYS {
+            at += line[at..]
+                .find(&format!("\"{key}\":"))
+                .unwrap_or_else(|| panic!("{key} order: {line}"));
+        }
+        assert_eq!(v["id"], i as u64);
+        assert_eq!(v["status"], "ok");
+        assert_eq!(v["http_status"], 200);
+        assert_eq!(v["chunks"], 16);
+        assert_eq!(v["completion_tokens"], 16);
+        assert_eq!(v["prompt_tokens"], 27);
+        assert_eq!(v["max_tokens"], 16);
+        assert_eq!(v["finish_reason"], "length");
+        assert!(v["step"].is_null() && v["phase"].is_null() && v["load"].is_null());
+        assert!(v["ttft_s"].as_f64().unwrap() > 0.0);
+        assert!(v["tpot_s"].is_number());
+    }
+}
+
+#[test]
+fn human_output_has_one_line_per_request_and_a_summary() {
+    let url = serve(200);
+    let out = probe(&[
+        "--base-url",
+        &url,
+        "--requests",
+        "3",
+        "--model",
+        "tiny-llama",
+    ]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 5, "{stdout}");
+    assert!(lines[0].starts_with("probing "), "{stdout}");
+    assert!(
+        lines[1].starts_with("#0") && lines[1].contains(" ok "),
+        "{stdout}"
+    );
+    assert!(lines[4].starts_with("summary: 3/3 ok"), "{stdout}");
+}
+
+#[test]
+fn http_errors_exit_1_with_the_server_message() {
+    let url = serve(404);
+    let out = probe(&["--base-url", &url, "--json", "--requests", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "http_error");
+    assert_eq!(v["http_status"], 404);
+    assert!(
+        v["error"].as_str().unwrap().contains("does not exist"),
+        "{v}"
+    );
+}
+
+#[test]
+fn unreachable_server_exits_2_with_one_line() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let out = probe(&["--base-url", &format!("http://{addr}"), "--timeout-s", "5"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("unreachable"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn bad_flags_exit_2() {
+    let out = probe(&["--base-url", "http://127.0.0.1:9", "--header", "no-colon"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--header"));
+    let out = probe(&["--base-url", "ftp://x"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = probe(&["--base-url", "http://127.0.0.1:9", "--endpoint", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,0 +1,397 @@
+//! Scrape arithmetic for one window: counter and histogram deltas with reset detection, gauge
+//! statistics over the window's scrapes, and derived rates.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::alias::{HistogramMetric, ScalarKind, ScalarMetric, ServerKind};
+use crate::histogram::{Bucket, HistogramSnapshot, mean};
+use crate::snapshot::CanonicalSnapshot;
+
+/// End − start of one counter over a window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CounterDelta {
+    /// Wire name it was read from (in the window-end scrape).
+    pub wire: &'static str,
+    /// Value at the window start.
+    pub start: f64,
+    /// Value at the window end.
+    pub end: f64,
+    /// `end − start`, or `end` after a reset.
+    pub delta: f64,
+    /// The counter went down, or the server restarted: `delta` is `end` (counted from 0).
+    pub reset: bool,
+}
+
+impl CounterDelta {
+    fn new(wire: &'static str, start: f64, end: f64, restarted: bool) -> Self {
+        let reset = restarted || end < start;
+        let delta = if reset { end } else { end - start };
+        Self {
+            wire,
+            start,
+            end,
+            delta,
+            reset,
+        }
+    }
+}
+
+/// Statistics of one gauge over the scrapes of a window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GaugeStats {
+    /// Wire name it was read from.
+    pub wire: &'static str,
+    /// Number of finite samples used (NaN / ±Inf samples are left out).
+    pub samples: u64,
+    /// Mean of the samples.
+    pub mean: f64,
+    /// Largest sample.
+    pub max: f64,
+    /// Last sample.
+    pub last: f64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct GaugeAcc {
+    samples: u64,
+    sum: f64,
+    max: f64,
+    last: f64,
+    wire: Option<&'static str>,
+}
+
+/// Running gauge statistics over a window: feed it every scrape of the window with
+/// [`GaugeWindow::observe`]. Constant memory, however long the window.
+#[derive(Debug, Clone, Default)]
+pub struct GaugeWindow {
+    acc: [GaugeAcc; 9],
+}
+
+impl GaugeWindow {
+    /// An empty window.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds the gauge values of one scrape.
+    pub fn observe(&mut self, snapshot: &CanonicalSnapshot) {
+        for metric in ScalarMetric::ALL {
+            if metric.kind() != ScalarKind::Gauge {
+                continue;
+            }
+            let Some(value) = snapshot.scalar(metric).filter(|v| v.is_finite()) else {
+                continue;
+            };
+            let acc = &mut self.acc[metric as usize];
+            acc.max = if acc.samples == 0 {
+                value
+            } else {
+                acc.max.max(value)
+            };
+            acc.samples += 1;
+            acc.sum += value;
+            acc.last = value;
+            acc.wire = snapshot.scalar_wire_name(metric).or(acc.wire);
+        }
+    }
+
+    /// Statistics of one gauge; `None` if no scrape in the window had it.
+    #[must_use]
+    pub fn stats(&self, metric: ScalarMetric) -> Option<GaugeStats> {
+        let acc = self.acc[metric as usize];
+        let wire = acc.wire?;
+        (acc.samples > 0).then(|| GaugeStats {
+            wire,
+            samples: acc.samples,
+            mean: acc.sum / acc.samples as f64,
+            max: acc.max,
+            last: acc.last,
+        })
+    }
+}
+
+/// Delta of one histogram over a window, with its statistics.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistogramDelta {
+    /// Wire family name it was read from.
+    pub wire: &'static str,
+    /// Observations in the window.
+    pub count: f64,
+    /// Sum of the window's observations.
+    pub sum: f64,
+    /// `sum / count`; `None` when `count` is 0.
+    pub mean: Option<f64>,
+    /// Median by bucket interpolation ([`crate::histogram_quantile`]).
+    pub p50: Option<f64>,
+    /// 90th percentile.
+    pub p90: Option<f64>,
+    /// 99th percentile.
+    pub p99: Option<f64>,
+    /// Cumulative bucket deltas, sorted by `le`.
+    pub buckets: Vec<Bucket>,
+    /// The histogram went down or changed its buckets, or the server restarted: the delta is
+    /// the window-end histogram itself.
+    pub reset: bool,
+}
+
+impl HistogramDelta {
+    /// The delta `end − start` (or `end` on a reset).
+    #[must_use]
+    pub fn between(
+        wire: &'static str,
+        start: &HistogramSnapshot,
+        end: &HistogramSnapshot,
+        restarted: bool,
+    ) -> Self {
+        let same_layout = start.buckets.len() == end.buckets.len()
+            && start
+                .buckets
+                .iter()
+                .zip(&end.buckets)
+                .all(|(a, b)| a.le == b.le);
+        let went_down = end.count < start.count
+            || start
+                .buckets
+                .iter()
+                .zip(&end.buckets)
+                .any(|(a, b)| b.count < a.count);
+        let reset = restarted || !same_layout || went_down;
+        let window = if reset {
+            end.clone()
+        } else {
+            HistogramSnapshot {
+                buckets: start
+                    .buckets
+                    .iter()
+                    .zip(&end.buckets)
+                    .map(|(a, b)| Bucket {
+                        le: b.le,
+                        count: b.count - a.count,
+                    })
+                    .collect(),
+                count: end.count - start.count,
+                sum: end.sum - start.sum,
+            }
+        };
+        Self::from_window(wire, window, reset)
+    }
+
+    /// Statistics of a histogram taken as a whole (what `metrics` without `--diff` shows).
+    #[must_use]
+    pub fn from_window(wire: &'static str, window: HistogramSnapshot, reset: bool) -> Self {
+        Self {
+            wire,
+            count: window.count,
+            sum: window.sum,
+            mean: window.mean(),
+            p50: window.quantile(0.5),
+            p90: window.quantile(0.9),
+            p99: window.quantile(0.99),
+            buckets: window.buckets,
+            reset,
+        }
+    }
+}
+
+/// Server TTFT split into its parts, from the window's histogram means.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TtftSplit {
+    /// Mean queue time (`queue_s`).
+    pub queue_mean_s: f64,
+    /// Mean prefill time (`prefill_s`).
+    pub prefill_mean_s: f64,
+    /// `queue / (queue + prefill)`; `None` when both are 0.
+    pub queue_fraction: Option<f64>,
+    /// Mean server TTFT (`ttft_s`), if exposed.
+    pub ttft_mean_s: Option<f64>,
+    /// `ttft − queue − prefill`: time outside the engine (API server, tokenisation). The
+    /// histograms count different requests near the window edges, so this may be slightly
+    /// negative.
+    pub other_mean_s: Option<f64>,
+}
+
+/// Rates and ratios derived from a window's deltas.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct DerivedRates {
+    /// Generation tokens per second of window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation_tokens_per_s: Option<f64>,
+    /// Prompt tokens per second of window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens_per_s: Option<f64>,
+    /// Finished requests per second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requests_per_s: Option<f64>,
+    /// Preemptions per second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preemptions_per_s: Option<f64>,
+    /// Prefix-cache hits / queries (tokens); `None` when there were no queries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix_cache_hit_rate: Option<f64>,
+    /// TTFT = queue + prefill (+ other), when queue and prefill both had observations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttft_split: Option<TtftSplit>,
+}
+
+/// Everything the server's metrics say about one window (one sweep step): the content of
+/// `vllm_step_deltas.json` (§9). Keys are canonical names; each entry names its wire source.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepDeltas {
+    /// Server of the window-end scrape.
+    pub server: ServerKind,
+    /// Window length in seconds (what rates divide by).
+    pub window_s: f64,
+    /// `process_start_time_seconds` changed: every counter and histogram counts from 0.
+    pub restarted: bool,
+    /// Counter deltas (counters present in both scrapes).
+    pub counters: BTreeMap<ScalarMetric, CounterDelta>,
+    /// `request_success` deltas per `finished_reason`; a reason missing at the start counts
+    /// from 0.
+    pub request_success_by_reason: BTreeMap<String, CounterDelta>,
+    /// Gauge statistics over the scrapes given to the [`GaugeWindow`].
+    pub gauges: BTreeMap<ScalarMetric, GaugeStats>,
+    /// Histogram deltas (histograms present in both scrapes).
+    pub histograms: BTreeMap<HistogramMetric, HistogramDelta>,
+    /// Rates over `window_s` and ratios.
+    pub derived: DerivedRates,
+}
+
+impl StepDeltas {
+    /// Computes a window from its start and end scrapes, the gauge statistics of the scrapes
+    /// in between, and its length.
+    #[must_use]
+    pub fn compute(
+        start: &CanonicalSnapshot,
+        end: &CanonicalSnapshot,
+        gauges: &GaugeWindow,
+        window: Duration,
+    ) -> Self {
+        let restarted = matches!(
+            (start.process_start_time_s, end.process_start_time_s),
+            (Some(a), Some(b)) if a != b
+        );
+        let mut counters = BTreeMap::new();
+        let mut gauge_stats = BTreeMap::new();
+        for metric in ScalarMetric::ALL {
+            match metric.kind() {
+                ScalarKind::Gauge => {
+                    if let Some(stats) = gauges.stats(metric) {
+                        gauge_stats.insert(metric, stats);
+                    }
+                }
+                ScalarKind::Counter => {
+                    if let (Some(a), Some(b), Some(wire)) = (
+                        start.scalar(metric),
+                        end.scalar(metric),
+                        end.scalar_wire_name(metric),
+                    ) {
+                        counters.insert(metric, CounterDelta::new(wire, a, b, restarted));
+                    }
+                }
+            }
+        }
+        let mut by_reason = BTreeMap::new();
+        if let (Some(wire), Some(_)) = (
+            end.scalar_wire_name(ScalarMetric::RequestSuccessTotal),
+            start.request_success_total,
+        ) {
+            for (reason, &b) in &end.request_success_by_reason {
+                let a = start.request_success_by_reason.get(reason).copied();
+                by_reason.insert(
+                    reason.clone(),
+                    CounterDelta::new(wire, a.unwrap_or(0.0), b, restarted),
+                );
+            }
+        }
+        let mut histograms = BTreeMap::new();
+        for metric in HistogramMetric::ALL {
+            if let (Some(a), Some(b), Some(wire)) = (
+                start.histogram(metric),
+                end.histogram(metric),
+                end.histogram_wire_name(metric),
+            ) {
+                histograms.insert(metric, HistogramDelta::between(wire, a, b, restarted));
+            }
+        }
+        let derived = derive(&counters, &histograms, window);
+        Self {
+            server: end.server,
+            window_s: window.as_secs_f64(),
+            restarted,
+            counters,
+            request_success_by_reason: by_reason,
+            gauges: gauge_stats,
+            histograms,
+            derived,
+        }
+    }
+
+    /// The delta of one counter, if both scrapes had it.
+    #[must_use]
+    pub fn counter(&self, metric: ScalarMetric) -> Option<&CounterDelta> {
+        self.counters.get(&metric)
+    }
+
+    /// The delta of one histogram, if both scrapes had it.
+    #[must_use]
+    pub fn histogram(&self, metric: HistogramMetric) -> Option<&HistogramDelta> {
+        self.histograms.get(&metric)
+    }
+
+    /// The window statistics of one gauge.
+    #[must_use]
+    pub fn gauge(&self, metric: ScalarMetric) -> Option<&GaugeStats> {
+        self.gauges.get(&metric)
+    }
+}
+
+fn derive(
+    counters: &BTreeMap<ScalarMetric, CounterDelta>,
+    histograms: &BTreeMap<HistogramMetric, HistogramDelta>,
+    window: Duration,
+) -> DerivedRates {
+    let secs = window.as_secs_f64();
+    let rate = |m: ScalarMetric| {
+        counters
+            .get(&m)
+            .filter(|_| secs > 0.0)
+            .map(|c| c.delta / secs)
+    };
+    let delta = |m: ScalarMetric| counters.get(&m).map(|c| c.delta);
+    let prefix_cache_hit_rate = match (
+        delta(ScalarMetric::PrefixCacheHitsTotal),
+        delta(ScalarMetric::PrefixCacheQueriesTotal),
+    ) {
+        (Some(hits), Some(queries)) if queries > 0.0 => Some(hits / queries),
+        _ => None,
+    };
+    let hist_mean = |m: HistogramMetric| histograms.get(&m).and_then(|h| h.mean);
+    let ttft_split = match (
+        hist_mean(HistogramMetric::Queue),
+        hist_mean(HistogramMetric::Prefill),
+    ) {
+        (Some(queue), Some(prefill)) => {
+            let ttft = hist_mean(HistogramMetric::Ttft);
+            Some(TtftSplit {
+                queue_mean_s: queue,
+                prefill_mean_s: prefill,
+                queue_fraction: mean(queue, queue + prefill),
+                ttft_mean_s: ttft,
+                other_mean_s: ttft.map(|t| t - queue - prefill),
+            })
+        }
+        _ => None,
+    };
+    DerivedRates {
+        generation_tokens_per_s: rate(ScalarMetric::GenerationTokensTotal),
+        prompt_tokens_per_s: rate(ScalarMetric::PromptTokensTotal),
+        requests_per_s: rate(ScalarMetric::RequestSuccessTotal),
+        preemptions_per_s: rate(ScalarMetric::PreemptionsTotal),
+        prefix_cache_hit_rate,
+        ttft_split,
+    }
+}

@@ -1,0 +1,288 @@
+//! One scrape reduced to the canonical metrics: small, owned, kept by the sweep per window.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::alias::{
+    Aggregation, FINISHED_REASON_LABEL, HistogramMetric, LE_LABEL, PROCESS_START_TIME,
+    ScalarMetric, ServerKind, detect_server,
+};
+use crate::error::LineError;
+use crate::exposition::Exposition;
+use crate::histogram::{Bucket, HistogramSnapshot, coalesce_buckets};
+use crate::lex::parse_number;
+use crate::types::Sample;
+
+/// The canonical metrics of one scrape (cumulative values as the server reported them).
+///
+/// Every field is `None` when the server does not expose any of its wire names
+/// ([`crate::SCALAR_ALIASES`], [`crate::HISTOGRAM_ALIASES`]). A value the server printed as
+/// `NaN` stays NaN.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CanonicalSnapshot {
+    /// Server detected from the metric names.
+    pub server: ServerKind,
+    /// Requests running (gauge, summed over engines).
+    pub requests_running: Option<f64>,
+    /// Requests waiting (gauge, summed over engines).
+    pub requests_waiting: Option<f64>,
+    /// KV-cache usage 0..1 (gauge, mean over engines).
+    pub kv_cache_usage: Option<f64>,
+    /// Prompt tokens (counter).
+    pub prompt_tokens_total: Option<f64>,
+    /// Generation tokens (counter).
+    pub generation_tokens_total: Option<f64>,
+    /// Finished requests, every `finished_reason` summed (counter).
+    pub request_success_total: Option<f64>,
+    /// Finished requests per `finished_reason` (empty when the server has no such label).
+    pub request_success_by_reason: BTreeMap<String, f64>,
+    /// Preemptions (counter).
+    pub preemptions_total: Option<f64>,
+    /// Prefix-cache queries in tokens (counter).
+    pub prefix_cache_queries_total: Option<f64>,
+    /// Prefix-cache hits in tokens (counter).
+    pub prefix_cache_hits_total: Option<f64>,
+    /// Server time to first token.
+    pub ttft_s: Option<HistogramSnapshot>,
+    /// Inter-token latency.
+    pub itl_s: Option<HistogramSnapshot>,
+    /// End-to-end request latency.
+    pub e2e_s: Option<HistogramSnapshot>,
+    /// Queue time.
+    pub queue_s: Option<HistogramSnapshot>,
+    /// Prefill time.
+    pub prefill_s: Option<HistogramSnapshot>,
+    /// Decode time.
+    pub decode_s: Option<HistogramSnapshot>,
+    /// `process_start_time_seconds` (max over series): a change means the server restarted.
+    pub process_start_time_s: Option<f64>,
+    scalar_wire: [Option<&'static str>; 9],
+    histogram_wire: [Option<&'static str>; 6],
+}
+
+/// Column names of `vllm_metrics.csv` after `unix_s, elapsed_s, step, phase` (§9), in order;
+/// [`CanonicalSnapshot::csv_values`] gives a row.
+pub const CSV_COLUMNS: [&str; 17] = [
+    "requests_running",
+    "requests_waiting",
+    "kv_cache_usage",
+    "prompt_tokens_total",
+    "generation_tokens_total",
+    "request_success_total",
+    "preemptions_total",
+    "prefix_cache_queries_total",
+    "prefix_cache_hits_total",
+    "ttft_count",
+    "ttft_sum_s",
+    "itl_count",
+    "itl_sum_s",
+    "e2e_count",
+    "e2e_sum_s",
+    "queue_count",
+    "queue_sum_s",
+];
+
+const CSV_HISTOGRAMS: [HistogramMetric; 4] = [
+    HistogramMetric::Ttft,
+    HistogramMetric::Itl,
+    HistogramMetric::E2e,
+    HistogramMetric::Queue,
+];
+
+impl CanonicalSnapshot {
+    /// Parses a scrape body and reduces it; the bad lines (skipped) come back alongside.
+    #[must_use]
+    pub fn parse(body: &[u8]) -> (Self, Vec<LineError>) {
+        let exposition = Exposition::parse(body);
+        let snapshot = Self::from_exposition(&exposition);
+        (snapshot, exposition.errors)
+    }
+
+    /// Reduces a parsed exposition to the canonical metrics.
+    #[must_use]
+    pub fn from_exposition(exposition: &Exposition<'_>) -> Self {
+        let mut by_name: HashMap<&str, Vec<&Sample<'_>>> = HashMap::new();
+        for sample in exposition.samples() {
+            by_name
+                .entry(sample.name.as_ref())
+                .or_default()
+                .push(sample);
+        }
+        let server = detect_server(exposition.families.iter().map(|f| f.name.as_ref()));
+        let mut snap = Self {
+            server,
+            ..Self::default()
+        };
+        for metric in ScalarMetric::ALL {
+            let alias = metric.alias();
+            let Some((wire, samples)) = alias
+                .wire
+                .iter()
+                .find_map(|w| by_name.get(w.name).map(|s| (w.name, s)))
+            else {
+                continue;
+            };
+            let sum: f64 = samples.iter().map(|s| s.value).sum();
+            let value = match alias.aggregation {
+                Aggregation::Sum => sum,
+                Aggregation::Mean => sum / samples.len() as f64,
+            };
+            *snap.scalar_slot(metric) = Some(value);
+            snap.scalar_wire[metric as usize] = Some(wire);
+            if metric == ScalarMetric::RequestSuccessTotal {
+                for s in samples {
+                    if let Some(reason) = s.label(FINISHED_REASON_LABEL) {
+                        *snap
+                            .request_success_by_reason
+                            .entry(reason.to_owned())
+                            .or_insert(0.0) += s.value;
+                    }
+                }
+            }
+        }
+        for metric in HistogramMetric::ALL {
+            for w in metric.alias().wire {
+                if let Some(h) = histogram_of(&by_name, w.name) {
+                    *snap.histogram_slot(metric) = Some(h);
+                    snap.histogram_wire[metric as usize] = Some(w.name);
+                    break;
+                }
+            }
+        }
+        snap.process_start_time_s = by_name.get(PROCESS_START_TIME).and_then(|samples| {
+            samples
+                .iter()
+                .map(|s| s.value)
+                .filter(|v| !v.is_nan())
+                .max_by(f64::total_cmp)
+        });
+        snap
+    }
+
+    /// The value of a scalar metric.
+    #[must_use]
+    pub fn scalar(&self, metric: ScalarMetric) -> Option<f64> {
+        match metric {
+            ScalarMetric::RequestsRunning => self.requests_running,
+            ScalarMetric::RequestsWaiting => self.requests_waiting,
+            ScalarMetric::KvCacheUsage => self.kv_cache_usage,
+            ScalarMetric::PromptTokensTotal => self.prompt_tokens_total,
+            ScalarMetric::GenerationTokensTotal => self.generation_tokens_total,
+            ScalarMetric::RequestSuccessTotal => self.request_success_total,
+            ScalarMetric::PreemptionsTotal => self.preemptions_total,
+            ScalarMetric::PrefixCacheQueriesTotal => self.prefix_cache_queries_total,
+            ScalarMetric::PrefixCacheHitsTotal => self.prefix_cache_hits_total,
+        }
+    }
+
+    fn scalar_slot(&mut self, metric: ScalarMetric) -> &mut Option<f64> {
+        match metric {
+            ScalarMetric::RequestsRunning => &mut self.requests_running,
+            ScalarMetric::RequestsWaiting => &mut self.requests_waiting,
+            ScalarMetric::KvCacheUsage => &mut self.kv_cache_usage,
+            ScalarMetric::PromptTokensTotal => &mut self.prompt_tokens_total,
+            ScalarMetric::GenerationTokensTotal => &mut self.generation_tokens_total,
+            ScalarMetric::RequestSuccessTotal => &mut self.request_success_total,
+            ScalarMetric::PreemptionsTotal => &mut self.preemptions_total,
+            ScalarMetric::PrefixCacheQueriesTotal => &mut self.prefix_cache_queries_total,
+            ScalarMetric::PrefixCacheHitsTotal => &mut self.prefix_cache_hits_total,
+        }
+    }
+
+    /// A histogram metric.
+    #[must_use]
+    pub fn histogram(&self, metric: HistogramMetric) -> Option<&HistogramSnapshot> {
+        match metric {
+            HistogramMetric::Ttft => self.ttft_s.as_ref(),
+            HistogramMetric::Itl => self.itl_s.as_ref(),
+            HistogramMetric::E2e => self.e2e_s.as_ref(),
+            HistogramMetric::Queue => self.queue_s.as_ref(),
+            HistogramMetric::Prefill => self.prefill_s.as_ref(),
+            HistogramMetric::Decode => self.decode_s.as_ref(),
+        }
+    }
+
+    fn histogram_slot(&mut self, metric: HistogramMetric) -> &mut Option<HistogramSnapshot> {
+        match metric {
+            HistogramMetric::Ttft => &mut self.ttft_s,
+            HistogramMetric::Itl => &mut self.itl_s,
+            HistogramMetric::E2e => &mut self.e2e_s,
+            HistogramMetric::Queue => &mut self.queue_s,
+            HistogramMetric::Prefill => &mut self.prefill_s,
+            HistogramMetric::Decode => &mut self.decode_s,
+        }
+    }
+
+    /// The wire name a scalar metric was read from (`None` when absent).
+    #[must_use]
+    pub fn scalar_wire_name(&self, metric: ScalarMetric) -> Option<&'static str> {
+        self.scalar_wire[metric as usize]
+    }
+
+    /// The wire (family) name a histogram metric was read from (`None` when absent).
+    #[must_use]
+    pub fn histogram_wire_name(&self, metric: HistogramMetric) -> Option<&'static str> {
+        self.histogram_wire[metric as usize]
+    }
+
+    /// One `vllm_metrics.csv` row for [`CSV_COLUMNS`]: numbers in Rust's shortest round-trip
+    /// form, an empty string when absent.
+    #[must_use]
+    pub fn csv_values(&self) -> [String; 17] {
+        let fmt = |v: Option<f64>| v.map_or_else(String::new, |v| v.to_string());
+        let mut row: [String; 17] = Default::default();
+        for (i, metric) in ScalarMetric::ALL.into_iter().enumerate() {
+            row[i] = fmt(self.scalar(metric));
+        }
+        for (i, metric) in CSV_HISTOGRAMS.into_iter().enumerate() {
+            let h = self.histogram(metric);
+            row[9 + 2 * i] = fmt(h.map(|h| h.count));
+            row[10 + 2 * i] = fmt(h.map(|h| h.sum));
+        }
+        row
+    }
+}
+
+/// Reads histogram `family` from `family_bucket{le}`, `family_count`, `family_sum`, summing
+/// series with the same `le`. Present when the count (or a `+Inf` bucket) and the sum are.
+/// A summary (no buckets) gives a histogram with no buckets: count, sum and mean only.
+fn histogram_of(
+    by_name: &HashMap<&str, Vec<&Sample<'_>>>,
+    family: &str,
+) -> Option<HistogramSnapshot> {
+    let total = |suffix: &str| -> Option<f64> {
+        by_name
+            .get(format!("{family}{suffix}").as_str())
+            .map(|samples| samples.iter().map(|s| s.value).sum())
+    };
+    let mut buckets = Vec::new();
+    if let Some(samples) = by_name.get(format!("{family}_bucket").as_str()) {
+        for s in samples {
+            match s.label(LE_LABEL).and_then(parse_number) {
+                Some(le) if !le.is_nan() => buckets.push(Bucket { le, count: s.value }),
+                _ => tracing::warn!(family, "histogram bucket without a numeric `le` skipped"),
+            }
+        }
+    }
+    let buckets = coalesce_buckets(buckets);
+    let inf = buckets
+        .last()
+        .filter(|b| b.le == f64::INFINITY)
+        .map(|b| b.count);
+    let count = total("_count").or(inf)?;
+    let sum = total("_sum")?;
+    if let Some(inf) = inf
+        && inf != count
+    {
+        tracing::warn!(
+            family,
+            inf,
+            count,
+            "histogram +Inf bucket differs from _count"
+        );
+    }
+    Some(HistogramSnapshot {
+        buckets,
+        count,
+        sum,
+    })
+}

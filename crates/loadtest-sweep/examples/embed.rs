@@ -1,0 +1,118 @@
+//! Driving the sweep engine from another Rust tool, with its own request source and its own
+//! sink for records — here against the built-in simulator:
+//!
+//! ```sh
+//! cargo run -p loadtest-sweep --example embed
+//! ```
+#![allow(
+    clippy::print_stdout,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs
+)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use loadtest_client::{ClientConfig, Endpoint, Prompt, RequestRow};
+use loadtest_sim::{SimConfig, Simulator};
+use loadtest_sweep::config::{GpuSettings, LoadMode, SweepConfig, TargetConfig};
+use loadtest_sweep::inputs::{InputSource, RequestInputs, RequestSource};
+use loadtest_sweep::{CancelToken, LiveCounters, RecordSink, run_sweep_with_sink};
+
+/// My own prompts: a fixed set of questions, each with its own output budget.
+#[derive(Debug)]
+struct Questions(Vec<(Prompt, u64)>);
+
+impl RequestSource for Questions {
+    fn inputs(&self, index: u64) -> RequestInputs {
+        let (prompt, max_tokens) = &self.0[(index % self.0.len() as u64) as usize];
+        RequestInputs {
+            prompt: prompt.clone(),
+            input_tokens_target: None,
+            max_tokens: *max_tokens,
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("{} built-in questions", self.0.len())
+    }
+}
+
+/// My own sink: completion tokens per status, as the rows arrive.
+#[derive(Default)]
+struct TokensByStatus(Arc<std::sync::Mutex<BTreeMap<String, u64>>>);
+
+impl RecordSink for TokensByStatus {
+    fn record(&mut self, row: &RequestRow) {
+        let mut map = self.0.lock().unwrap();
+        *map.entry(row.status.to_string()).or_default() += row.completion_tokens.unwrap_or(0);
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let sim = Simulator::start(SimConfig::ephemeral())
+        .await
+        .expect("simulator");
+    let questions = Questions(vec![
+        (Prompt::text("What is continuous batching?"), 32),
+        (
+            Prompt::text("Explain paged attention in one paragraph."),
+            64,
+        ),
+        (Prompt::text("Why does TTFT grow with load?"), 48),
+    ]);
+    let out = std::env::temp_dir().join("vllm-loadtest-embed-example");
+    let config = SweepConfig {
+        target: TargetConfig {
+            client: ClientConfig::new(sim.base_url()),
+            model: None,
+            endpoint: Endpoint::Chat,
+            metrics_url: Some(format!("{}/metrics", sim.base_url())),
+        },
+        load_mode: LoadMode::Concurrency,
+        steps: vec![1.0, 8.0],
+        step_duration: Duration::from_secs(2),
+        warmup: Duration::from_millis(500),
+        ramp: Duration::ZERO,
+        cooldown: Duration::ZERO,
+        input: InputSource::Custom(Arc::new(questions)),
+        max_output_tokens: "1".parse().expect("spec"), // unused with a custom source
+        ignore_eos: true,
+        seed: 0,
+        max_inflight: 64,
+        poll_interval: Duration::from_millis(500),
+        gpu: GpuSettings {
+            enabled: false,
+            nvidia_smi: "nvidia-smi".into(),
+            interval: Duration::from_secs(1),
+        },
+        output_dir: out,
+        run_name: "embed".into(),
+        max_error_rate: None,
+    };
+    let sink = TokensByStatus::default();
+    let tally = Arc::clone(&sink.0);
+    let outcome = run_sweep_with_sink(
+        config,
+        CancelToken::new(),
+        Arc::new(LiveCounters::default()),
+        Some(Box::new(sink)),
+    )
+    .await
+    .expect("sweep");
+    for step in &outcome.steps {
+        println!(
+            "load {:>3}: {:>4} ok, {:>7.1} output tok/s, TTFT p50 {:.1} ms",
+            step.load,
+            step.counts.ok,
+            step.output_tokens_per_s,
+            step.ttft_s.map_or(f64::NAN, |s| s.p50 * 1e3)
+        );
+    }
+    println!("completion tokens by status: {:?}", tally.lock().unwrap());
+    println!("run folder: {}", outcome.run_dir.display());
+    sim.shutdown().await;
+}

@@ -1,0 +1,262 @@
+//! The closed-loop dispatcher (`--load-mode concurrency`): one worker task per concurrency
+//! slot. Slot `i` is active while the timeline's target load exceeds `i`; an active slot
+//! sends a request, waits for it to end, and sends the next one at once.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use loadtest_client::{Client, Endpoint, GapSink, RequestRow, RowContext, StreamRequest};
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::cancel::CancelToken;
+use crate::inputs::InputPlan;
+use crate::live::LiveCounters;
+use crate::timeline::{Phase, Timeline};
+
+/// New connections are opened at most this often, so that thousands of streams starting at
+/// once do not overflow the server's accept queue (a dropped SYN costs a silent 1 s retry).
+pub const CONNECTION_PACE: Duration = Duration::from_micros(500);
+
+/// How often an idle slot re-checks the target during a ramp.
+const RAMP_RECHECK: Duration = Duration::from_millis(5);
+
+/// What every worker shares.
+pub(crate) struct Dispatch {
+    pub client: Client,
+    pub inputs: InputPlan,
+    pub timeline: Timeline,
+    pub endpoint: Endpoint,
+    pub model: Arc<str>,
+    pub ignore_eos: bool,
+    pub run_start: Instant,
+    pub run_start_unix_s: f64,
+    pub next_id: AtomicU64,
+    pub live: Arc<LiveCounters>,
+    /// Pooled inter-token gaps of each step's measure-phase requests, in µs.
+    pub itl: Arc<[std::sync::Mutex<Histogram<u64>>]>,
+    pub rows: mpsc::UnboundedSender<RequestRow>,
+    /// No new requests (Ctrl-C).
+    pub stop_dispatch: CancelToken,
+    /// Cancel in-flight requests (Ctrl-C, or the drain deadline).
+    pub cancel_inflight: CancelToken,
+    pub inflight_cap: Semaphore,
+    pub pacer: ConnectionPacer,
+}
+
+/// Hands out start times at least [`CONNECTION_PACE`] apart.
+#[derive(Debug)]
+pub(crate) struct ConnectionPacer {
+    origin: Instant,
+    next_ns: AtomicU64,
+    pace: Duration,
+}
+
+impl ConnectionPacer {
+    pub(crate) fn new(origin: Instant, pace: Duration) -> Self {
+        ConnectionPacer {
+            origin,
+            next_ns: AtomicU64::new(0),
+            pace,
+        }
+    }
+
+    /// Reserves the next free start time and waits for it.
+    pub(crate) async fn wait_turn(&self) {
+        let pace_ns = self.pace.as_nanos() as u64;
+        let now_ns = self.origin.elapsed().as_nanos() as u64;
+        let mut current = self.next_ns.load(Ordering::Relaxed);
+        let slot = loop {
+            let slot = current.max(now_ns);
+            match self.next_ns.compare_exchange_weak(
+                current,
+                slot + pace_ns,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break slot,
+                Err(actual) => current = actual,
+            }
+        };
+        if slot > now_ns {
+            tokio::time::sleep_until((self.origin + Duration::from_nanos(slot)).into()).await;
+        }
+    }
+}
+
+/// Runs slot `slot` until the timeline ends or dispatch stops.
+pub(crate) async fn worker(shared: Arc<Dispatch>, slot: usize) {
+    let mut connected = false;
+    loop {
+        if shared.stop_dispatch.is_cancelled() {
+            return;
+        }
+        let elapsed = shared.run_start.elapsed();
+        let pos = shared.timeline.at(elapsed);
+        if pos.phase == Phase::Drain {
+            return;
+        }
+        let active = (slot + 1) as f64 <= pos.target + 1e-9;
+        if !active {
+            let wait = match (pos.phase, pos.phase_end) {
+                (Phase::Ramp, _) => RAMP_RECHECK,
+                (_, Some(end)) => end.saturating_sub(elapsed),
+                (_, None) => return,
+            };
+            tokio::select! {
+                () = tokio::time::sleep(wait.max(Duration::from_micros(100))) => {}
+                () = shared.stop_dispatch.cancelled() => return,
+            }
+            continue;
+        }
+        if !connected {
+            shared.pacer.wait_turn().await;
+            connected = true;
+        }
+        let Ok(_permit) = shared.inflight_cap.acquire().await else {
+            return;
+        };
+        // The attribution is where the sweep is when the request is sent.
+        let pos = shared.timeline.at(shared.run_start.elapsed());
+        if pos.phase == Phase::Drain || shared.stop_dispatch.is_cancelled() {
+            return;
+        }
+        send_one(&shared, pos.step, pos.phase).await;
+    }
+}
+
+async fn send_one(shared: &Dispatch, step: usize, phase: Phase) {
+    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    let inputs = shared.inputs.inputs(id);
+    let max_tokens = u32::try_from(inputs.max_tokens).unwrap_or(u32::MAX);
+    let request =
+        match StreamRequest::new(shared.endpoint, Arc::clone(&shared.model), inputs.prompt) {
+            Ok(request) => request
+                .with_max_tokens(Some(max_tokens))
+                .with_ignore_eos(shared.ignore_eos),
+            Err(err) => {
+                // Validation refuses message prompts on the completions endpoint before the run.
+                tracing::error!(%err, "request could not be built");
+                return;
+            }
+        };
+    let row_phase = match phase {
+        Phase::Warmup => loadtest_client::Phase::Warmup,
+        Phase::Ramp => loadtest_client::Phase::Ramp,
+        Phase::Measure | Phase::Cooldown | Phase::Drain => loadtest_client::Phase::Measure,
+    };
+    let histogram = (phase == Phase::Measure)
+        .then(|| shared.itl.get(step))
+        .flatten();
+    let mut gaps = GapBuffer::new(histogram);
+    shared.live.request_started();
+    let record = shared
+        .client
+        .stream_until(&request, &mut gaps, shared.cancel_inflight.cancelled())
+        .await;
+    gaps.flush();
+    shared.live.request_finished(&record);
+    let ctx = RowContext {
+        id,
+        run_start: shared.run_start,
+        run_start_unix_s: shared.run_start_unix_s,
+        step: u32::try_from(step).ok(),
+        phase: Some(row_phase),
+        load: shared.timeline.steps().get(step).map(|s| s.load),
+        input_tokens_target: inputs.input_tokens_target,
+        max_tokens: Some(max_tokens),
+    };
+    // The recorder outlives every worker; a send error means the run is being torn down.
+    let _ = shared.rows.send(RequestRow::new(&record, &ctx));
+}
+
+/// Buffers gaps locally and moves them into the step's shared histogram in batches, so the
+/// lock is taken once per 64 token events rather than once per event.
+struct GapBuffer<'a> {
+    target: Option<&'a std::sync::Mutex<Histogram<u64>>>,
+    buf: [u64; 64],
+    len: usize,
+}
+
+impl<'a> GapBuffer<'a> {
+    fn new(target: Option<&'a std::sync::Mutex<Histogram<u64>>>) -> Self {
+        GapBuffer {
+            target,
+            buf: [0; 64],
+            len: 0,
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.len == 0 {
+            return;
+        }
+        if let Some(Ok(mut hist)) = self.target.map(|m| m.lock()) {
+            for &us in &self.buf[..self.len] {
+                hist.saturating_record(us);
+            }
+        }
+        self.len = 0;
+    }
+}
+
+impl GapSink for GapBuffer<'_> {
+    fn record_gap(&mut self, gap: Duration) {
+        if self.target.is_none() {
+            return;
+        }
+        self.buf[self.len] = (gap.as_micros() as u64).max(1);
+        self.len += 1;
+        if self.len == self.buf.len() {
+            self.flush();
+        }
+    }
+}
+
+impl Drop for GapBuffer<'_> {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// Keeps the number of workers within reason for a timeline.
+pub(crate) fn worker_count(timeline: &Timeline, max_inflight: usize) -> usize {
+    let peak = timeline.max_load().ceil() as usize;
+    peak.min(max_inflight)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn pacer_spaces_turns() {
+        let pacer = ConnectionPacer::new(Instant::now(), Duration::from_millis(2));
+        let t0 = Instant::now();
+        for _ in 0..5 {
+            pacer.wait_turn().await;
+        }
+        assert!(
+            t0.elapsed() >= Duration::from_millis(7),
+            "{:?}",
+            t0.elapsed()
+        );
+    }
+
+    #[test]
+    fn gap_buffer_flushes_in_batches_and_on_drop() {
+        let hist = std::sync::Mutex::new(crate::stats::new_us_histogram());
+        {
+            let mut buf = GapBuffer::new(Some(&hist));
+            for _ in 0..100 {
+                buf.record_gap(Duration::from_millis(20));
+            }
+            assert_eq!(hist.lock().unwrap().len(), 64);
+        }
+        assert_eq!(hist.lock().unwrap().len(), 100);
+        let mut none = GapBuffer::new(None);
+        none.record_gap(Duration::from_millis(1));
+        assert_eq!(none.len, 0);
+    }
+}

@@ -1,0 +1,224 @@
+//! The run (§3): preflight → warmup → steps → drain → outputs.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
+
+use loadtest_client::Client;
+use loadtest_client::row::unix_now_s;
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::cancel::CancelToken;
+use crate::config::SweepConfig;
+use crate::dispatch::{CONNECTION_PACE, ConnectionPacer, Dispatch, worker, worker_count};
+use crate::finalize::{Collected, RunFacts, finalize};
+use crate::health::LagRecorder;
+use crate::inputs::InputPlan;
+use crate::live::LiveCounters;
+use crate::preflight::{metrics_endpoint, preflight};
+use crate::recorder::RecordSink;
+use crate::run_dir::{create_run_dir, write_json_atomic};
+use crate::stats::new_us_histogram;
+use crate::timeline::Timeline;
+use crate::windows::{WindowWatch, watch_windows};
+use crate::{RunOutcome, SweepError, recorder, scrape, telemetry};
+
+/// The file names of a run folder (§9).
+pub mod files {
+    /// Effective configuration.
+    pub const CONFIG: &str = "config.json";
+    /// One line per finished request.
+    pub const REQUESTS: &str = "requests.jsonl";
+    /// One row per `/metrics` scrape.
+    pub const VLLM_METRICS: &str = "vllm_metrics.csv";
+    /// One row per GPU per sample.
+    pub const GPU_METRICS: &str = "gpu_metrics.csv";
+    /// Per-step statistics.
+    pub const STEP_SUMMARY: &str = "step_summary.json";
+    /// Per-step server deltas.
+    pub const STEP_DELTAS: &str = "vllm_step_deltas.json";
+    /// The report.
+    pub const SUMMARY_MD: &str = "summary.md";
+}
+
+/// Runs a whole sweep. `cancel` stops it early (Ctrl-C): dispatch stops, in-flight requests
+/// are cancelled, and every output is written for what ran. `live` is updated as requests
+/// go, for a progress display.
+pub async fn run_sweep(
+    config: SweepConfig,
+    cancel: CancelToken,
+    live: Arc<LiveCounters>,
+) -> Result<RunOutcome, SweepError> {
+    run_sweep_with_sink(config, cancel, live, None).await
+}
+
+/// [`run_sweep`], also handing every finished request's row to `sink` (in addition to
+/// `requests.jsonl`).
+pub async fn run_sweep_with_sink(
+    config: SweepConfig,
+    cancel: CancelToken,
+    live: Arc<LiveCounters>,
+    sink: Option<Box<dyn RecordSink>>,
+) -> Result<RunOutcome, SweepError> {
+    let timeline = Timeline::new(
+        &config.steps,
+        config.warmup,
+        config.ramp,
+        config.step_duration,
+        config.cooldown,
+    );
+    if timeline.steps().is_empty() {
+        return Err(SweepError::Usage {
+            message: "no steps to run".to_owned(),
+        });
+    }
+    let workers = worker_count(&timeline, config.max_inflight);
+    let mut client_config = config.target.client.clone();
+    client_config.pool_size = workers.max(1);
+    let client = Client::new(&client_config).map_err(SweepError::Client)?;
+    let metrics = match &config.target.metrics_url {
+        Some(url) => Some(metrics_endpoint(&client_config, url)?),
+        None => None,
+    };
+    let server = preflight(&client, config.target.model.as_deref(), metrics.as_ref()).await?;
+    let started_at = time::OffsetDateTime::now_utc();
+    let stamp = started_at
+        .format(time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
+        .unwrap_or_else(|_| "run".to_owned());
+    let run_dir = create_run_dir(&config.output_dir, &config.run_name, &stamp)?;
+    let facts = RunFacts::new(&config, &server, &run_dir, started_at);
+    write_json_atomic(&run_dir.join(files::CONFIG), &facts.config_json(None))?;
+    let requests_path = run_dir.join(files::REQUESTS);
+    let requests_file = recorder::open_requests_file(&requests_path)?;
+    let vllm_csv = scrape::create_csv(&run_dir.join(files::VLLM_METRICS))?;
+    let gpu_csv = telemetry::create_csv(&run_dir.join(files::GPU_METRICS))?;
+
+    let run_start = Instant::now();
+    let run_start_unix_s = unix_now_s();
+    let stop_background = CancelToken::new();
+    let lag = Arc::new(LagRecorder::default());
+    let lag_task = {
+        let lag = Arc::clone(&lag);
+        tokio::spawn(async move { lag.run().await })
+    };
+    let scrape_task = metrics.map(|endpoint| {
+        let setup = scrape::ScrapeSetup {
+            client: endpoint.client,
+            path: endpoint.path,
+            interval: config.poll_interval,
+            timeout: scrape_timeout(config.poll_interval),
+            timeline: timeline.clone(),
+            run_start,
+            run_start_unix_s,
+        };
+        tokio::spawn(scrape::run(setup, vllm_csv, stop_background.clone()))
+    });
+    let gpu_task = tokio::spawn(telemetry::run(
+        config.gpu.clone(),
+        timeline.clone(),
+        run_start,
+        run_start_unix_s,
+        gpu_csv,
+        stop_background.clone(),
+    ));
+    let (rows_tx, rows_rx) = mpsc::unbounded_channel();
+    let recorder_task = {
+        let timeline = timeline.clone();
+        tokio::task::spawn_blocking(move || {
+            recorder::record(rows_rx, requests_file, timeline, sink)
+        })
+    };
+    let cancel_inflight = CancelToken::new();
+    let itl: Arc<[std::sync::Mutex<hdrhistogram::Histogram<u64>>]> = timeline
+        .steps()
+        .iter()
+        .map(|_| std::sync::Mutex::new(new_us_histogram()))
+        .collect();
+    let dispatch = Arc::new(Dispatch {
+        client,
+        inputs: InputPlan::new(config.input.clone(), config.max_output_tokens, config.seed),
+        timeline: timeline.clone(),
+        endpoint: config.target.endpoint,
+        model: Arc::from(server.model.as_str()),
+        ignore_eos: config.ignore_eos,
+        run_start,
+        run_start_unix_s,
+        next_id: AtomicU64::new(0),
+        live: Arc::clone(&live),
+        itl: Arc::clone(&itl),
+        rows: rows_tx,
+        stop_dispatch: cancel.clone(),
+        cancel_inflight: cancel_inflight.clone(),
+        inflight_cap: Semaphore::new(config.max_inflight),
+        pacer: ConnectionPacer::new(run_start, CONNECTION_PACE),
+    });
+    let mut worker_tasks = tokio::task::JoinSet::new();
+    for slot in 0..workers {
+        worker_tasks.spawn(worker(Arc::clone(&dispatch), slot));
+    }
+    let windows_task = tokio::spawn(watch_windows(WindowWatch {
+        timeline: timeline.clone(),
+        run_start,
+        live: Arc::clone(&live),
+        lag: Arc::clone(&lag),
+        cancel: cancel.clone(),
+    }));
+
+    // Wait for the schedule to end (or Ctrl-C), then give in-flight requests until the drain
+    // deadline.
+    let end = run_start + timeline.end();
+    tokio::select! {
+        () = tokio::time::sleep_until(end.into()) => {}
+        () = cancel.cancelled() => {}
+    }
+    let interrupted_at = cancel.is_cancelled().then(|| run_start.elapsed());
+    if interrupted_at.is_some() {
+        cancel_inflight.cancel();
+    }
+    let drain_deadline = Instant::now() + config.target.client.request_timeout;
+    let drained = tokio::select! {
+        () = async { while worker_tasks.join_next().await.is_some() {} } => true,
+        () = tokio::time::sleep_until(drain_deadline.into()) => false,
+        () = cancel.cancelled(), if interrupted_at.is_none() => false,
+    };
+    if !drained {
+        cancel_inflight.cancel();
+        while worker_tasks.join_next().await.is_some() {}
+    }
+    let interrupted_at =
+        interrupted_at.or_else(|| cancel.is_cancelled().then(|| run_start.elapsed()));
+    drop(dispatch);
+    stop_background.cancel();
+    let windows = windows_task.await.unwrap_or_default();
+    lag_task.abort();
+    let recorded = recorder_task.await.map_err(|e| SweepError::Internal {
+        message: format!("recorder task failed: {e}"),
+    })?;
+    let scraped = match scrape_task {
+        Some(task) => Some(task.await.map_err(|e| SweepError::Internal {
+            message: format!("scrape task failed: {e}"),
+        })?),
+        None => None,
+    };
+    let gpu = gpu_task.await.map_err(|e| SweepError::Internal {
+        message: format!("GPU task failed: {e}"),
+    })?;
+    finalize(Collected {
+        facts,
+        timeline: &timeline,
+        interrupted_at,
+        recorded,
+        itl: &itl,
+        scraped,
+        gpu,
+        windows,
+        run_dir,
+    })
+}
+
+/// A scrape may take up to the poll interval, but never less than 2 s or more than 30 s.
+fn scrape_timeout(poll_interval: Duration) -> Duration {
+    poll_interval.clamp(Duration::from_secs(2), Duration::from_secs(30))
+}

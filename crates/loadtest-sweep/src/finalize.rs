@@ -1,0 +1,397 @@
+//! After the run: per-step summaries, server deltas and the whole-file outputs
+//! (`step_summary.json`, `vllm_step_deltas.json`, `summary.md`, the final `config.json`).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use loadtest_prom::{GaugeWindow, StepDeltas};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{LoadMode, SweepConfig, secs};
+use crate::engine::files;
+use crate::preflight::ServerInfo;
+use crate::recorder::Recorded;
+use crate::run_dir::{write_atomic, write_json_atomic};
+use crate::scrape::Scraped;
+use crate::server_block::ServerBlock;
+use crate::stats::LatencyStats;
+use crate::summary::{StepSummary, StepSummaryFile};
+use crate::summary_md::render_summary_md;
+use crate::telemetry::Telemetry;
+use crate::timeline::Timeline;
+use crate::windows::WindowObservation;
+use crate::{RunOutcome, SweepError};
+
+/// The facts of a run, written to `config.json` (§9).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunFacts {
+    /// This tool's name and version.
+    pub tool: String,
+    /// When the run started (UTC, RFC 3339).
+    pub started_at: String,
+    /// When the run ended (set at the end).
+    pub finished_at: Option<String>,
+    /// True when Ctrl-C / SIGTERM stopped the run.
+    pub interrupted: bool,
+    /// The run folder.
+    pub run_dir: PathBuf,
+    /// The server: URL, model, version, kind.
+    pub target: TargetFacts,
+    /// Every setting, defaults resolved.
+    pub settings: Settings,
+}
+
+/// The server as config.json shows it (credentials redacted).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TargetFacts {
+    /// `--base-url`.
+    pub base_url: String,
+    /// Model requests named.
+    pub model: String,
+    /// `GET /version`.
+    pub server_version: Option<String>,
+    /// Detected from `/metrics`.
+    pub server_kind: Option<String>,
+    /// `--endpoint`.
+    pub endpoint: String,
+    /// `--metrics-url` (null with `--no-metrics`).
+    pub metrics_url: Option<String>,
+    /// `"<redacted>"` when an api key was given (its value is never written), else null.
+    pub api_key: Option<String>,
+    /// `--header`s, secret values redacted.
+    pub headers: Vec<(String, String)>,
+}
+
+/// The settings of config.json.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    /// `--load-mode`.
+    pub load_mode: LoadMode,
+    /// `--steps`.
+    pub steps: Vec<f64>,
+    /// `--step-duration-s`.
+    #[serde(with = "secs")]
+    pub step_duration_s: Duration,
+    /// `--warmup-s`.
+    #[serde(with = "secs")]
+    pub warmup_s: Duration,
+    /// `--ramp-s`.
+    #[serde(with = "secs")]
+    pub ramp_s: Duration,
+    /// `--cooldown-s`.
+    #[serde(with = "secs")]
+    pub cooldown_s: Duration,
+    /// `fixed-prompt`, `prompt-file`, `synthetic`, or `custom` (an embedding program's source).
+    pub input_mode: String,
+    /// The custom source's own description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_source: Option<String>,
+    /// `--input-size` (synthetic).
+    pub input_size: Option<String>,
+    /// Prompts in the prompt file.
+    pub prompt_file_rows: Option<usize>,
+    /// `--max-output-tokens`.
+    pub max_output_tokens: String,
+    /// `--ignore-eos`.
+    pub ignore_eos: bool,
+    /// `--seed`.
+    pub seed: u64,
+    /// `--timeout-s`.
+    #[serde(with = "secs")]
+    pub timeout_s: Duration,
+    /// `--max-inflight`.
+    pub max_inflight: usize,
+    /// `--poll-interval-s`.
+    #[serde(with = "secs")]
+    pub poll_interval_s: Duration,
+    /// GPU telemetry.
+    pub gpu: crate::config::GpuSettings,
+    /// `--output-dir`.
+    pub output_dir: PathBuf,
+    /// `--run-name`.
+    pub run_name: String,
+    /// `--max-error-rate`.
+    pub max_error_rate: Option<f64>,
+}
+
+impl RunFacts {
+    pub(crate) fn new(
+        config: &SweepConfig,
+        server: &ServerInfo,
+        run_dir: &Path,
+        started_at: time::OffsetDateTime,
+    ) -> Self {
+        use crate::inputs::InputSource;
+        let (input_mode, input_size, prompt_file_rows) = match &config.input {
+            InputSource::FixedPrompt(_) => ("fixed-prompt", None, None),
+            InputSource::PromptFile(rows) => ("prompt-file", None, Some(rows.len())),
+            InputSource::Synthetic(spec) => ("synthetic", Some(spec.to_string()), None),
+            InputSource::Custom(_) => ("custom", None, None),
+        };
+        let input_source = match &config.input {
+            InputSource::Custom(source) => Some(source.describe()),
+            _ => None,
+        };
+        let client = &config.target.client;
+        RunFacts {
+            tool: format!("vllm-loadtest {}", env!("CARGO_PKG_VERSION")),
+            started_at: rfc3339(started_at),
+            finished_at: None,
+            interrupted: false,
+            run_dir: run_dir.to_owned(),
+            target: TargetFacts {
+                base_url: client.base_url.clone(),
+                model: server.model.clone(),
+                server_version: server.server_version.clone(),
+                server_kind: server
+                    .server_kind
+                    .and_then(|k| serde_json::to_value(k).ok())
+                    .and_then(|v| v.as_str().map(str::to_owned)),
+                endpoint: config.target.endpoint.to_string(),
+                metrics_url: config.target.metrics_url.clone(),
+                api_key: client.api_key.as_ref().map(|_| "<redacted>".to_owned()),
+                headers: client.redacted_headers(),
+            },
+            settings: Settings {
+                load_mode: config.load_mode,
+                steps: config.steps.clone(),
+                step_duration_s: config.step_duration,
+                warmup_s: config.warmup,
+                ramp_s: config.ramp,
+                cooldown_s: config.cooldown,
+                input_mode: input_mode.to_owned(),
+                input_source,
+                input_size,
+                prompt_file_rows,
+                max_output_tokens: config.max_output_tokens.to_string(),
+                ignore_eos: config.ignore_eos,
+                seed: config.seed,
+                timeout_s: client.request_timeout,
+                max_inflight: config.max_inflight,
+                poll_interval_s: config.poll_interval,
+                gpu: config.gpu.clone(),
+                output_dir: config.output_dir.clone(),
+                run_name: config.run_name.clone(),
+                max_error_rate: config.max_error_rate,
+            },
+        }
+    }
+
+    /// The config.json document; `finished` marks the end of the run.
+    pub(crate) fn config_json(&self, finished: Option<(time::OffsetDateTime, bool)>) -> Self {
+        let mut facts = self.clone();
+        if let Some((at, interrupted)) = finished {
+            facts.finished_at = Some(rfc3339(at));
+            facts.interrupted = interrupted;
+        }
+        facts
+    }
+}
+
+fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Everything the run collected, handed to [`finalize`].
+pub(crate) struct Collected<'a> {
+    pub facts: RunFacts,
+    pub timeline: &'a Timeline,
+    pub interrupted_at: Option<Duration>,
+    pub recorded: Recorded,
+    pub itl: &'a [std::sync::Mutex<Histogram<u64>>],
+    pub scraped: Option<Scraped>,
+    pub gpu: Telemetry,
+    pub windows: Vec<WindowObservation>,
+    pub run_dir: PathBuf,
+}
+
+/// Builds the summaries and writes every whole-file output.
+pub(crate) fn finalize(c: Collected<'_>) -> Result<RunOutcome, SweepError> {
+    let mut warnings = Vec::new();
+    let mut summaries = Vec::new();
+    let mut deltas_entries = Vec::new();
+    let mut step_deltas: Vec<Option<(f64, f64, StepDeltas)>> = Vec::new();
+    let load_mode = c.facts.settings.load_mode;
+    for (index, step) in c.timeline.steps().iter().enumerate() {
+        let Some(observed) = c.windows.get(index) else {
+            break; // the window never began
+        };
+        let planned_end = step.measure_end;
+        let window_end = match c.interrupted_at {
+            Some(at) if at < planned_end => at.max(step.measure_start),
+            _ => planned_end,
+        };
+        let partial = window_end < planned_end;
+        let window = window_end.saturating_sub(step.measure_start);
+        let window_s = window.as_secs_f64().max(1e-9);
+        let Some(acc) = c.recorded.steps.get(index) else {
+            break;
+        };
+        let deltas = c
+            .scraped
+            .as_ref()
+            .and_then(|s| step_server_deltas(s, index));
+        let server = deltas.as_ref().map(|(_, _, d)| ServerBlock::from_deltas(d));
+        let mut ttft = acc.ttft_s.clone();
+        let mut e2e = acc.e2e_s.clone();
+        let mut tpot = acc.tpot_s.clone();
+        let itl = c
+            .itl
+            .get(index)
+            .and_then(|m| m.lock().ok())
+            .and_then(|h| LatencyStats::from_histogram_us(&h));
+        let gpu = c.gpu.steps.get(index).cloned().unwrap_or_default();
+        let generation_tokens = server
+            .as_ref()
+            .and_then(|s| s.generation_tokens)
+            .map(|t| t as u64)
+            .unwrap_or(acc.output_tokens_in_window);
+        let tokens_per_joule = loadtest_gpu::total_energy_j(&gpu)
+            .and_then(|j| loadtest_gpu::tokens_per_joule(generation_tokens, j));
+        summaries.push(StepSummary {
+            step: index,
+            load: step.load,
+            load_mode: match load_mode {
+                LoadMode::Concurrency => "concurrency".to_owned(),
+            },
+            window_start_s: step.measure_start.as_secs_f64(),
+            window_end_s: window_end.as_secs_f64(),
+            window_s,
+            partial,
+            counts: acc.counts,
+            rps: acc.completed_in_window as f64 / window_s,
+            output_tokens_per_s: acc.output_tokens_in_window as f64 / window_s,
+            input_tokens_per_s: acc.input_tokens_in_window as f64 / window_s,
+            completed_in_window: acc.completed_in_window,
+            usage_missing: acc.usage_missing,
+            ttft_s: LatencyStats::from_values(&mut ttft),
+            e2e_s: LatencyStats::from_values(&mut e2e),
+            tpot_s: LatencyStats::from_values(&mut tpot),
+            itl_s: itl,
+            inflight: observed.inflight,
+            errors: acc.error_summary(),
+            server,
+            gpu,
+            tokens_per_joule,
+            client: observed.client,
+        });
+        step_deltas.push(deltas);
+    }
+    for (summary, deltas) in summaries.iter().zip(&step_deltas) {
+        if let Some((start_s, end_s, d)) = deltas {
+            deltas_entries.push(serde_json::json!({
+                "step": summary.step,
+                "load": summary.load,
+                "start_scrape_s": start_s,
+                "end_scrape_s": end_s,
+                "deltas": d,
+            }));
+        }
+    }
+    collect_warnings(&c, &summaries, &mut warnings);
+    let finished = time::OffsetDateTime::now_utc();
+    let interrupted = c.interrupted_at.is_some();
+    let facts = c.facts.config_json(Some((finished, interrupted)));
+    let file = StepSummaryFile {
+        steps: summaries,
+        warnings: warnings.clone(),
+    };
+    let dir = &c.run_dir;
+    write_json_atomic(&dir.join(files::STEP_SUMMARY), &file)?;
+    write_json_atomic(
+        &dir.join(files::STEP_DELTAS),
+        &serde_json::json!({ "steps": deltas_entries }),
+    )?;
+    write_atomic(
+        &dir.join(files::SUMMARY_MD),
+        render_summary_md(&facts, &file).as_bytes(),
+    )?;
+    write_json_atomic(&dir.join(files::CONFIG), &facts)?;
+    let measured: u64 = file.steps.iter().map(|s| s.counts.started).sum();
+    let failed: u64 = file.steps.iter().map(|s| s.counts.failed()).sum();
+    Ok(RunOutcome {
+        run_dir: c.run_dir.clone(),
+        steps: file.steps,
+        interrupted,
+        measured_requests: measured,
+        failed_requests: failed,
+        rows_written: c.recorded.rows_written,
+        warnings,
+    })
+}
+
+fn step_server_deltas(scraped: &Scraped, index: usize) -> Option<(f64, f64, StepDeltas)> {
+    let scrapes = scraped.steps.get(index)?;
+    let (start_at, start) = scrapes.first.as_ref()?;
+    let (end_at, end) = scrapes.last.as_ref()?;
+    if end_at <= start_at {
+        return None;
+    }
+    let window = end_at.saturating_sub(*start_at);
+    let gauges: &GaugeWindow = &scrapes.gauges;
+    let deltas = StepDeltas::compute(start, end, gauges, window);
+    Some((start_at.as_secs_f64(), end_at.as_secs_f64(), deltas))
+}
+
+fn collect_warnings(c: &Collected<'_>, steps: &[StepSummary], out: &mut Vec<String>) {
+    if let Some(e) = &c.recorded.write_error {
+        out.push(format!("requests.jsonl is incomplete: {e}"));
+    }
+    match &c.scraped {
+        None => out.push("/metrics was not scraped (--no-metrics): no server-side data".to_owned()),
+        Some(s) => {
+            if s.ok == 0 {
+                out.push(format!(
+                    "/metrics failed every time ({} scrapes; first error: {}): no server-side data",
+                    s.failed,
+                    s.first_failure.as_deref().unwrap_or("unknown")
+                ));
+            } else if s.failed > 0 {
+                out.push(format!(
+                    "/metrics failed {} of {} scrapes (first error: {})",
+                    s.failed,
+                    s.failed + s.ok,
+                    s.first_failure.as_deref().unwrap_or("unknown")
+                ));
+            }
+            if s.line_errors > 0 {
+                out.push(format!(
+                    "/metrics had {} unparseable lines (skipped)",
+                    s.line_errors
+                ));
+            }
+            if let Some(e) = &s.write_error {
+                out.push(format!("vllm_metrics.csv is incomplete: {e}"));
+            }
+        }
+    }
+    out.extend(c.gpu.warnings.iter().cloned());
+    if let Some(e) = &c.gpu.write_error {
+        out.push(format!("gpu_metrics.csv is incomplete: {e}"));
+    }
+    let missing: u64 = steps.iter().map(|s| s.usage_missing).sum();
+    if missing > 0 {
+        out.push(format!(
+            "{missing} ok requests carried no usage: token counts and TPOT are missing for them (does the server honour stream_options.include_usage?)"
+        ));
+    }
+    for s in steps {
+        if s.client.bound {
+            out.push(format!(
+                "step {} (load {}): the client was the bottleneck (CPU {:.0} %, scheduler lag p99 {:.1} ms): its timings are not trustworthy",
+                s.step,
+                s.load,
+                s.client.cpu_pct.unwrap_or(f64::NAN),
+                s.client.sched_lag_p99_ms.unwrap_or(f64::NAN)
+            ));
+        }
+        if s.partial {
+            out.push(format!(
+                "step {} was interrupted: its window is partial",
+                s.step
+            ));
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! The sweep engine of vllm-loadtest: load levels held for fixed windows, requests streamed
+//! and timed by `loadtest-client`, `/metrics` scraped at every window edge (`loadtest-prom`),
+//! GPUs sampled (`loadtest-gpu`), and a run folder written with every file of the spec.
+//!
+//! A front end builds a [`SweepConfig`] (all defaults resolved, all values validated) and
+//! calls [`run_sweep`]:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use loadtest_client::{ClientConfig, Endpoint};
+//! use loadtest_sweep::config::{GpuSettings, LoadMode, SweepConfig, TargetConfig};
+//! use loadtest_sweep::inputs::InputSource;
+//! use loadtest_sweep::{CancelToken, LiveCounters, run_sweep};
+//!
+//! # async fn demo() -> Result<(), loadtest_sweep::SweepError> {
+//! let config = SweepConfig {
+//!     target: TargetConfig {
+//!         client: ClientConfig::new("http://127.0.0.1:8000"),
+//!         model: None,
+//!         endpoint: Endpoint::Chat,
+//!         metrics_url: Some("http://127.0.0.1:8000/metrics".into()),
+//!     },
+//!     load_mode: LoadMode::Concurrency,
+//!     steps: vec![1.0, 4.0],
+//!     step_duration: Duration::from_secs(30),
+//!     warmup: Duration::from_secs(5),
+//!     ramp: Duration::ZERO,
+//!     cooldown: Duration::ZERO,
+//!     input: InputSource::Synthetic("normal:256:64:32:1024".parse().unwrap()),
+//!     max_output_tokens: "128".parse().unwrap(),
+//!     ignore_eos: true,
+//!     seed: 0,
+//!     max_inflight: 4096,
+//!     poll_interval: Duration::from_secs(1),
+//!     gpu: GpuSettings { enabled: false, nvidia_smi: "nvidia-smi".into(), interval: Duration::from_secs(1) },
+//!     output_dir: "results".into(),
+//!     run_name: "run".into(),
+//!     max_error_rate: None,
+//! };
+//! let outcome = run_sweep(config, CancelToken::new(), Arc::new(LiveCounters::default())).await?;
+//! println!("wrote {}", outcome.run_dir.display());
+//! # Ok(()) }
+//! ```
+//!
+//! For a sweep driven from another tool with its own request source and record sink, see
+//! `examples/embed.rs`.
+
+mod cancel;
+pub mod config;
+mod dispatch;
+mod engine;
+mod finalize;
+pub mod health;
+pub mod inputs;
+mod live;
+mod output_file;
+mod preflight;
+pub mod prompt_file;
+mod recorder;
+pub mod run_dir;
+mod scrape;
+pub mod server_block;
+pub mod stats;
+pub mod summary;
+mod summary_md;
+mod synthetic;
+mod telemetry;
+pub mod timeline;
+mod windows;
+
+use std::path::PathBuf;
+
+pub use cancel::CancelToken;
+pub use config::SweepConfig;
+pub use dispatch::CONNECTION_PACE;
+pub use engine::{files, run_sweep, run_sweep_with_sink};
+pub use finalize::RunFacts;
+pub use live::LiveCounters;
+pub use preflight::ServerInfo;
+pub use recorder::RecordSink;
+pub use run_dir::OutputError;
+pub use summary::{StepSummary, StepSummaryFile};
+pub use summary_md::render_summary_md;
+pub use synthetic::synthetic_prompt;
+
+/// Why a sweep could not run. Request failures are never errors: they are recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    /// The configuration cannot be run.
+    #[error("{message}")]
+    Usage {
+        /// What is wrong.
+        message: String,
+    },
+    /// The server did not answer at all (preflight); nothing was written.
+    #[error("cannot reach {url}: {reason}")]
+    Unreachable {
+        /// The base URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The server answered but cannot be load tested as configured.
+    #[error("{message}")]
+    Preflight {
+        /// What is wrong.
+        message: String,
+    },
+    /// The HTTP client could not be built (TLS set-up, invalid URL or header).
+    #[error(transparent)]
+    Client(loadtest_client::ClientError),
+    /// A file of the run folder could not be written.
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    /// A task of the engine failed (a bug).
+    #[error("internal error: {message}")]
+    Internal {
+        /// What failed.
+        message: String,
+    },
+}
+
+/// What a finished (or interrupted) sweep left behind.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The run folder.
+    pub run_dir: PathBuf,
+    /// One summary per step whose window began.
+    pub steps: Vec<StepSummary>,
+    /// True when stopped by Ctrl-C / SIGTERM.
+    pub interrupted: bool,
+    /// Requests started in measure windows.
+    pub measured_requests: u64,
+    /// Of those, requests that did not end `ok`.
+    pub failed_requests: u64,
+    /// Lines written to requests.jsonl.
+    pub rows_written: u64,
+    /// Run-level warnings.
+    pub warnings: Vec<String>,
+}
+
+impl RunOutcome {
+    /// Failed share of the measured requests (0 when none were measured).
+    pub fn error_rate(&self) -> f64 {
+        if self.measured_requests == 0 {
+            0.0
+        } else {
+            self.failed_requests as f64 / self.measured_requests as f64
+        }
+    }
+}

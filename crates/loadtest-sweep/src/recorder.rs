@@ -1,0 +1,184 @@
+//! The recorder: writes each finished request to `requests.jsonl` as it arrives and folds it
+//! into its step's accumulator. It runs on a blocking thread so disk writes never stall the
+//! request path.
+//!
+//! Flush policy: the file is flushed whenever the queue of finished requests is empty, so a
+//! crash (even `kill -9`) loses at most the requests finished since the last idle moment, and
+//! the file is valid JSONL up to its last complete line.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use loadtest_client::{Phase as RowPhase, RequestRow, Status};
+use tokio::sync::mpsc;
+
+use crate::output_file::OutputFile;
+use crate::run_dir::OutputError;
+use crate::summary::{ErrorKindSummary, StatusCounts};
+use crate::timeline::Timeline;
+
+/// Receives every finished request's row, in the recorder's thread, after it was written to
+/// `requests.jsonl`: an embedding program's own sink (see `examples/embed.rs`).
+pub trait RecordSink: Send {
+    /// One finished request.
+    fn record(&mut self, row: &RequestRow);
+}
+
+/// Distinct error texts remembered per status and step (the rest are counted, not named).
+const MAX_DISTINCT_ERRORS: usize = 64;
+
+/// What one step collected from its requests.
+#[derive(Debug, Default)]
+pub(crate) struct StepAccumulator {
+    /// Measure-phase requests by status.
+    pub counts: StatusCounts,
+    pub ttft_s: Vec<f64>,
+    pub e2e_s: Vec<f64>,
+    pub tpot_s: Vec<f64>,
+    pub usage_missing: u64,
+    /// `ok` completions inside the window (any start phase or step).
+    pub completed_in_window: u64,
+    pub output_tokens_in_window: u64,
+    pub input_tokens_in_window: u64,
+    errors: HashMap<Status, ErrorTally>,
+}
+
+#[derive(Debug, Default)]
+struct ErrorTally {
+    count: u64,
+    messages: HashMap<String, u64>,
+}
+
+impl StepAccumulator {
+    fn add_started(&mut self, row: &RequestRow) {
+        if row.status != Status::Ok {
+            let tally = self.errors.entry(row.status).or_default();
+            tally.count += 1;
+            if let Some(message) = &row.error {
+                if let Some(n) = tally.messages.get_mut(message) {
+                    *n += 1;
+                } else if tally.messages.len() < MAX_DISTINCT_ERRORS {
+                    tally.messages.insert(message.clone(), 1);
+                }
+            }
+        }
+        if row.phase != Some(RowPhase::Measure) {
+            return;
+        }
+        let c = &mut self.counts;
+        c.started += 1;
+        match row.status {
+            Status::Ok => c.ok += 1,
+            Status::HttpError => c.http_error += 1,
+            Status::Timeout => c.timeout += 1,
+            Status::ConnectError => c.connect_error += 1,
+            Status::StreamError => c.stream_error += 1,
+            Status::Cancelled => c.cancelled += 1,
+        }
+        if row.status == Status::Ok {
+            self.ttft_s.extend(row.ttft_s);
+            self.e2e_s.extend(row.e2e_s);
+            self.tpot_s.extend(row.tpot_s);
+            if row.completion_tokens.is_none() {
+                self.usage_missing += 1;
+            }
+        }
+    }
+
+    fn add_completed_in_window(&mut self, row: &RequestRow) {
+        self.completed_in_window += 1;
+        self.output_tokens_in_window += row.completion_tokens.unwrap_or(0);
+        self.input_tokens_in_window += row.prompt_tokens.unwrap_or(0);
+    }
+
+    /// Errors by status, most frequent message first.
+    pub fn error_summary(&self) -> Vec<ErrorKindSummary> {
+        let mut out: Vec<ErrorKindSummary> = Status::ALL
+            .iter()
+            .filter_map(|status| {
+                let tally = self.errors.get(status)?;
+                let top = tally
+                    .messages
+                    .iter()
+                    .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)));
+                Some(ErrorKindSummary {
+                    status: status.as_str().to_owned(),
+                    count: tally.count,
+                    top_message: top.map(|(m, _)| m.clone()),
+                    top_message_count: top.map_or(0, |(_, n)| *n),
+                })
+            })
+            .collect();
+        out.sort_by_key(|e| std::cmp::Reverse(e.count));
+        out
+    }
+}
+
+/// Everything the recorder produced.
+#[derive(Debug)]
+pub(crate) struct Recorded {
+    pub steps: Vec<StepAccumulator>,
+    pub rows_written: u64,
+    /// The first write error; the run goes on (statistics stay in memory) but it is reported.
+    pub write_error: Option<OutputError>,
+}
+
+/// Opens `requests.jsonl` (so a permission problem shows before the run starts).
+pub(crate) fn open_requests_file(path: &Path) -> Result<OutputFile, OutputError> {
+    OutputFile::create(path, 256 * 1024, b"")
+}
+
+/// Receives rows until every sender is gone; call from `spawn_blocking`.
+pub(crate) fn record(
+    mut rows: mpsc::UnboundedReceiver<RequestRow>,
+    mut file: OutputFile,
+    timeline: Timeline,
+    mut sink: Option<Box<dyn RecordSink>>,
+) -> Recorded {
+    let mut steps: Vec<StepAccumulator> = timeline
+        .steps()
+        .iter()
+        .map(|_| StepAccumulator::default())
+        .collect();
+    let mut rows_written = 0;
+    let mut line = Vec::with_capacity(1024);
+    while let Some(first) = rows.blocking_recv() {
+        let mut next = Some(first);
+        while let Some(row) = next {
+            line.clear();
+            if serde_json::to_writer(&mut line, &row).is_ok() {
+                line.push(b'\n');
+                if file.write(&line) {
+                    rows_written += 1;
+                }
+            }
+            fold(&mut steps, &timeline, &row);
+            if let Some(sink) = sink.as_mut() {
+                sink.record(&row);
+            }
+            next = rows.try_recv().ok();
+        }
+        file.flush();
+    }
+    Recorded {
+        steps,
+        rows_written,
+        write_error: file.finish(),
+    }
+}
+
+fn fold(steps: &mut [StepAccumulator], timeline: &Timeline, row: &RequestRow) {
+    if let Some(acc) = row.step.and_then(|s| steps.get_mut(s as usize)) {
+        acc.add_started(row);
+    }
+    let end_s = row.start_s + row.total_s;
+    if row.status == Status::Ok
+        && end_s.is_finite()
+        && end_s >= 0.0
+        && let Some(step) = timeline.measure_step_at(Duration::from_secs_f64(end_s))
+        && let Some(acc) = steps.get_mut(step)
+    {
+        acc.add_completed_in_window(row);
+    }
+}

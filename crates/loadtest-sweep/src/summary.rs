@@ -1,0 +1,121 @@
+//! The per-step summary (`step_summary.json`): one object per step, as defined in §6.
+
+use serde::{Deserialize, Serialize};
+
+use loadtest_gpu::GpuStepStats;
+
+use crate::health::ClientHealth;
+use crate::server_block::ServerBlock;
+use crate::stats::LatencyStats;
+
+/// Counts of measure-phase requests of a step, by final status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusCounts {
+    /// Requests started in the measure window.
+    pub started: u64,
+    /// Finished with a complete stream.
+    pub ok: u64,
+    /// Non-2xx HTTP status.
+    pub http_error: u64,
+    /// Deadline passed.
+    pub timeout: u64,
+    /// Could not connect.
+    pub connect_error: u64,
+    /// Malformed stream, error event, or connection dropped before the end.
+    pub stream_error: u64,
+    /// Cancelled by the tool (Ctrl-C, or still running at the end of the drain).
+    pub cancelled: u64,
+}
+
+impl StatusCounts {
+    /// Requests that did not finish `ok`.
+    pub fn failed(&self) -> u64 {
+        self.http_error + self.timeout + self.connect_error + self.stream_error + self.cancelled
+    }
+}
+
+/// How many requests were in flight during the window (sampled every 100 ms).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct InflightStats {
+    /// Samples taken.
+    pub samples: u64,
+    /// Mean of the samples.
+    pub mean: f64,
+    /// Smallest sample.
+    pub min: u64,
+    /// Largest sample.
+    pub max: u64,
+}
+
+/// The most common error message of one kind, with counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorKindSummary {
+    /// The status (`http_error`, `timeout`…).
+    pub status: String,
+    /// Requests of the step (any phase) that ended with it.
+    pub count: u64,
+    /// The most frequent error text.
+    pub top_message: Option<String>,
+    /// How often that text occurred.
+    pub top_message_count: u64,
+}
+
+/// One step of `step_summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepSummary {
+    /// Index in `--steps`.
+    pub step: usize,
+    /// Load level (concurrency, or requests/s in rate mode).
+    pub load: f64,
+    /// `concurrency` or `rate`.
+    pub load_mode: String,
+    /// Window start, seconds since the sweep started.
+    pub window_start_s: f64,
+    /// Window end, seconds since the sweep started (earlier than planned when interrupted).
+    pub window_end_s: f64,
+    /// Window length in seconds: the divisor of every rate below.
+    pub window_s: f64,
+    /// True when the sweep was interrupted inside this step.
+    pub partial: bool,
+    /// Measure-phase requests by status.
+    pub counts: StatusCounts,
+    /// `ok` requests that completed inside the window ÷ window.
+    pub rps: f64,
+    /// Completion tokens (usage) of requests completed inside the window ÷ window.
+    pub output_tokens_per_s: f64,
+    /// Prompt tokens (usage) of requests completed inside the window ÷ window.
+    pub input_tokens_per_s: f64,
+    /// Requests that completed `ok` inside the window (any start phase).
+    pub completed_in_window: u64,
+    /// `ok` measure-phase requests whose stream carried no usage.
+    pub usage_missing: u64,
+    /// Time to first token of `ok` measure-phase requests.
+    pub ttft_s: Option<LatencyStats>,
+    /// Start to last token of `ok` measure-phase requests.
+    pub e2e_s: Option<LatencyStats>,
+    /// Time per output token of `ok` measure-phase requests with more than one token.
+    pub tpot_s: Option<LatencyStats>,
+    /// Gaps between token events, pooled over the step's measure-phase requests (HDR, µs).
+    pub itl_s: Option<LatencyStats>,
+    /// In-flight requests sampled during the window.
+    pub inflight: Option<InflightStats>,
+    /// Errors of requests started in this step (any phase), by kind.
+    pub errors: Vec<ErrorKindSummary>,
+    /// Server block from `/metrics` deltas over the window (null without metrics).
+    pub server: Option<ServerBlock>,
+    /// GPU block, one entry per GPU (empty without telemetry).
+    pub gpu: Vec<GpuStepStats>,
+    /// Generation tokens (server counter, else client usage) per joule of all GPUs.
+    pub tokens_per_joule: Option<f64>,
+    /// The client's own health over the window.
+    pub client: ClientHealth,
+}
+
+/// The whole `step_summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepSummaryFile {
+    /// One object per step that ran.
+    pub steps: Vec<StepSummary>,
+    /// Run-level warnings (also listed in summary.md).
+    pub warnings: Vec<String>,
+}

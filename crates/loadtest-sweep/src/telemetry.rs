@@ -1,0 +1,102 @@
+//! GPU telemetry during a sweep: drains the nvidia-smi poller every second, streams each
+//! sample to `gpu_metrics.csv` with the step and phase it fell in, and aggregates each step's
+//! window.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use loadtest_gpu::{
+    ClockAnchor, GpuMetricsRow, GpuPoller, GpuPollerConfig, GpuSample, GpuStepStats,
+    StepAggregator, gpu_metrics_header,
+};
+
+use crate::cancel::CancelToken;
+use crate::config::GpuSettings;
+use crate::output_file::OutputFile;
+use crate::run_dir::OutputError;
+use crate::timeline::Timeline;
+
+/// How often samples are moved from the poller to the file.
+const DRAIN_EVERY: Duration = Duration::from_secs(1);
+
+/// What GPU telemetry produced.
+#[derive(Debug, Default)]
+pub(crate) struct Telemetry {
+    /// Per step, one entry per GPU.
+    pub steps: Vec<Vec<GpuStepStats>>,
+    pub samples: u64,
+    pub warnings: Vec<String>,
+    pub write_error: Option<OutputError>,
+}
+
+/// Creates `gpu_metrics.csv` with its header.
+pub(crate) fn create_csv(path: &Path) -> Result<OutputFile, OutputError> {
+    OutputFile::create(path, 64 * 1024, gpu_metrics_header().as_bytes())
+}
+
+/// Polls until `stop` (or returns at once with `settings.enabled` false).
+pub(crate) async fn run(
+    settings: GpuSettings,
+    timeline: Timeline,
+    run_start: Instant,
+    run_start_unix_s: f64,
+    mut csv: OutputFile,
+    stop: CancelToken,
+) -> Telemetry {
+    let mut telemetry = Telemetry::default();
+    if !settings.enabled {
+        telemetry.steps = vec![Vec::new(); timeline.steps().len()];
+        telemetry.write_error = csv.finish();
+        return telemetry;
+    }
+    let mut config = GpuPollerConfig::new(settings.interval).with_binary(&settings.nvidia_smi);
+    config.clock = Some(ClockAnchor::new(run_start, run_start_unix_s));
+    let mut poller = GpuPoller::start(config);
+    let max_gap = settings.interval * 3;
+    let mut aggregators: Vec<StepAggregator> = timeline
+        .steps()
+        .iter()
+        .map(|s| {
+            StepAggregator::new(run_start + s.measure_start, run_start + s.measure_end)
+                .with_max_gap(max_gap)
+        })
+        .collect();
+    let mut batch: Vec<GpuSample> = Vec::new();
+    let mut line = String::with_capacity(256);
+    loop {
+        let stopping = tokio::select! {
+            () = tokio::time::sleep(DRAIN_EVERY) => false,
+            () = stop.cancelled() => true,
+        };
+        if stopping {
+            poller.stop().await;
+        }
+        batch.clear();
+        poller.drain_into(&mut batch);
+        for sample in &batch {
+            telemetry.samples += 1;
+            let elapsed = sample.at.saturating_duration_since(run_start);
+            let pos = timeline.at(elapsed);
+            let row = GpuMetricsRow::from_sample(
+                sample,
+                run_start,
+                u32::try_from(pos.step).ok(),
+                pos.phase.as_str(),
+            );
+            line.clear();
+            row.write_csv_line(&mut line);
+            csv.write(line.as_bytes());
+            for aggregator in &mut aggregators {
+                aggregator.push(sample);
+            }
+        }
+        csv.flush();
+        if stopping {
+            break;
+        }
+    }
+    telemetry.warnings = poller.warnings();
+    telemetry.write_error = csv.finish();
+    telemetry.steps = aggregators.iter().map(StepAggregator::finish).collect();
+    telemetry
+}
