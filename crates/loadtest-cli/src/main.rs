@@ -22,7 +22,8 @@ pub(crate) const EXIT_USAGE: u8 = 2;
         Without a subcommand it runs a step sweep (e.g. `vllm-loadtest --base-url \
         http://localhost:8000 --input-size 512 --steps 1,4,16`, or `vllm-loadtest --simulate` \
         for a one-minute demo against the built-in simulator) and writes a run folder.",
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    allow_negative_numbers = true
 )]
 struct Cli {
     #[command(subcommand)]
