@@ -112,7 +112,7 @@ pub(crate) struct SweepArgs {
     /// Parent folder of run folders [default: results].
     #[arg(long, value_name = "DIR")]
     output_dir: Option<PathBuf>,
-    /// Run folder prefix: <output-dir>/<run-name>_<UTC timestamp>/ [default: run].
+    /// Run folder prefix: the folder is OUTPUT-DIR/RUN-NAME_TIMESTAMP (UTC) [default: run].
     #[arg(long, value_name = "NAME")]
     run_name: Option<String>,
     /// Start the built-in simulator on a loopback port and target it (a ~1 minute demo sweep
@@ -137,7 +137,7 @@ pub(crate) struct SweepArgs {
     /// Do not poll nvidia-smi.
     #[arg(long)]
     no_gpu: bool,
-    /// Scrape this URL instead of <base-url>/metrics.
+    /// Scrape this URL instead of BASE-URL/metrics.
     #[arg(long, value_name = "URL")]
     metrics_url: Option<String>,
     /// Do not scrape /metrics.
