@@ -7,7 +7,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-const ROW_KEYS: [&str; 24] = [
+const ROW_KEYS: [&str; 25] = [
     "id",
     "step",
     "phase",
@@ -32,6 +32,7 @@ const ROW_KEYS: [&str; 24] = [
     "status",
     "http_status",
     "error",
+    "sched_delay_s",
 ];
 
 fn fixture(rel: &str) -> Vec<u8> {

@@ -70,6 +70,10 @@ pub struct RequestRow {
     pub http_status: Option<u16>,
     /// Short sanitised error text.
     pub error: Option<String>,
+    /// Open-loop (rate) mode: actual start − scheduled arrival (dispatch lateness plus any
+    /// wait for an in-flight slot); `null` in closed-loop mode and outside a sweep.
+    #[serde(default)]
+    pub sched_delay_s: Option<f64>,
 }
 
 /// Context a row needs beyond the record.
@@ -149,12 +153,13 @@ impl RequestRow {
             status: record.status,
             http_status: record.http_status,
             error: record.error.clone(),
+            sched_delay_s: None,
         }
     }
 }
 
 /// The keys of a `requests.jsonl` row, in order (design §9).
-pub const REQUEST_ROW_KEYS: [&str; 24] = [
+pub const REQUEST_ROW_KEYS: [&str; 25] = [
     "id",
     "step",
     "phase",
@@ -179,6 +184,7 @@ pub const REQUEST_ROW_KEYS: [&str; 24] = [
     "status",
     "http_status",
     "error",
+    "sched_delay_s",
 ];
 
 #[cfg(test)]

@@ -15,9 +15,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use loadtest_client::{ClientConfig, Endpoint, Prompt, RequestRow};
+use loadtest_client::{Prompt, RequestRow};
 use loadtest_sim::{SimConfig, Simulator};
-use loadtest_sweep::config::{GpuSettings, LoadMode, SweepConfig, TargetConfig};
+use loadtest_sweep::config::{SweepConfig, TargetConfig};
 use loadtest_sweep::inputs::{InputSource, RequestInputs, RequestSource};
 use loadtest_sweep::{CancelToken, LiveCounters, RecordSink, run_sweep_with_sink};
 
@@ -64,35 +64,17 @@ async fn main() {
         ),
         (Prompt::text("Why does TTFT grow with load?"), 48),
     ]);
-    let out = std::env::temp_dir().join("vllm-loadtest-embed-example");
-    let config = SweepConfig {
-        target: TargetConfig {
-            client: ClientConfig::new(sim.base_url()),
-            model: None,
-            endpoint: Endpoint::Chat,
-            metrics_url: Some(format!("{}/metrics", sim.base_url())),
-        },
-        load_mode: LoadMode::Concurrency,
-        steps: vec![1.0, 8.0],
-        step_duration: Duration::from_secs(2),
-        warmup: Duration::from_millis(500),
-        ramp: Duration::ZERO,
-        cooldown: Duration::ZERO,
-        input: InputSource::Custom(Arc::new(questions)),
-        max_output_tokens: "1".parse().expect("spec"), // unused with a custom source
-        ignore_eos: true,
-        seed: 0,
-        max_inflight: 64,
-        poll_interval: Duration::from_millis(500),
-        gpu: GpuSettings {
-            enabled: false,
-            nvidia_smi: "nvidia-smi".into(),
-            interval: Duration::from_secs(1),
-        },
-        output_dir: out,
-        run_name: "embed".into(),
-        max_error_rate: None,
-    };
+    let mut config = SweepConfig::new(
+        TargetConfig::new(&sim.base_url()),
+        InputSource::Custom(Arc::new(questions)),
+    );
+    config.steps = vec![1.0, 8.0];
+    config.step_duration = Duration::from_secs(2);
+    config.warmup = Duration::from_millis(500);
+    config.ignore_eos = true;
+    config.poll_interval = Duration::from_millis(500);
+    config.output_dir = std::env::temp_dir().join("vllm-loadtest-embed-example");
+    config.run_name = "embed".into();
     let sink = TokensByStatus::default();
     let tally = Arc::clone(&sink.0);
     let outcome = run_sweep_with_sink(

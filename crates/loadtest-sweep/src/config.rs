@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use loadtest_client::{ClientConfig, Endpoint};
 
+use crate::arrival::Arrival;
 use crate::inputs::InputSource;
+use crate::slo::Slo;
 
 /// How step values are read (§3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,6 +19,38 @@ use crate::inputs::InputSource;
 pub enum LoadMode {
     /// Each step value is a number of concurrent in-flight requests (closed loop).
     Concurrency,
+    /// Each step value is an arrival rate in requests/s (open loop).
+    Rate,
+}
+
+impl LoadMode {
+    /// `concurrency` or `rate`, as written to the output files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoadMode::Concurrency => "concurrency",
+            LoadMode::Rate => "rate",
+        }
+    }
+}
+
+/// The knee rule (§ "Finding capacity"): the knee is the load after which output
+/// throughput grows by less than `min_throughput_gain` while e2e latency p50 grows by more
+/// than `max_latency_growth` (both relative to the previous step).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct KneeRule {
+    /// Relative throughput gain below which the curve has flattened (`--knee-throughput-gain`).
+    pub min_throughput_gain: f64,
+    /// Relative latency growth above which latency is climbing (`--knee-latency-growth`).
+    pub max_latency_growth: f64,
+}
+
+impl Default for KneeRule {
+    fn default() -> Self {
+        KneeRule {
+            min_throughput_gain: 0.10,
+            max_latency_growth: 0.50,
+        }
+    }
 }
 
 /// The server under test.
@@ -46,13 +80,19 @@ pub struct GpuSettings {
     pub interval: Duration,
 }
 
-/// Everything a sweep needs.
+/// Everything a sweep needs. [`SweepConfig::new`] gives the seed tool's defaults.
 #[derive(Debug, Clone)]
 pub struct SweepConfig {
     /// The server.
     pub target: TargetConfig,
     /// How step values are read.
     pub load_mode: LoadMode,
+    /// Arrival process in rate mode.
+    pub arrival: Arrival,
+    /// Service-level objectives (`--slo`), for goodput.
+    pub slo: Option<Slo>,
+    /// How the knee is found.
+    pub knee: KneeRule,
     /// The load levels, in order.
     pub steps: Vec<f64>,
     /// Measure window per step.
@@ -83,6 +123,54 @@ pub struct SweepConfig {
     pub run_name: String,
     /// Exit 1 when the failed share of measured requests is above this.
     pub max_error_rate: Option<f64>,
+}
+
+impl SweepConfig {
+    /// A config with the defaults of the command line (§4): steps 1,2,4,8 of 60 s after a
+    /// 10 s warmup, 128 output tokens, seed 0, closed loop, `/metrics` at `<base>/metrics`
+    /// every second, no GPU telemetry, run folders under `results/run_…`.
+    pub fn new(target: TargetConfig, input: InputSource) -> Self {
+        SweepConfig {
+            target,
+            load_mode: LoadMode::Concurrency,
+            arrival: Arrival::Poisson,
+            slo: None,
+            knee: KneeRule::default(),
+            steps: vec![1.0, 2.0, 4.0, 8.0],
+            step_duration: Duration::from_secs(60),
+            warmup: Duration::from_secs(10),
+            ramp: Duration::ZERO,
+            cooldown: Duration::ZERO,
+            input,
+            max_output_tokens: DistSpec::Fixed(128),
+            ignore_eos: false,
+            seed: 0,
+            max_inflight: 4096,
+            poll_interval: Duration::from_secs(1),
+            gpu: GpuSettings {
+                enabled: false,
+                nvidia_smi: PathBuf::from("nvidia-smi"),
+                interval: Duration::from_secs(1),
+            },
+            output_dir: PathBuf::from("results"),
+            run_name: "run".to_owned(),
+            max_error_rate: None,
+        }
+    }
+}
+
+impl TargetConfig {
+    /// A target at `base_url`: chat endpoint, model from `/v1/models`, `/metrics` scraped
+    /// at `<base_url>/metrics`.
+    pub fn new(base_url: &str) -> Self {
+        let base = base_url.trim_end_matches('/');
+        TargetConfig {
+            client: ClientConfig::new(base),
+            model: None,
+            endpoint: Endpoint::Chat,
+            metrics_url: Some(format!("{base}/metrics")),
+        }
+    }
 }
 
 /// Serde for a `Duration` as a number of seconds.

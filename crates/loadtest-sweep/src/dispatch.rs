@@ -1,6 +1,8 @@
 //! The closed-loop dispatcher (`--load-mode concurrency`): one worker task per concurrency
 //! slot. Slot `i` is active while the timeline's target load exceeds `i`; an active slot
-//! sends a request, waits for it to end, and sends the next one at once.
+//! sends a request, waits for it to end, and sends the next one at once. What both
+//! dispatchers share ([`Dispatch`], [`send_one`]) lives here too; the open-loop one is in
+//! `open_loop.rs`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -122,11 +124,18 @@ pub(crate) async fn worker(shared: Arc<Dispatch>, slot: usize) {
         if pos.phase == Phase::Drain || shared.stop_dispatch.is_cancelled() {
             return;
         }
-        send_one(&shared, pos.step, pos.phase).await;
+        send_one(&shared, pos.step, pos.phase, None).await;
     }
 }
 
-async fn send_one(shared: &Dispatch, step: usize, phase: Phase) {
+/// Sends request number `next_id`, attributed to `step` and `phase`, and hands its row to the
+/// recorder. `scheduled` is its arrival time in rate mode.
+pub(crate) async fn send_one(
+    shared: &Dispatch,
+    step: usize,
+    phase: Phase,
+    scheduled: Option<Instant>,
+) {
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     let inputs = shared.inputs.inputs(id);
     let max_tokens = u32::try_from(inputs.max_tokens).unwrap_or(u32::MAX);
@@ -167,8 +176,11 @@ async fn send_one(shared: &Dispatch, step: usize, phase: Phase) {
         input_tokens_target: inputs.input_tokens_target,
         max_tokens: Some(max_tokens),
     };
+    let mut row = RequestRow::new(&record, &ctx);
+    row.sched_delay_s =
+        scheduled.map(|at| record.start.saturating_duration_since(at).as_secs_f64());
     // The recorder outlives every worker; a send error means the run is being torn down.
-    let _ = shared.rows.send(RequestRow::new(&record, &ctx));
+    let _ = shared.rows.send(row);
 }
 
 /// Buffers gaps locally and moves them into the step's shared histogram in batches, so the

@@ -9,7 +9,7 @@ use loadtest_client::row::unix_now_s;
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::cancel::CancelToken;
-use crate::config::SweepConfig;
+use crate::config::{LoadMode, SweepConfig};
 use crate::dispatch::{CONNECTION_PACE, ConnectionPacer, Dispatch, worker, worker_count};
 use crate::finalize::{Collected, RunFacts, finalize};
 use crate::health::LagRecorder;
@@ -21,7 +21,7 @@ use crate::run_dir::{create_run_dir, write_json_atomic};
 use crate::stats::new_us_histogram;
 use crate::timeline::Timeline;
 use crate::windows::{WindowWatch, watch_windows};
-use crate::{RunOutcome, SweepError, recorder, scrape, telemetry};
+use crate::{RunOutcome, SweepError, open_loop, recorder, scrape, telemetry};
 
 /// The file names of a run folder (§9).
 pub mod files {
@@ -72,9 +72,15 @@ pub async fn run_sweep_with_sink(
             message: "no steps to run".to_owned(),
         });
     }
-    let workers = worker_count(&timeline, config.max_inflight);
+    let workers = match config.load_mode {
+        LoadMode::Concurrency => worker_count(&timeline, config.max_inflight),
+        LoadMode::Rate => 0,
+    };
     let mut client_config = config.target.client.clone();
-    client_config.pool_size = workers.max(1);
+    client_config.pool_size = match config.load_mode {
+        LoadMode::Concurrency => workers.max(1),
+        LoadMode::Rate => config.max_inflight,
+    };
     let client = Client::new(&client_config).map_err(SweepError::Client)?;
     let metrics = match &config.target.metrics_url {
         Some(url) => Some(metrics_endpoint(&client_config, url)?),
@@ -126,8 +132,9 @@ pub async fn run_sweep_with_sink(
     let (rows_tx, rows_rx) = mpsc::unbounded_channel();
     let recorder_task = {
         let timeline = timeline.clone();
+        let slo = config.slo.clone();
         tokio::task::spawn_blocking(move || {
-            recorder::record(rows_rx, requests_file, timeline, sink)
+            recorder::record(rows_rx, requests_file, timeline, slo, sink)
         })
     };
     let cancel_inflight = CancelToken::new();
@@ -154,10 +161,29 @@ pub async fn run_sweep_with_sink(
         inflight_cap: Semaphore::new(config.max_inflight),
         pacer: ConnectionPacer::new(run_start, CONNECTION_PACE),
     });
-    let mut worker_tasks = tokio::task::JoinSet::new();
-    for slot in 0..workers {
-        worker_tasks.spawn(worker(Arc::clone(&dispatch), slot));
-    }
+    let dispatch_lag: Arc<[std::sync::Mutex<hdrhistogram::Histogram<u64>>]> = timeline
+        .steps()
+        .iter()
+        .map(|_| std::sync::Mutex::new(new_us_histogram()))
+        .collect();
+    let dispatcher = match config.load_mode {
+        LoadMode::Concurrency => {
+            let mut tasks = tokio::task::JoinSet::new();
+            for slot in 0..workers {
+                tasks.spawn(worker(Arc::clone(&dispatch), slot));
+            }
+            Dispatcher::Workers(tasks)
+        }
+        LoadMode::Rate => {
+            let shared = Arc::clone(&dispatch);
+            let runtime = tokio::runtime::Handle::current();
+            let lag = Arc::clone(&dispatch_lag);
+            let (arrival, seed) = (config.arrival, config.seed);
+            Dispatcher::OpenLoop(tokio::task::spawn_blocking(move || {
+                open_loop::dispatch(shared, arrival, seed, runtime, lag)
+            }))
+        }
+    };
     let windows_task = tokio::spawn(watch_windows(WindowWatch {
         timeline: timeline.clone(),
         run_start,
@@ -178,6 +204,7 @@ pub async fn run_sweep_with_sink(
         cancel_inflight.cancel();
     }
     let drain_deadline = Instant::now() + config.target.client.request_timeout;
+    let mut worker_tasks = dispatcher.into_tasks().await;
     let drained = tokio::select! {
         () = async { while worker_tasks.join_next().await.is_some() {} } => true,
         () = tokio::time::sleep_until(drain_deadline.into()) => false,
@@ -211,11 +238,36 @@ pub async fn run_sweep_with_sink(
         interrupted_at,
         recorded,
         itl: &itl,
+        dispatch_lag: &dispatch_lag,
         scraped,
         gpu,
         windows,
         run_dir,
     })
+}
+
+/// The request tasks of either dispatcher.
+enum Dispatcher {
+    /// Closed loop: one task per slot.
+    Workers(tokio::task::JoinSet<()>),
+    /// Open loop: the dispatcher thread, which hands back the requests still running.
+    OpenLoop(tokio::task::JoinHandle<tokio::task::JoinSet<()>>),
+}
+
+impl Dispatcher {
+    /// The tasks to wait for; for the open loop, once its schedule has ended or was stopped.
+    async fn into_tasks(self) -> tokio::task::JoinSet<()> {
+        match self {
+            Dispatcher::Workers(tasks) => tasks,
+            Dispatcher::OpenLoop(thread) => match thread.await {
+                Ok(tasks) => tasks,
+                Err(err) => {
+                    tracing::error!(%err, "the open-loop dispatcher failed");
+                    tokio::task::JoinSet::new()
+                }
+            },
+        }
+    }
 }
 
 /// A scrape may take up to the poll interval, but never less than 2 s or more than 30 s.

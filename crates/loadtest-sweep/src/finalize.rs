@@ -8,17 +8,22 @@ use hdrhistogram::Histogram;
 use loadtest_prom::{GaugeWindow, StepDeltas};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{LoadMode, SweepConfig, secs};
+use crate::arrival::Arrival;
+use crate::config::{KneeRule, LoadMode, SweepConfig, secs};
 use crate::engine::files;
+use crate::knee::find_knee;
 use crate::preflight::ServerInfo;
 use crate::recorder::Recorded;
+use crate::recorder::StepAccumulator;
 use crate::run_dir::{write_atomic, write_json_atomic};
 use crate::scrape::Scraped;
 use crate::server_block::ServerBlock;
+use crate::slo::Slo;
 use crate::stats::LatencyStats;
 use crate::summary::{StepSummary, StepSummaryFile};
 use crate::summary_md::render_summary_md;
 use crate::telemetry::Telemetry;
+use crate::timeline::StepWindow;
 use crate::timeline::Timeline;
 use crate::windows::WindowObservation;
 use crate::{RunOutcome, SweepError};
@@ -113,6 +118,12 @@ pub struct Settings {
     pub run_name: String,
     /// `--max-error-rate`.
     pub max_error_rate: Option<f64>,
+    /// `--arrival` (rate mode).
+    pub arrival: Arrival,
+    /// `--slo` (and `--slo-attainment`).
+    pub slo: Option<Slo>,
+    /// `--knee-throughput-gain`, `--knee-latency-growth`.
+    pub knee: KneeRule,
 }
 
 impl RunFacts {
@@ -174,6 +185,9 @@ impl RunFacts {
                 output_dir: config.output_dir.clone(),
                 run_name: config.run_name.clone(),
                 max_error_rate: config.max_error_rate,
+                arrival: config.arrival,
+                slo: config.slo.clone(),
+                knee: config.knee,
             },
         }
     }
@@ -201,6 +215,7 @@ pub(crate) struct Collected<'a> {
     pub interrupted_at: Option<Duration>,
     pub recorded: Recorded,
     pub itl: &'a [std::sync::Mutex<Histogram<u64>>],
+    pub dispatch_lag: &'a [std::sync::Mutex<Histogram<u64>>],
     pub scraped: Option<Scraped>,
     pub gpu: Telemetry,
     pub windows: Vec<WindowObservation>,
@@ -213,70 +228,16 @@ pub(crate) fn finalize(c: Collected<'_>) -> Result<RunOutcome, SweepError> {
     let mut summaries = Vec::new();
     let mut deltas_entries = Vec::new();
     let mut step_deltas: Vec<Option<(f64, f64, StepDeltas)>> = Vec::new();
-    let load_mode = c.facts.settings.load_mode;
     for (index, step) in c.timeline.steps().iter().enumerate() {
-        let Some(observed) = c.windows.get(index) else {
+        let (Some(observed), Some(acc)) = (c.windows.get(index), c.recorded.steps.get(index))
+        else {
             break; // the window never began
-        };
-        let planned_end = step.measure_end;
-        let window_end = match c.interrupted_at {
-            Some(at) if at < planned_end => at.max(step.measure_start),
-            _ => planned_end,
-        };
-        let partial = window_end < planned_end;
-        let window = window_end.saturating_sub(step.measure_start);
-        let window_s = window.as_secs_f64().max(1e-9);
-        let Some(acc) = c.recorded.steps.get(index) else {
-            break;
         };
         let deltas = c
             .scraped
             .as_ref()
             .and_then(|s| step_server_deltas(s, index));
-        let server = deltas.as_ref().map(|(_, _, d)| ServerBlock::from_deltas(d));
-        let mut ttft = acc.ttft_s.clone();
-        let mut e2e = acc.e2e_s.clone();
-        let mut tpot = acc.tpot_s.clone();
-        let itl = c
-            .itl
-            .get(index)
-            .and_then(|m| m.lock().ok())
-            .and_then(|h| LatencyStats::from_histogram_us(&h));
-        let gpu = c.gpu.steps.get(index).cloned().unwrap_or_default();
-        let generation_tokens = server
-            .as_ref()
-            .and_then(|s| s.generation_tokens)
-            .map(|t| t as u64)
-            .unwrap_or(acc.output_tokens_in_window);
-        let tokens_per_joule = loadtest_gpu::total_energy_j(&gpu)
-            .and_then(|j| loadtest_gpu::tokens_per_joule(generation_tokens, j));
-        summaries.push(StepSummary {
-            step: index,
-            load: step.load,
-            load_mode: match load_mode {
-                LoadMode::Concurrency => "concurrency".to_owned(),
-            },
-            window_start_s: step.measure_start.as_secs_f64(),
-            window_end_s: window_end.as_secs_f64(),
-            window_s,
-            partial,
-            counts: acc.counts,
-            rps: acc.completed_in_window as f64 / window_s,
-            output_tokens_per_s: acc.output_tokens_in_window as f64 / window_s,
-            input_tokens_per_s: acc.input_tokens_in_window as f64 / window_s,
-            completed_in_window: acc.completed_in_window,
-            usage_missing: acc.usage_missing,
-            ttft_s: LatencyStats::from_values(&mut ttft),
-            e2e_s: LatencyStats::from_values(&mut e2e),
-            tpot_s: LatencyStats::from_values(&mut tpot),
-            itl_s: itl,
-            inflight: observed.inflight,
-            errors: acc.error_summary(),
-            server,
-            gpu,
-            tokens_per_joule,
-            client: observed.client,
-        });
+        summaries.push(summarize_step(&c, step, observed, acc, deltas.as_ref()));
         step_deltas.push(deltas);
     }
     for (summary, deltas) in summaries.iter().zip(&step_deltas) {
@@ -294,9 +255,18 @@ pub(crate) fn finalize(c: Collected<'_>) -> Result<RunOutcome, SweepError> {
     let finished = time::OffsetDateTime::now_utc();
     let interrupted = c.interrupted_at.is_some();
     let facts = c.facts.config_json(Some((finished, interrupted)));
+    let settings = &facts.settings;
+    let knee = find_knee(&summaries, &settings.knee);
+    let slo_max_load = summaries
+        .iter()
+        .filter(|s| s.slo.as_ref().is_some_and(|r| r.met))
+        .map(|s| s.load)
+        .reduce(f64::max);
     let file = StepSummaryFile {
         steps: summaries,
         warnings: warnings.clone(),
+        knee,
+        slo_max_load,
     };
     let dir = &c.run_dir;
     write_json_atomic(&dir.join(files::STEP_SUMMARY), &file)?;
@@ -322,6 +292,83 @@ pub(crate) fn finalize(c: Collected<'_>) -> Result<RunOutcome, SweepError> {
     })
 }
 
+/// One step's summary from what the run collected for it.
+fn summarize_step(
+    c: &Collected<'_>,
+    step: &StepWindow,
+    observed: &WindowObservation,
+    acc: &StepAccumulator,
+    deltas: Option<&(f64, f64, StepDeltas)>,
+) -> StepSummary {
+    let settings = &c.facts.settings;
+    let planned_end = step.measure_end;
+    let window_end = match c.interrupted_at {
+        Some(at) if at < planned_end => at.max(step.measure_start),
+        _ => planned_end,
+    };
+    let window_s = window_end
+        .saturating_sub(step.measure_start)
+        .as_secs_f64()
+        .max(1e-9);
+    let server = deltas.map(|(_, _, d)| ServerBlock::from_deltas(d));
+    let exact = |values: &Vec<f64>| LatencyStats::from_values(&mut values.clone());
+    let from_hist = |hists: &[std::sync::Mutex<Histogram<u64>>]| {
+        hists
+            .get(step.index)
+            .and_then(|m| m.lock().ok())
+            .and_then(|h| LatencyStats::from_histogram_us(&h))
+    };
+    let gpu = c.gpu.steps.get(step.index).cloned().unwrap_or_default();
+    let generation_tokens = server
+        .as_ref()
+        .and_then(|s| s.generation_tokens)
+        .map_or(acc.output_tokens_in_window, |t| t as u64);
+    let tokens_per_joule = loadtest_gpu::total_energy_j(&gpu)
+        .and_then(|j| loadtest_gpu::tokens_per_joule(generation_tokens, j));
+    let rate_mode = settings.load_mode == LoadMode::Rate;
+    let mut summary = StepSummary {
+        step: step.index,
+        load: step.load,
+        load_mode: settings.load_mode.as_str().to_owned(),
+        window_start_s: step.measure_start.as_secs_f64(),
+        window_end_s: window_end.as_secs_f64(),
+        window_s,
+        partial: window_end < planned_end,
+        counts: acc.counts,
+        rps: acc.completed_in_window as f64 / window_s,
+        output_tokens_per_s: acc.output_tokens_in_window as f64 / window_s,
+        input_tokens_per_s: acc.input_tokens_in_window as f64 / window_s,
+        completed_in_window: acc.completed_in_window,
+        usage_missing: acc.usage_missing,
+        ttft_s: exact(&acc.ttft_s),
+        e2e_s: exact(&acc.e2e_s),
+        tpot_s: exact(&acc.tpot_s),
+        itl_s: from_hist(c.itl),
+        inflight: observed.inflight,
+        offered_rps: rate_mode.then_some(step.load),
+        achieved_rps: acc.sent_in_window as f64 / window_s,
+        sched_delay_s: exact(&acc.sched_delay_s),
+        ttft_from_sched_s: exact(&acc.ttft_from_sched_s),
+        e2e_from_sched_s: exact(&acc.e2e_from_sched_s),
+        dispatch_lag_s: if rate_mode {
+            from_hist(c.dispatch_lag)
+        } else {
+            None
+        },
+        slo: None,
+        errors: acc.error_summary(),
+        server,
+        gpu,
+        tokens_per_joule,
+        client: observed.client,
+    };
+    summary.slo = settings
+        .slo
+        .as_ref()
+        .map(|slo| slo.evaluate(acc.slo_good, window_s, &summary));
+    summary
+}
+
 fn step_server_deltas(scraped: &Scraped, index: usize) -> Option<(f64, f64, StepDeltas)> {
     let scrapes = scraped.steps.get(index)?;
     let (start_at, start) = scrapes.first.as_ref()?;
@@ -331,7 +378,7 @@ fn step_server_deltas(scraped: &Scraped, index: usize) -> Option<(f64, f64, Step
     }
     let window = end_at.saturating_sub(*start_at);
     let gauges: &GaugeWindow = &scrapes.gauges;
-    let deltas = StepDeltas::compute(start, end, gauges, window);
+    let deltas = StepDeltas::compute_with_restart(start, end, gauges, window, scrapes.restarted);
     Some((start_at.as_secs_f64(), end_at.as_secs_f64(), deltas))
 }
 
@@ -354,6 +401,15 @@ fn collect_warnings(c: &Collected<'_>, steps: &[StepSummary], out: &mut Vec<Stri
                     s.failed,
                     s.failed + s.ok,
                     s.first_failure.as_deref().unwrap_or("unknown")
+                ));
+            }
+            if s.slow > 0 {
+                out.push(format!(
+                    "/metrics was slow: {} of {} good scrapes took longer than the {:.3} s poll interval (slowest {:.3} s); scrapes overlapped and window-edge values may be late by up to that much",
+                    s.slow,
+                    s.ok,
+                    s.interval.as_secs_f64(),
+                    s.slowest.as_secs_f64()
                 ));
             }
             if s.line_errors > 0 {
@@ -391,6 +447,15 @@ fn collect_warnings(c: &Collected<'_>, steps: &[StepSummary], out: &mut Vec<Stri
             out.push(format!(
                 "step {} was interrupted: its window is partial",
                 s.step
+            ));
+        }
+        if let Some(offered) = s.offered_rps
+            && !s.partial
+            && s.achieved_rps < 0.95 * offered
+        {
+            out.push(format!(
+                "step {} (rate {offered} req/s): only {:.2} req/s were sent (< 95 % of offered): the server or --max-inflight could not keep the schedule; see sched_delay_s and dispatch_lag_s",
+                s.step, s.achieved_rps
             ));
         }
     }

@@ -8,36 +8,16 @@
 //! ```no_run
 //! use std::sync::Arc;
 //! use std::time::Duration;
-//! use loadtest_client::{ClientConfig, Endpoint};
-//! use loadtest_sweep::config::{GpuSettings, LoadMode, SweepConfig, TargetConfig};
+//! use loadtest_sweep::config::{SweepConfig, TargetConfig};
 //! use loadtest_sweep::inputs::InputSource;
 //! use loadtest_sweep::{CancelToken, LiveCounters, run_sweep};
 //!
 //! # async fn demo() -> Result<(), loadtest_sweep::SweepError> {
-//! let config = SweepConfig {
-//!     target: TargetConfig {
-//!         client: ClientConfig::new("http://127.0.0.1:8000"),
-//!         model: None,
-//!         endpoint: Endpoint::Chat,
-//!         metrics_url: Some("http://127.0.0.1:8000/metrics".into()),
-//!     },
-//!     load_mode: LoadMode::Concurrency,
-//!     steps: vec![1.0, 4.0],
-//!     step_duration: Duration::from_secs(30),
-//!     warmup: Duration::from_secs(5),
-//!     ramp: Duration::ZERO,
-//!     cooldown: Duration::ZERO,
-//!     input: InputSource::Synthetic("normal:256:64:32:1024".parse().unwrap()),
-//!     max_output_tokens: "128".parse().unwrap(),
-//!     ignore_eos: true,
-//!     seed: 0,
-//!     max_inflight: 4096,
-//!     poll_interval: Duration::from_secs(1),
-//!     gpu: GpuSettings { enabled: false, nvidia_smi: "nvidia-smi".into(), interval: Duration::from_secs(1) },
-//!     output_dir: "results".into(),
-//!     run_name: "run".into(),
-//!     max_error_rate: None,
-//! };
+//! let input = InputSource::Synthetic("normal:256:64:32:1024".parse().unwrap());
+//! let mut config = SweepConfig::new(TargetConfig::new("http://127.0.0.1:8000"), input);
+//! config.steps = vec![1.0, 4.0];
+//! config.step_duration = Duration::from_secs(30);
+//! config.ignore_eos = true;
 //! let outcome = run_sweep(config, CancelToken::new(), Arc::new(LiveCounters::default())).await?;
 //! println!("wrote {}", outcome.run_dir.display());
 //! # Ok(()) }
@@ -46,6 +26,7 @@
 //! For a sweep driven from another tool with its own request source and record sink, see
 //! `examples/embed.rs`.
 
+pub mod arrival;
 mod cancel;
 pub mod config;
 mod dispatch;
@@ -53,7 +34,9 @@ mod engine;
 mod finalize;
 pub mod health;
 pub mod inputs;
+pub mod knee;
 mod live;
+mod open_loop;
 mod output_file;
 mod preflight;
 pub mod prompt_file;
@@ -61,6 +44,7 @@ mod recorder;
 pub mod run_dir;
 mod scrape;
 pub mod server_block;
+pub mod slo;
 pub mod stats;
 pub mod summary;
 mod summary_md;

@@ -7,12 +7,19 @@ use std::path::{Path, PathBuf};
 
 use crate::run_dir::OutputError;
 
-/// A buffered file that keeps the first error it met.
+/// A buffered file that keeps the first error it met. Callers write whole lines; after an
+/// error (a full disk, say) the file is cut back to the last successful flush, so it stays
+/// valid up to its last line instead of ending in half of one.
 #[derive(Debug)]
 pub(crate) struct OutputFile {
-    writer: BufWriter<File>,
+    /// `None` once an error happened: nothing more is written.
+    writer: Option<BufWriter<File>>,
     path: PathBuf,
     error: Option<OutputError>,
+    /// Bytes taken so far (header included).
+    taken: u64,
+    /// Bytes known to be in the file: `taken` at the last successful flush.
+    flushed: u64,
 }
 
 impl OutputFile {
@@ -26,40 +33,63 @@ impl OutputFile {
             .and_then(|()| writer.flush())
             .map_err(|e| OutputError::new(path, e))?;
         Ok(OutputFile {
-            writer,
+            writer: Some(writer),
             path: path.to_owned(),
             error: None,
+            taken: header.len() as u64,
+            flushed: header.len() as u64,
         })
     }
 
     /// Appends `bytes` (nothing once an error happened). Returns whether they were taken.
     pub(crate) fn write(&mut self, bytes: &[u8]) -> bool {
-        if self.error.is_none()
-            && let Err(e) = self.writer.write_all(bytes)
-        {
-            self.error = Some(OutputError::new(&self.path, e));
+        let Some(writer) = self.writer.as_mut() else {
+            return false;
+        };
+        match writer.write_all(bytes) {
+            Ok(()) => {
+                self.taken += bytes.len() as u64;
+                true
+            }
+            Err(e) => {
+                self.fail(e);
+                false
+            }
         }
-        self.error.is_none()
     }
 
     /// Hands buffered bytes to the OS.
     pub(crate) fn flush(&mut self) {
-        if self.error.is_none()
-            && let Err(e) = self.writer.flush()
-        {
-            self.error = Some(OutputError::new(&self.path, e));
+        let Some(writer) = self.writer.as_mut() else {
+            return;
+        };
+        match writer.flush() {
+            Ok(()) => self.flushed = self.taken,
+            Err(e) => self.fail(e),
         }
     }
 
     /// Flushes, syncs to disk and returns the first error met, if any.
     pub(crate) fn finish(mut self) -> Option<OutputError> {
         self.flush();
-        if self.error.is_none()
-            && let Err(e) = self.writer.get_ref().sync_all()
+        if let Some(writer) = self.writer.take()
+            && let Err(e) = writer.get_ref().sync_all()
         {
             self.error = Some(OutputError::new(&self.path, e));
         }
         self.error
+    }
+
+    /// Remembers `e`, drops the buffered bytes without writing them, and cuts the file back
+    /// to the last successful flush (a write that failed half-way left a torn line).
+    fn fail(&mut self, e: std::io::Error) {
+        self.error = Some(OutputError::new(&self.path, e));
+        if let Some(writer) = self.writer.take() {
+            let (file, _unwritten) = writer.into_parts();
+            if let Err(err) = file.set_len(self.flushed) {
+                tracing::debug!(path = %self.path.display(), %err, "cannot cut the file back");
+            }
+        }
     }
 }
 
@@ -84,9 +114,11 @@ mod tests {
             return; // not Linux
         };
         let mut f = OutputFile {
-            writer: BufWriter::with_capacity(4, full),
+            writer: Some(BufWriter::with_capacity(4, full)),
             path: "/dev/full".into(),
             error: None,
+            taken: 0,
+            flushed: 0,
         };
         let _ = f.write(b"0123456789");
         f.flush();

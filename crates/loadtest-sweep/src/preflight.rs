@@ -60,11 +60,25 @@ pub(crate) async fn preflight(
 ) -> Result<ServerInfo, SweepError> {
     let model = match model {
         Some(model) => {
-            // Still prove the server is there before writing anything.
-            if let Err(err) = client.get("/v1/models").await
-                && err.is_unreachable()
-            {
-                return Err(unreachable(client, &err));
+            // Still prove the server is there before writing anything, and that it serves
+            // the model: a wrong name would make every request of the run a 404.
+            match client.get("/v1/models").await {
+                Err(err) if err.is_unreachable() => return Err(unreachable(client, &err)),
+                Ok(resp) if resp.status == 200 => {
+                    if let Some(served) = served_models(&resp.body)
+                        && !served.iter().any(|m| m == model)
+                    {
+                        return Err(SweepError::Preflight {
+                            message: format!(
+                                "--model {:?} is not served by {} (its /v1/models lists {}): check --model, or leave it out to use the first",
+                                loadtest_client::sanitize_error(model),
+                                client.base_url(),
+                                list_models(&served)
+                            ),
+                        });
+                    }
+                }
+                _ => {}
             }
             model.to_owned()
         }
@@ -127,6 +141,34 @@ async fn check_metrics(endpoint: &MetricsEndpoint) -> (Option<ServerKind>, Optio
     }
 }
 
+/// The model ids of a `/v1/models` body (`data[].id`); `None` when it is not that shape or
+/// lists nothing (a gateway that does not list its models is given the benefit of the doubt).
+fn served_models(body: &[u8]) -> Option<Vec<String>> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let ids: Vec<String> = value
+        .get("data")?
+        .as_array()?
+        .iter()
+        .filter_map(|m| m.get("id")?.as_str().map(str::to_owned))
+        .collect();
+    (!ids.is_empty()).then_some(ids)
+}
+
+/// `"a", "b", "c" and 2 more`, each sanitised.
+fn list_models(ids: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut text = ids
+        .iter()
+        .take(SHOWN)
+        .map(|m| format!("{:?}", loadtest_client::sanitize_error(m)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if ids.len() > SHOWN {
+        text.push_str(&format!(" and {} more", ids.len() - SHOWN));
+    }
+    text
+}
+
 fn unreachable(client: &Client, err: &ClientError) -> SweepError {
     SweepError::Unreachable {
         url: client.base_url().to_owned(),
@@ -150,5 +192,22 @@ mod tests {
             Some(("http://h", "/a/b?x=1"))
         );
         assert_eq!(split_url("nope"), None);
+    }
+
+    #[test]
+    fn reads_served_models() {
+        let vllm = include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/fixtures/vllm-0.32.0/models.json"
+        ));
+        assert_eq!(served_models(vllm), Some(vec!["tiny-llama".to_owned()]));
+        assert_eq!(served_models(br#"{"data":[]}"#), None);
+        assert_eq!(served_models(b"<html>"), None);
+        let many: Vec<String> = (0..7).map(|i| format!("m{i}")).collect();
+        assert_eq!(
+            list_models(&many),
+            "\"m0\", \"m1\", \"m2\", \"m3\", \"m4\" and 2 more"
+        );
+        assert_eq!(list_models(&["a\u{1b}[31m".to_owned()]), "\"a [31m\"");
     }
 }

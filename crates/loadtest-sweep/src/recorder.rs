@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::output_file::OutputFile;
 use crate::run_dir::OutputError;
+use crate::slo::{Latencies, Slo};
 use crate::summary::{ErrorKindSummary, StatusCounts};
 use crate::timeline::Timeline;
 
@@ -36,7 +37,16 @@ pub(crate) struct StepAccumulator {
     pub ttft_s: Vec<f64>,
     pub e2e_s: Vec<f64>,
     pub tpot_s: Vec<f64>,
+    /// Rate mode: start − scheduled arrival of measure-phase requests.
+    pub sched_delay_s: Vec<f64>,
+    /// Rate mode: TTFT and e2e counted from the scheduled arrival (`ok` requests).
+    pub ttft_from_sched_s: Vec<f64>,
+    pub e2e_from_sched_s: Vec<f64>,
+    /// `ok` measure-phase requests meeting every per-request SLO.
+    pub slo_good: u64,
     pub usage_missing: u64,
+    /// Requests actually sent inside the window (by start time, any attribution).
+    pub sent_in_window: u64,
     /// `ok` completions inside the window (any start phase or step).
     pub completed_in_window: u64,
     pub output_tokens_in_window: u64,
@@ -51,7 +61,7 @@ struct ErrorTally {
 }
 
 impl StepAccumulator {
-    fn add_started(&mut self, row: &RequestRow) {
+    fn add_started(&mut self, row: &RequestRow, slo: Option<&Slo>) {
         if row.status != Status::Ok {
             let tally = self.errors.entry(row.status).or_default();
             tally.count += 1;
@@ -76,12 +86,25 @@ impl StepAccumulator {
             Status::StreamError => c.stream_error += 1,
             Status::Cancelled => c.cancelled += 1,
         }
+        self.sched_delay_s.extend(row.sched_delay_s);
         if row.status == Status::Ok {
             self.ttft_s.extend(row.ttft_s);
             self.e2e_s.extend(row.e2e_s);
             self.tpot_s.extend(row.tpot_s);
+            let delay = row.sched_delay_s;
+            let from_sched = |v: Option<f64>| Some(v? + delay?);
+            self.ttft_from_sched_s.extend(from_sched(row.ttft_s));
+            self.e2e_from_sched_s.extend(from_sched(row.e2e_s));
             if row.completion_tokens.is_none() {
                 self.usage_missing += 1;
+            }
+            let felt = Latencies {
+                ttft: from_sched(row.ttft_s).or(row.ttft_s),
+                tpot: row.tpot_s,
+                e2e: from_sched(row.e2e_s).or(row.e2e_s),
+            };
+            if slo.is_some_and(|slo| slo.request_meets(&felt)) {
+                self.slo_good += 1;
             }
         }
     }
@@ -134,6 +157,7 @@ pub(crate) fn record(
     mut rows: mpsc::UnboundedReceiver<RequestRow>,
     mut file: OutputFile,
     timeline: Timeline,
+    slo: Option<Slo>,
     mut sink: Option<Box<dyn RecordSink>>,
 ) -> Recorded {
     let mut steps: Vec<StepAccumulator> = timeline
@@ -153,7 +177,7 @@ pub(crate) fn record(
                     rows_written += 1;
                 }
             }
-            fold(&mut steps, &timeline, &row);
+            fold(&mut steps, &timeline, &row, slo.as_ref());
             if let Some(sink) = sink.as_mut() {
                 sink.record(&row);
             }
@@ -168,9 +192,16 @@ pub(crate) fn record(
     }
 }
 
-fn fold(steps: &mut [StepAccumulator], timeline: &Timeline, row: &RequestRow) {
+fn fold(steps: &mut [StepAccumulator], timeline: &Timeline, row: &RequestRow, slo: Option<&Slo>) {
     if let Some(acc) = row.step.and_then(|s| steps.get_mut(s as usize)) {
-        acc.add_started(row);
+        acc.add_started(row, slo);
+    }
+    if row.start_s.is_finite()
+        && row.start_s >= 0.0
+        && let Some(step) = timeline.measure_step_at(Duration::from_secs_f64(row.start_s))
+        && let Some(acc) = steps.get_mut(step)
+    {
+        acc.sent_in_window += 1;
     }
     let end_s = row.start_s + row.total_s;
     if row.status == Status::Ok

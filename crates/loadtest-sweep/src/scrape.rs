@@ -7,7 +7,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use loadtest_client::Client;
-use loadtest_prom::{CSV_COLUMNS, CanonicalSnapshot, GaugeWindow, ServerKind};
+use loadtest_prom::{
+    CSV_COLUMNS, CanonicalSnapshot, GaugeWindow, ScalarKind, ScalarMetric, ServerKind,
+};
 use tokio::sync::mpsc;
 
 use crate::cancel::CancelToken;
@@ -28,6 +30,8 @@ struct Scrape {
     trigger: Trigger,
     /// When the request was sent, since the run start: the moment the values describe.
     at: Duration,
+    /// Request sent → answer read (or the timeout).
+    took: Duration,
     result: Result<CanonicalSnapshot, String>,
     line_errors: usize,
 }
@@ -43,6 +47,9 @@ pub(crate) struct StepScrapes {
     pub gauges: GaugeWindow,
     /// Scrapes in the window that failed.
     pub failed: u64,
+    /// The server restarted inside the window: a counter went down (or the process start
+    /// time changed) between two consecutive good scrapes.
+    pub restarted: bool,
 }
 
 /// Everything scraping produced.
@@ -55,6 +62,11 @@ pub(crate) struct Scraped {
     pub line_errors: u64,
     pub server: Option<ServerKind>,
     pub write_error: Option<OutputError>,
+    /// Good scrapes that took longer than the poll interval, and the slowest of them.
+    pub slow: u64,
+    pub slowest: Duration,
+    /// The poll interval they were measured against.
+    pub interval: Duration,
 }
 
 /// Scraper settings.
@@ -112,6 +124,7 @@ pub(crate) async fn run(setup: ScrapeSetup, mut csv: OutputFile, stop: CancelTok
     drop(tx);
     let mut scraped = Scraped {
         steps: vec![StepScrapes::default(); setup.timeline.steps().len()],
+        interval: setup.interval,
         ..Scraped::default()
     };
     let mut line = String::with_capacity(512);
@@ -170,6 +183,7 @@ fn spawn_scrape(
     tokio::spawn(async move {
         let at = setup.run_start.elapsed();
         let response = tokio::time::timeout(setup.timeout, setup.client.get(&setup.path)).await;
+        let took = setup.run_start.elapsed().saturating_sub(at);
         let (result, line_errors) = match response {
             Err(_) => (
                 Err(format!(
@@ -195,6 +209,7 @@ fn spawn_scrape(
         let _ = tx.send(Scrape {
             trigger,
             at,
+            took,
             result,
             line_errors,
         });
@@ -254,10 +269,24 @@ fn absorb(scraped: &mut Scraped, timeline: &Timeline, scrape: Scrape) {
         }
         Ok(snapshot) => {
             scraped.ok += 1;
+            if scrape.took > scraped.interval {
+                scraped.slow += 1;
+                scraped.slowest = scraped.slowest.max(scrape.took);
+            }
             scraped.server.get_or_insert(snapshot.server);
             if let Some(step) = window.and_then(|k| scraped.steps.get_mut(k)) {
                 step.gauges.observe(&snapshot);
                 let at = scrape.at;
+                // Scrapes may land out of order: compare with the neighbour we know.
+                match (&step.first, &step.last) {
+                    (_, Some((t, last))) if at >= *t => {
+                        step.restarted |= restarted_between(last, &snapshot);
+                    }
+                    (Some((t, first)), _) if at < *t => {
+                        step.restarted |= restarted_between(&snapshot, first);
+                    }
+                    _ => {}
+                }
                 if step.first.as_ref().is_none_or(|(t, _)| at < *t) {
                     step.first = Some((at, snapshot.clone()));
                 }
@@ -267,6 +296,20 @@ fn absorb(scraped: &mut Scraped, timeline: &Timeline, scrape: Scrape) {
             }
         }
     }
+}
+
+/// Whether the server restarted between two good scrapes: its process start time changed
+/// or a counter went down.
+fn restarted_between(earlier: &CanonicalSnapshot, later: &CanonicalSnapshot) -> bool {
+    if let (Some(a), Some(b)) = (earlier.process_start_time_s, later.process_start_time_s)
+        && a != b
+    {
+        return true;
+    }
+    ScalarMetric::ALL
+        .into_iter()
+        .filter(|m| m.kind() == ScalarKind::Counter)
+        .any(|m| matches!((earlier.scalar(m), later.scalar(m)), (Some(a), Some(b)) if b < a))
 }
 
 #[cfg(test)]
@@ -293,6 +336,19 @@ mod tests {
             .collect();
         assert_eq!(periodic, vec![0, 2, 3, 5, 6]);
         assert!(s.windows(2).all(|w| w[0].0 <= w[1].0));
+    }
+
+    #[test]
+    fn a_counter_going_down_is_a_restart() {
+        let snap = |tokens: u32, start: u32| {
+            let text = format!(
+                "process_start_time_seconds {start}\nvllm:generation_tokens_total{{engine=\"0\"}} {tokens}\n"
+            );
+            CanonicalSnapshot::parse(text.as_bytes()).0
+        };
+        assert!(!restarted_between(&snap(10, 1), &snap(20, 1)));
+        assert!(restarted_between(&snap(20, 1), &snap(10, 1)));
+        assert!(restarted_between(&snap(10, 1), &snap(20, 2)));
     }
 
     #[test]

@@ -43,6 +43,20 @@ impl LatencyStats {
         })
     }
 
+    /// The statistic standing for percentile `pct` (50, 90, 95, 99; 100 = max), when kept.
+    pub fn percentile(&self, pct: f64) -> Option<f64> {
+        [
+            (50.0, self.p50),
+            (90.0, self.p90),
+            (95.0, self.p95),
+            (99.0, self.p99),
+            (100.0, self.max),
+        ]
+        .into_iter()
+        .find(|(p, _)| *p == pct)
+        .map(|(_, value)| value)
+    }
+
     /// Statistics of a histogram recorded in microseconds; `None` when empty.
     pub fn from_histogram_us(hist: &Histogram<u64>) -> Option<Self> {
         if hist.is_empty() {

@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use loadtest_gpu::GpuStepStats;
 
 use crate::health::ClientHealth;
+use crate::knee::Knee;
 use crate::server_block::ServerBlock;
+use crate::slo::SloResult;
 use crate::stats::LatencyStats;
 
 /// Counts of measure-phase requests of a step, by final status.
@@ -99,6 +101,20 @@ pub struct StepSummary {
     pub itl_s: Option<LatencyStats>,
     /// In-flight requests sampled during the window.
     pub inflight: Option<InflightStats>,
+    /// Rate mode: the arrival rate asked for (= `load`); null in concurrency mode.
+    pub offered_rps: Option<f64>,
+    /// Requests actually sent inside the window ÷ window (any attribution).
+    pub achieved_rps: f64,
+    /// Rate mode: actual start − scheduled arrival of measure-phase requests.
+    pub sched_delay_s: Option<LatencyStats>,
+    /// Rate mode: TTFT from the scheduled arrival (what a user would have felt).
+    pub ttft_from_sched_s: Option<LatencyStats>,
+    /// Rate mode: e2e from the scheduled arrival.
+    pub e2e_from_sched_s: Option<LatencyStats>,
+    /// Rate mode: how late the dispatcher fired each arrival (pacing precision).
+    pub dispatch_lag_s: Option<LatencyStats>,
+    /// Goodput against `--slo` (null without it).
+    pub slo: Option<SloResult>,
     /// Errors of requests started in this step (any phase), by kind.
     pub errors: Vec<ErrorKindSummary>,
     /// Server block from `/metrics` deltas over the window (null without metrics).
@@ -118,4 +134,8 @@ pub struct StepSummaryFile {
     pub steps: Vec<StepSummary>,
     /// Run-level warnings (also listed in summary.md).
     pub warnings: Vec<String>,
+    /// The knee of the sweep, when one was found.
+    pub knee: Option<Knee>,
+    /// The highest load whose step met `--slo` (null without it, or when none did).
+    pub slo_max_load: Option<f64>,
 }

@@ -25,13 +25,18 @@ pub fn render_summary_md(facts: &RunFacts, file: &StepSummaryFile) -> String {
     let _ = writeln!(md, "| started | {} |", facts.started_at);
     let _ = writeln!(
         md,
-        "| load | {:?} steps {} × {} s (warmup {} s, ramp {} s, cooldown {} s) |",
-        s.load_mode,
+        "| load | {} steps {} × {} s (warmup {} s, ramp {} s, cooldown {} s){} |",
+        s.load_mode.as_str(),
         join(&s.steps),
         s.step_duration_s.as_secs_f64(),
         s.warmup_s.as_secs_f64(),
         s.ramp_s.as_secs_f64(),
-        s.cooldown_s.as_secs_f64()
+        s.cooldown_s.as_secs_f64(),
+        if s.load_mode == crate::config::LoadMode::Rate {
+            format!(", {} arrivals", s.arrival)
+        } else {
+            String::new()
+        }
     );
     let input = match (&s.input_size, s.prompt_file_rows) {
         (Some(size), _) => format!("{} ({size} tokens)", s.input_mode),
@@ -80,6 +85,86 @@ pub fn render_summary_md(facts: &RunFacts, file: &StepSummaryFile) -> String {
             step.inflight
                 .map(|i| format!("{:.1}", i.mean))
                 .unwrap_or_default(),
+        );
+    }
+
+    if file.steps.iter().any(|s| s.offered_rps.is_some()) {
+        let _ = writeln!(md, "\n## Open loop (rate mode)\n");
+        let _ = writeln!(
+            md,
+            "Latency from the *scheduled* arrival is what a user would have felt; from the send it is what the server did. A growing gap between them is coordinated omission made visible.\n"
+        );
+        let _ = writeln!(
+            md,
+            "| offered req/s | sent req/s | sched delay p50 | sched delay p99 | dispatch lag p99 | TTFT p50 (sched) | TTFT p99 (sched) | e2e p50 (sched) | e2e p99 (sched) |"
+        );
+        let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for step in &file.steps {
+            let _ = writeln!(
+                md,
+                "| {} | {:.2} | {} | {} | {} | {} | {} | {} | {} |",
+                opt(step.offered_rps, 2),
+                step.achieved_rps,
+                ms(step.sched_delay_s.map(|x| x.p50)),
+                ms(step.sched_delay_s.map(|x| x.p99)),
+                ms(step.dispatch_lag_s.map(|x| x.p99)),
+                ms(step.ttft_from_sched_s.map(|x| x.p50)),
+                ms(step.ttft_from_sched_s.map(|x| x.p99)),
+                secs(step.e2e_from_sched_s.map(|x| x.p50)),
+                secs(step.e2e_from_sched_s.map(|x| x.p99)),
+            );
+        }
+    }
+
+    if let Some(slo) = &facts.settings.slo {
+        let _ = writeln!(
+            md,
+            "\n## SLO `{slo}` (attainment {:.0} %)\n",
+            slo.attainment * 100.0
+        );
+        match file.slo_max_load {
+            Some(load) => {
+                let _ = writeln!(md, "Highest load meeting the SLO: **{}**.\n", num(load));
+            }
+            None => {
+                let _ = writeln!(md, "No step met the SLO.\n");
+            }
+        }
+        let _ = writeln!(
+            md,
+            "| load | good | good fraction | goodput req/s | percentile checks | met |"
+        );
+        let _ = writeln!(md, "|---:|---:|---:|---:|---|---|");
+        for step in &file.steps {
+            let Some(r) = &step.slo else { continue };
+            let checks: Vec<String> = r
+                .percentiles
+                .iter()
+                .map(|p| format!("{} {} ≤ {}", p.objective, ms(p.value_s), ms(Some(p.max_s))))
+                .collect();
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {:.2} | {} | {} |",
+                num(step.load),
+                r.good,
+                opt(r.good_fraction.map(|f| f * 100.0), 1)
+                    + if r.good_fraction.is_some() { " %" } else { "" },
+                r.goodput_rps,
+                checks.join("; "),
+                if r.met { "yes" } else { "**no**" }
+            );
+        }
+    }
+
+    if let Some(knee) = &file.knee {
+        let _ = writeln!(
+            md,
+            "\n**Knee at load {}**: the next step gained {:+.1} % output throughput for {:+.0} % e2e p50 (rule: gain < {:.0} % while latency grows > {:.0} %).",
+            num(knee.load),
+            knee.next_throughput_gain * 100.0,
+            knee.next_latency_growth * 100.0,
+            facts.settings.knee.min_throughput_gain * 100.0,
+            facts.settings.knee.max_latency_growth * 100.0
         );
     }
 

@@ -9,7 +9,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use loadtest_client::{ClientConfig, Endpoint as ClientEndpoint, Prompt, StreamRequest};
 use loadtest_dist::DistSpec;
-use loadtest_sweep::config::{GpuSettings, LoadMode, SweepConfig, TargetConfig};
+use loadtest_sweep::arrival::Arrival;
+use loadtest_sweep::config::{GpuSettings, KneeRule, LoadMode, SweepConfig, TargetConfig};
+use loadtest_sweep::slo::Slo;
 use loadtest_sweep::inputs::InputSource;
 use loadtest_sweep::{CancelToken, LiveCounters, run_sweep};
 
@@ -49,6 +51,8 @@ pub(crate) enum Endpoint {
 pub(crate) enum LoadModeArg {
     /// Step values are concurrent in-flight requests (closed loop).
     Concurrency,
+    /// Step values are arrival rates in requests/s (open loop).
+    Rate,
 }
 
 /// The sweep's flags, as typed by the user (§4). Options stay `None` when not given, so the
@@ -131,6 +135,21 @@ pub(crate) struct SweepArgs {
     /// How step values are read [default: concurrency].
     #[arg(long, value_enum)]
     load_mode: Option<LoadModeArg>,
+    /// Rate mode's arrival process: poisson, constant or gamma:BURSTINESS [default: poisson].
+    #[arg(long, value_name = "PROCESS")]
+    arrival: Option<String>,
+    /// Service-level objectives for goodput, e.g. ttft=500ms,tpot=50ms,e2e=10s,p99:ttft=1s.
+    #[arg(long, value_name = "LIST")]
+    slo: Option<String>,
+    /// Share of a step's requests that must meet the per-request objectives [default: 0.9].
+    #[arg(long, value_name = "FRACTION")]
+    slo_attainment: Option<f64>,
+    /// Knee: throughput gain below which the curve has flattened [default: 0.10].
+    #[arg(long, value_name = "FRACTION")]
+    knee_throughput_gain: Option<f64>,
+    /// Knee: e2e p50 growth above which latency is climbing [default: 0.50].
+    #[arg(long, value_name = "FRACTION")]
+    knee_latency_growth: Option<f64>,
     /// nvidia-smi binary [default: nvidia-smi on PATH].
     #[arg(long, value_name = "PATH")]
     nvidia_smi: Option<PathBuf>,
@@ -176,7 +195,43 @@ impl SweepArgs {
             .unwrap_or_else(|| if demo { demo::STEPS } else { "1,2,4,8" }.to_owned());
         let load_mode = match self.load_mode.unwrap_or(LoadModeArg::Concurrency) {
             LoadModeArg::Concurrency => LoadMode::Concurrency,
+            LoadModeArg::Rate => LoadMode::Rate,
         };
+        let arrival = match (&self.arrival, load_mode) {
+            (None, _) => Arrival::Poisson,
+            (Some(text), LoadMode::Rate) => text
+                .parse::<Arrival>()
+                .map_err(|e| anyhow::anyhow!("invalid --arrival {text:?}: {e}"))?,
+            (Some(_), LoadMode::Concurrency) => {
+                bail!("--arrival applies to --load-mode rate only")
+            }
+        };
+        let slo = match &self.slo {
+            None => None,
+            Some(text) => {
+                let mut slo = text
+                    .parse::<Slo>()
+                    .map_err(|e| anyhow::anyhow!("invalid --slo {text:?}: {e}"))?;
+                if let Some(attainment) = self.slo_attainment {
+                    fraction("--slo-attainment", attainment)?;
+                    slo.attainment = attainment;
+                }
+                Some(slo)
+            }
+        };
+        if self.slo.is_none() && self.slo_attainment.is_some() {
+            bail!("--slo-attainment needs --slo");
+        }
+        let mut knee = KneeRule::default();
+        if let Some(gain) = self.knee_throughput_gain {
+            knee.min_throughput_gain = fraction("--knee-throughput-gain", gain)?;
+        }
+        if let Some(growth) = self.knee_latency_growth {
+            if !(growth.is_finite() && growth > 0.0) {
+                bail!("invalid --knee-latency-growth {growth}: expected a number > 0 (0.5 = +50 %)");
+            }
+            knee.max_latency_growth = growth;
+        }
         let steps = parse_steps(&steps_text, load_mode)?;
         let step_duration = seconds(
             "--step-duration-s",
@@ -241,10 +296,8 @@ impl SweepArgs {
             self.gpu_poll_interval_s.unwrap_or(1.0),
             false,
         )?;
-        if let Some(rate) = self.max_error_rate
-            && !(0.0..=1.0).contains(&rate)
-        {
-            bail!("invalid --max-error-rate {rate}: expected a fraction between 0 and 1");
+        if let Some(rate) = self.max_error_rate {
+            fraction("--max-error-rate", rate)?;
         }
         let run_name = self.run_name.unwrap_or_else(|| "run".to_owned());
         if run_name.is_empty() || run_name.contains(['/', '\\']) || run_name.starts_with('.') {
@@ -268,6 +321,9 @@ impl SweepArgs {
                 metrics_url,
             },
             load_mode,
+            arrival,
+            slo,
+            knee,
             steps,
             step_duration,
             warmup,
@@ -310,7 +366,10 @@ const RESERVED_FDS: u64 = 64;
 /// Refuses a load whose sockets cannot fit under the open-file limit (§12).
 fn check_open_files(config: &SweepConfig, limit: Option<u64>, simulate: bool) -> Result<()> {
     let Some(limit) = limit else { return Ok(()) };
-    let peak = config.steps.iter().copied().fold(0.0, f64::max).ceil() as u64;
+    let peak = match config.load_mode {
+        LoadMode::Concurrency => config.steps.iter().copied().fold(0.0, f64::max).ceil() as u64,
+        LoadMode::Rate => config.max_inflight as u64,
+    };
     let peak = peak.min(config.max_inflight as u64);
     // With --simulate both ends of every connection live in this process.
     let needed = peak * if simulate { 2 } else { 1 } + RESERVED_FDS;
@@ -443,6 +502,14 @@ fn parse_header(text: &str) -> Result<(String, String)> {
     Ok((name.to_owned(), value.to_owned()))
 }
 
+fn fraction(flag: &str, value: f64) -> Result<f64> {
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        bail!("invalid {flag} {value}: expected a fraction between 0 and 1")
+    }
+}
+
 fn parse_steps(text: &str, mode: LoadMode) -> Result<Vec<f64>> {
     let mut steps = Vec::new();
     for part in text.split(',') {
@@ -452,6 +519,12 @@ fn parse_steps(text: &str, mode: LoadMode) -> Result<Vec<f64>> {
                 Ok(n) if n >= 1 => f64::from(n),
                 _ => bail!(
                     "invalid --steps {text:?}: {part:?} is not a whole number >= 1 (expected a comma list of concurrency levels, e.g. 1,2,4,8)"
+                ),
+            },
+            LoadMode::Rate => match part.parse::<f64>() {
+                Ok(r) if r.is_finite() && r > 0.0 && r <= 1e6 => r,
+                _ => bail!(
+                    "invalid --steps {text:?}: {part:?} is not a rate > 0 (expected a comma list of requests/s, e.g. 0.5,1,2,4)"
                 ),
             },
         };

@@ -4,9 +4,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use loadtest_client::{ClientConfig, Endpoint};
 use loadtest_sim::{Profile, SimConfig, SimHandle, Simulator};
-use loadtest_sweep::config::{GpuSettings, LoadMode, SweepConfig, TargetConfig};
+use loadtest_sweep::config::{SweepConfig, TargetConfig};
 use loadtest_sweep::inputs::InputSource;
 
 /// A fixed-profile simulator: every request 20 ms to first token, then 5 ms per token.
@@ -20,34 +19,20 @@ pub async fn fixed_sim() -> SimHandle {
 
 /// Steps of `step_s` seconds with a short warmup, synthetic prompts, 16 output tokens.
 pub fn config(base_url: &str, out: &Path, steps: &[f64], step_s: f64) -> SweepConfig {
-    SweepConfig {
-        target: TargetConfig {
-            client: ClientConfig::new(base_url),
-            model: None,
-            endpoint: Endpoint::Chat,
-            metrics_url: Some(format!("{base_url}/metrics")),
-        },
-        load_mode: LoadMode::Concurrency,
-        steps: steps.to_vec(),
-        step_duration: Duration::from_secs_f64(step_s),
-        warmup: Duration::from_millis(500),
-        ramp: Duration::ZERO,
-        cooldown: Duration::ZERO,
-        input: InputSource::Synthetic("uniform:20:40".parse().unwrap()),
-        max_output_tokens: "16".parse().unwrap(),
-        ignore_eos: true,
-        seed: 1,
-        max_inflight: 4096,
-        poll_interval: Duration::from_millis(250),
-        gpu: GpuSettings {
-            enabled: false,
-            nvidia_smi: "nvidia-smi".into(),
-            interval: Duration::from_secs(1),
-        },
-        output_dir: out.to_owned(),
-        run_name: "test".into(),
-        max_error_rate: None,
-    }
+    let mut config = SweepConfig::new(
+        TargetConfig::new(base_url),
+        InputSource::Synthetic("uniform:20:40".parse().unwrap()),
+    );
+    config.steps = steps.to_vec();
+    config.step_duration = Duration::from_secs_f64(step_s);
+    config.warmup = Duration::from_millis(500);
+    config.max_output_tokens = "16".parse().unwrap();
+    config.ignore_eos = true;
+    config.seed = 1;
+    config.poll_interval = Duration::from_millis(250);
+    config.output_dir = out.to_owned();
+    config.run_name = "test".into();
+    config
 }
 
 /// Every line of requests.jsonl as JSON.
