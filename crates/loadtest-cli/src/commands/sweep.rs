@@ -11,8 +11,8 @@ use loadtest_client::{ClientConfig, Endpoint as ClientEndpoint, Prompt, StreamRe
 use loadtest_dist::DistSpec;
 use loadtest_sweep::arrival::Arrival;
 use loadtest_sweep::config::{GpuSettings, KneeRule, LoadMode, SweepConfig, TargetConfig};
-use loadtest_sweep::slo::Slo;
 use loadtest_sweep::inputs::InputSource;
+use loadtest_sweep::slo::Slo;
 use loadtest_sweep::{CancelToken, LiveCounters, run_sweep};
 
 use crate::commands::progress;
@@ -228,7 +228,9 @@ impl SweepArgs {
         }
         if let Some(growth) = self.knee_latency_growth {
             if !(growth.is_finite() && growth > 0.0) {
-                bail!("invalid --knee-latency-growth {growth}: expected a number > 0 (0.5 = +50 %)");
+                bail!(
+                    "invalid --knee-latency-growth {growth}: expected a number > 0 (0.5 = +50 %)"
+                );
             }
             knee.max_latency_growth = growth;
         }
