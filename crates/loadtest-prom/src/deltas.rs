@@ -270,10 +270,27 @@ impl StepDeltas {
         gauges: &GaugeWindow,
         window: Duration,
     ) -> Self {
-        let restarted = matches!(
-            (start.process_start_time_s, end.process_start_time_s),
-            (Some(a), Some(b)) if a != b
-        );
+        Self::compute_with_restart(start, end, gauges, window, false)
+    }
+
+    /// [`compute`](Self::compute) when the caller saw the server restart between the two
+    /// scrapes (a counter went down in a scrape in between, say): with `restarted_between`
+    /// every counter and histogram is marked reset and counted from 0, as after a
+    /// `process_start_time_seconds` change. Without it a restart whose new counters grew past
+    /// the start values by the window end would go unnoticed.
+    #[must_use]
+    pub fn compute_with_restart(
+        start: &CanonicalSnapshot,
+        end: &CanonicalSnapshot,
+        gauges: &GaugeWindow,
+        window: Duration,
+        restarted_between: bool,
+    ) -> Self {
+        let restarted = restarted_between
+            || matches!(
+                (start.process_start_time_s, end.process_start_time_s),
+                (Some(a), Some(b)) if a != b
+            );
         let mut counters = BTreeMap::new();
         let mut gauge_stats = BTreeMap::new();
         for metric in ScalarMetric::ALL {

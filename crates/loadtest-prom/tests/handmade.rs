@@ -364,6 +364,20 @@ fn engines_summed_and_restart_detected() {
     assert_eq!(c.delta, 35.0);
     assert!(step.histogram(HistogramMetric::E2e).unwrap().reset);
 
+    // A restart the caller saw between the scrapes (same start time, values higher).
+    let (end, _) = CanonicalSnapshot::parse(later.as_bytes());
+    let step = StepDeltas::compute_with_restart(
+        &start,
+        &end,
+        &GaugeWindow::new(),
+        Duration::from_secs(5),
+        true,
+    );
+    assert!(step.restarted);
+    let c = step.counter(ScalarMetric::GenerationTokensTotal).unwrap();
+    assert!(c.reset);
+    assert_eq!(c.delta, 35.0);
+
     // The JSON names canonical and wire names.
     let json = serde_json::to_value(&step).unwrap();
     assert_eq!(
