@@ -40,6 +40,10 @@ enum Command {
     Probe(commands::probe::Args),
     /// Run the built-in vLLM simulator.
     Sim(commands::sim::Args),
+    /// Re-render a run folder's summary.md and charts/*.svg from its JSON files.
+    Report(commands::report::Args),
+    /// Compare two run folders per common load level (markdown: change, better / worse).
+    Compare(commands::compare::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +57,8 @@ fn main() -> ExitCode {
         Some(Command::Metrics(args)) => commands::metrics::run(args),
         Some(Command::Probe(args)) => commands::probe::run(args),
         Some(Command::Sim(args)) => commands::sim::run(args),
+        Some(Command::Report(args)) => commands::report::run(args),
+        Some(Command::Compare(args)) => commands::compare::run(args),
     };
     match result {
         Ok(code) => code,

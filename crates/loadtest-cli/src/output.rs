@@ -18,18 +18,85 @@ pub(crate) fn init_tracing() {
 
 /// Prints a clap error (or `--help` / `--version` output) and picks the exit code.
 pub(crate) fn clap_error(err: &clap::Error) -> ExitCode {
-    let _ = err.print();
     if err.use_stderr() {
+        eprintln!("{}", one_line(&err.render().to_string()));
         ExitCode::from(EXIT_USAGE)
     } else {
+        let _ = err.print();
         ExitCode::SUCCESS
     }
 }
 
+/// A clap usage error on one line: its message, possible values and tip, without the usage
+/// block and the "For more information" line (every error of this tool is one line).
+fn one_line(rendered: &str) -> String {
+    let mut text = String::new();
+    for line in rendered.lines().map(str::trim) {
+        if line.starts_with("Usage:") {
+            break;
+        }
+        if line.is_empty() || line.starts_with("For more information") {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(if line.starts_with('[') { " " } else { "; " });
+        }
+        text.push_str(line);
+    }
+    let text = text.strip_prefix("error: ").unwrap_or(&text);
+    format!("error: {text} (see --help)")
+}
+
+/// True when stderr is a terminal (live progress draws a bar there, else prints lines).
+pub(crate) fn stderr_is_terminal() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stderr().is_terminal()
+}
+
+/// A progress bar on stderr over `len` units (the run's milliseconds), with a message;
+/// cleared when dropped.
+pub(crate) fn progress_bar(len: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(len),
+        indicatif::ProgressDrawTarget::stderr_with_hz(4),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:24.cyan/blue} {msg}") {
+        bar.set_style(style.progress_chars("█▉▊▋▌▍▎▏ "));
+    }
+    bar
+}
+
+/// A spinner on stderr with a message; cleared when dropped.
+pub(crate) fn spinner() -> indicatif::ProgressBar {
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
 /// Prints a fatal error as one line (with its causes) and returns the usage/preflight code.
 pub(crate) fn fatal(err: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {err:#}");
+    eprintln!("error: {}", error_line(err));
     ExitCode::from(EXIT_USAGE)
+}
+
+/// An error and its causes on one line: a cause already quoted by the message before it
+/// (`cannot write X: No space left on device` over the same OS error) is not repeated, and
+/// control characters (a server's text, a terminal escape) become spaces.
+fn error_line(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// Prints one line of command output to stdout. A closed pipe (`… | head`) is not an error.
@@ -42,4 +109,33 @@ pub(crate) fn line(text: &str) {
 pub(crate) fn note(text: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fatal_errors_are_one_line_without_repeated_causes() {
+        let io = std::io::Error::new(std::io::ErrorKind::StorageFull, "disk full");
+        let err = anyhow::Error::new(io)
+            .context("cannot write /x: disk full")
+            .context("saving\nthe \u{1b}[31mrun");
+        assert_eq!(
+            super::error_line(&err),
+            "saving the  [31mrun: cannot write /x: disk full"
+        );
+    }
+
+    #[test]
+    fn clap_errors_become_one_line() {
+        let rendered = "error: invalid value 'bogus' for '--endpoint <ENDPOINT>'\n  [possible values: chat, completions]\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            super::one_line(rendered),
+            "error: invalid value 'bogus' for '--endpoint <ENDPOINT>' [possible values: chat, completions] (see --help)"
+        );
+        let rendered = "error: unexpected argument '--bogus' found\n\n  tip: a similar argument exists: '--no-gpu'\n\nUsage: vllm-loadtest --no-gpu\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            super::one_line(rendered),
+            "error: unexpected argument '--bogus' found; tip: a similar argument exists: '--no-gpu' (see --help)"
+        );
+    }
 }

@@ -14,10 +14,11 @@ use serde::{Deserialize, Serialize};
 use crate::timeline::{Phase, Timeline};
 
 /// The arrival process (`--arrival`).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Arrival {
     /// Exponential gaps: a Poisson process (coefficient of variation 1).
+    #[default]
     Poisson,
     /// Equal gaps (CV 0).
     Constant,

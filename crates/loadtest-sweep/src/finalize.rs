@@ -119,10 +119,13 @@ pub struct Settings {
     /// `--max-error-rate`.
     pub max_error_rate: Option<f64>,
     /// `--arrival` (rate mode).
+    #[serde(default)]
     pub arrival: Arrival,
     /// `--slo` (and `--slo-attainment`).
+    #[serde(default)]
     pub slo: Option<Slo>,
     /// `--knee-throughput-gain`, `--knee-latency-growth`.
+    #[serde(default)]
     pub knee: KneeRule,
 }
 

@@ -170,10 +170,13 @@ fn list_models(ids: &[String]) -> String {
 }
 
 fn unreachable(client: &Client, err: &ClientError) -> SweepError {
-    SweepError::Unreachable {
-        url: client.base_url().to_owned(),
-        reason: err.to_string(),
+    let url = client.base_url().to_owned();
+    let mut reason = err.to_string();
+    // rustls's words for a plain-HTTP answer to a TLS hello.
+    if url.starts_with("https://") && reason.contains("InvalidContentType") {
+        reason.push_str(" (the server answered without TLS: is it http://?)");
     }
+    SweepError::Unreachable { url, reason }
 }
 
 #[cfg(test)]

@@ -102,18 +102,25 @@ pub struct StepSummary {
     /// In-flight requests sampled during the window.
     pub inflight: Option<InflightStats>,
     /// Rate mode: the arrival rate asked for (= `load`); null in concurrency mode.
+    #[serde(default)]
     pub offered_rps: Option<f64>,
     /// Requests actually sent inside the window ÷ window (any attribution).
+    #[serde(default)]
     pub achieved_rps: f64,
     /// Rate mode: actual start − scheduled arrival of measure-phase requests.
+    #[serde(default)]
     pub sched_delay_s: Option<LatencyStats>,
     /// Rate mode: TTFT from the scheduled arrival (what a user would have felt).
+    #[serde(default)]
     pub ttft_from_sched_s: Option<LatencyStats>,
     /// Rate mode: e2e from the scheduled arrival.
+    #[serde(default)]
     pub e2e_from_sched_s: Option<LatencyStats>,
     /// Rate mode: how late the dispatcher fired each arrival (pacing precision).
+    #[serde(default)]
     pub dispatch_lag_s: Option<LatencyStats>,
     /// Goodput against `--slo` (null without it).
+    #[serde(default)]
     pub slo: Option<SloResult>,
     /// Errors of requests started in this step (any phase), by kind.
     pub errors: Vec<ErrorKindSummary>,
@@ -135,7 +142,9 @@ pub struct StepSummaryFile {
     /// Run-level warnings (also listed in summary.md).
     pub warnings: Vec<String>,
     /// The knee of the sweep, when one was found.
+    #[serde(default)]
     pub knee: Option<Knee>,
     /// The highest load whose step met `--slo` (null without it, or when none did).
+    #[serde(default)]
     pub slo_max_load: Option<f64>,
 }

@@ -1,8 +1,11 @@
 //! One module per subcommand: its clap arguments and its `run`.
 
+pub(crate) mod compare;
+pub(crate) mod live;
 pub(crate) mod metrics;
 pub(crate) mod probe;
 pub(crate) mod progress;
+pub(crate) mod report;
 pub(crate) mod sim;
 pub(crate) mod sweep;
 

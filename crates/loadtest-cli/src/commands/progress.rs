@@ -1,48 +1,8 @@
-//! What the sweep prints while it runs (stderr) and when it ends (stdout).
+//! What the sweep prints when it ends (stdout); `live.rs` shows progress while it runs.
 
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
-
-use loadtest_sweep::config::SweepConfig;
-use loadtest_sweep::timeline::Timeline;
-use loadtest_sweep::{LiveCounters, RunOutcome};
+use loadtest_sweep::RunOutcome;
 
 use crate::output;
-
-/// Prints one status line every few seconds until aborted.
-pub(crate) async fn report(config: SweepConfig, live: Arc<LiveCounters>) {
-    let timeline = Timeline::new(
-        &config.steps,
-        config.warmup,
-        config.ramp,
-        config.step_duration,
-        config.cooldown,
-    );
-    let start = Instant::now();
-    let every = Duration::from_secs(5);
-    let mut next = start + every;
-    loop {
-        tokio::time::sleep_until(next.into()).await;
-        next += every;
-        let elapsed = start.elapsed();
-        let pos = timeline.at(elapsed);
-        let load = timeline.steps().get(pos.step).map_or(0.0, |s| s.load);
-        output::note(&format!(
-            "[{:>6.1}s / {:.0}s] step {}/{} load {} {:<8} in-flight {:>5}  ok {:>7}  failed {:>5}  last TTFT {:.1} ms",
-            elapsed.as_secs_f64(),
-            timeline.end().as_secs_f64(),
-            pos.step + 1,
-            timeline.steps().len(),
-            load,
-            pos.phase.as_str(),
-            live.inflight(),
-            live.ok.load(Ordering::Relaxed),
-            live.failed.load(Ordering::Relaxed),
-            live.last_ttft_us.load(Ordering::Relaxed) as f64 / 1e3,
-        ));
-    }
-}
 
 /// Prints the per-step results and where the files are.
 pub(crate) fn print_outcome(outcome: &RunOutcome) {

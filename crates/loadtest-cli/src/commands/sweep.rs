@@ -13,9 +13,10 @@ use loadtest_sweep::arrival::Arrival;
 use loadtest_sweep::config::{GpuSettings, KneeRule, LoadMode, SweepConfig, TargetConfig};
 use loadtest_sweep::inputs::InputSource;
 use loadtest_sweep::slo::Slo;
+use loadtest_sweep::timeline::Timeline;
 use loadtest_sweep::{CancelToken, LiveCounters, run_sweep};
 
-use crate::commands::progress;
+use crate::commands::{live, progress};
 use crate::output;
 
 /// Demo defaults used by `--simulate` for flags the user did not give.
@@ -408,8 +409,16 @@ async fn run_async(args: SweepArgs, open_files: Option<u64>) -> Result<ExitCode>
     let cancel = CancelToken::new();
     let signals = tokio::spawn(watch_signals(cancel.clone()));
     let live = Arc::new(LiveCounters::default());
-    let progress =
-        (!quiet).then(|| tokio::spawn(progress::report(config.clone(), Arc::clone(&live))));
+    let progress = (!quiet).then(|| {
+        let timeline = Timeline::new(
+            &config.steps,
+            config.warmup,
+            config.ramp,
+            config.step_duration,
+            config.cooldown,
+        );
+        tokio::spawn(live::show(timeline, Arc::clone(&live)))
+    });
     let result = run_sweep(config.clone(), cancel.clone(), live).await;
     if let Some(task) = progress {
         task.abort();
@@ -422,6 +431,12 @@ async fn run_async(args: SweepArgs, open_files: Option<u64>) -> Result<ExitCode>
         Ok(outcome) => outcome,
         Err(err) => return Err(err.into()),
     };
+    // The engine wrote a plain summary.md; the report adds charts and the full tables.
+    if let Err(err) = loadtest_report::render_run(&outcome.run_dir) {
+        output::note(&format!(
+            "warning: the full report could not be rendered: {err}"
+        ));
+    }
     if !quiet {
         progress::print_outcome(&outcome);
     }
