@@ -74,10 +74,19 @@ fn simulate_runs_a_sweep_and_writes_the_run_folder() {
         assert!(names.iter().any(|n| n == file), "{file} missing: {names:?}");
     }
     // The api key never reaches disk (nor the output).
-    for entry in std::fs::read_dir(&dirs[0]).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        assert!(!text.contains("TOPSECRET"));
+    let mut pending = vec![dirs[0].clone()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let text = std::fs::read_to_string(&path).unwrap();
+                assert!(!text.contains("TOPSECRET"), "{}", path.display());
+            }
+        }
     }
+    assert!(dirs[0].join("charts/throughput.svg").is_file());
     assert!(!stdout.contains("TOPSECRET") && !stderr(&o).contains("TOPSECRET"));
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dirs[0].join("config.json")).unwrap())
