@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use loadtest_client::{ClientConfig, Endpoint};
 
 use crate::arrival::Arrival;
+use crate::auto_stop::AutoStop;
 use crate::inputs::InputSource;
 use crate::slo::Slo;
 
@@ -93,6 +94,9 @@ pub struct SweepConfig {
     pub slo: Option<Slo>,
     /// How the knee is found.
     pub knee: KneeRule,
+    /// `--steps auto`: stop after the first step that passes the knee, breaks the SLO or
+    /// fails too often (the steps are then `auto_stop::doubling_steps`).
+    pub auto_stop: Option<AutoStop>,
     /// The load levels, in order.
     pub steps: Vec<f64>,
     /// Measure window per step.
@@ -136,6 +140,7 @@ impl SweepConfig {
             arrival: Arrival::Poisson,
             slo: None,
             knee: KneeRule::default(),
+            auto_stop: None,
             steps: vec![1.0, 2.0, 4.0, 8.0],
             step_duration: Duration::from_secs(60),
             warmup: Duration::from_secs(10),

@@ -21,7 +21,7 @@ use crate::run_dir::{create_run_dir, write_json_atomic};
 use crate::stats::new_us_histogram;
 use crate::timeline::Timeline;
 use crate::windows::{WindowWatch, watch_windows};
-use crate::{RunOutcome, SweepError, open_loop, recorder, scrape, telemetry};
+use crate::{RunOutcome, SweepError, auto_stop, open_loop, recorder, scrape, telemetry};
 
 /// The file names of a run folder (§9).
 pub mod files {
@@ -130,14 +130,36 @@ pub async fn run_sweep_with_sink(
         stop_background.clone(),
     ));
     let (rows_tx, rows_rx) = mpsc::unbounded_channel();
+    let step_accumulators = recorder::new_steps(&timeline);
     let recorder_task = {
         let timeline = timeline.clone();
         let slo = config.slo.clone();
+        let steps = Arc::clone(&step_accumulators);
         tokio::task::spawn_blocking(move || {
-            recorder::record(rows_rx, requests_file, timeline, slo, sink)
+            recorder::record(rows_rx, requests_file, timeline, slo, sink, steps)
         })
     };
     let cancel_inflight = CancelToken::new();
+    // Dispatch stops on Ctrl-C, or when `--steps auto` has seen enough.
+    let stop_dispatch = CancelToken::new();
+    let forward_cancel = {
+        let (cancel, stop) = (cancel.clone(), stop_dispatch.clone());
+        tokio::spawn(async move {
+            cancel.cancelled().await;
+            stop.cancel();
+        })
+    };
+    let auto_task = config.auto_stop.map(|rule| {
+        tokio::spawn(auto_stop::watch(auto_stop::AutoWatch {
+            rule,
+            knee: config.knee,
+            slo: config.slo.clone(),
+            timeline: timeline.clone(),
+            run_start,
+            steps: Arc::clone(&step_accumulators),
+            stop_dispatch: stop_dispatch.clone(),
+        }))
+    });
     let itl: Arc<[std::sync::Mutex<hdrhistogram::Histogram<u64>>]> = timeline
         .steps()
         .iter()
@@ -156,7 +178,7 @@ pub async fn run_sweep_with_sink(
         live: Arc::clone(&live),
         itl: Arc::clone(&itl),
         rows: rows_tx,
-        stop_dispatch: cancel.clone(),
+        stop_dispatch: stop_dispatch.clone(),
         cancel_inflight: cancel_inflight.clone(),
         inflight_cap: Semaphore::new(config.max_inflight),
         pacer: ConnectionPacer::new(run_start, CONNECTION_PACE),
@@ -189,7 +211,7 @@ pub async fn run_sweep_with_sink(
         run_start,
         live: Arc::clone(&live),
         lag: Arc::clone(&lag),
-        cancel: cancel.clone(),
+        cancel: stop_dispatch.clone(),
     }));
 
     // Wait for the schedule to end (or Ctrl-C), then give in-flight requests until the drain
@@ -197,7 +219,7 @@ pub async fn run_sweep_with_sink(
     let end = run_start + timeline.end();
     tokio::select! {
         () = tokio::time::sleep_until(end.into()) => {}
-        () = cancel.cancelled() => {}
+        () = stop_dispatch.cancelled() => {}
     }
     let interrupted_at = cancel.is_cancelled().then(|| run_start.elapsed());
     if interrupted_at.is_some() {
@@ -217,7 +239,15 @@ pub async fn run_sweep_with_sink(
     let interrupted_at =
         interrupted_at.or_else(|| cancel.is_cancelled().then(|| run_start.elapsed()));
     drop(dispatch);
+    forward_cancel.abort();
     stop_background.cancel();
+    let auto_stopped = match auto_task {
+        Some(task) => {
+            task.abort_handle().abort();
+            task.await.ok().flatten()
+        }
+        None => None,
+    };
     let windows = windows_task.await.unwrap_or_default();
     lag_task.abort();
     let recorded = recorder_task.await.map_err(|e| SweepError::Internal {
@@ -239,6 +269,7 @@ pub async fn run_sweep_with_sink(
         recorded,
         itl: &itl,
         dispatch_lag: &dispatch_lag,
+        auto_stopped,
         scraped,
         gpu,
         windows,

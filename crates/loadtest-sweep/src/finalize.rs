@@ -9,6 +9,7 @@ use loadtest_prom::{GaugeWindow, StepDeltas};
 use serde::{Deserialize, Serialize};
 
 use crate::arrival::Arrival;
+use crate::auto_stop::{AutoStop, AutoStopped};
 use crate::config::{KneeRule, LoadMode, SweepConfig, secs};
 use crate::engine::files;
 use crate::knee::find_knee;
@@ -127,6 +128,9 @@ pub struct Settings {
     /// `--knee-throughput-gain`, `--knee-latency-growth`.
     #[serde(default)]
     pub knee: KneeRule,
+    /// `--steps auto` (its stop rule), null otherwise.
+    #[serde(default)]
+    pub auto_stop: Option<AutoStop>,
 }
 
 impl RunFacts {
@@ -191,6 +195,7 @@ impl RunFacts {
                 arrival: config.arrival,
                 slo: config.slo.clone(),
                 knee: config.knee,
+                auto_stop: config.auto_stop,
             },
         }
     }
@@ -219,6 +224,7 @@ pub(crate) struct Collected<'a> {
     pub recorded: Recorded,
     pub itl: &'a [std::sync::Mutex<Histogram<u64>>],
     pub dispatch_lag: &'a [std::sync::Mutex<Histogram<u64>>],
+    pub auto_stopped: Option<AutoStopped>,
     pub scraped: Option<Scraped>,
     pub gpu: Telemetry,
     pub windows: Vec<WindowObservation>,
@@ -236,6 +242,9 @@ pub(crate) fn finalize(c: Collected<'_>) -> Result<RunOutcome, SweepError> {
         else {
             break; // the window never began
         };
+        if c.auto_stopped.as_ref().is_some_and(|a| index > a.step) {
+            break; // `--steps auto` stopped before this step counted
+        }
         let deltas = c
             .scraped
             .as_ref()
@@ -270,6 +279,7 @@ pub(crate) fn finalize(c: Collected<'_>) -> Result<RunOutcome, SweepError> {
         warnings: warnings.clone(),
         knee,
         slo_max_load,
+        auto_stopped: c.auto_stopped.clone(),
     };
     let dir = &c.run_dir;
     write_json_atomic(&dir.join(files::STEP_SUMMARY), &file)?;

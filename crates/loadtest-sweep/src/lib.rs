@@ -27,6 +27,7 @@
 //! `examples/embed.rs`.
 
 pub mod arrival;
+pub mod auto_stop;
 mod cancel;
 pub mod config;
 mod dispatch;

@@ -147,6 +147,21 @@ pub(crate) struct Recorded {
     pub write_error: Option<OutputError>,
 }
 
+/// The per-step accumulators, shared with the `--steps auto` controller, which reads a
+/// step's interim numbers at the end of its window.
+pub(crate) type SharedSteps = std::sync::Arc<std::sync::Mutex<Vec<StepAccumulator>>>;
+
+/// Accumulators for every step of `timeline`.
+pub(crate) fn new_steps(timeline: &Timeline) -> SharedSteps {
+    std::sync::Arc::new(std::sync::Mutex::new(
+        timeline
+            .steps()
+            .iter()
+            .map(|_| StepAccumulator::default())
+            .collect(),
+    ))
+}
+
 /// Opens `requests.jsonl` (so a permission problem shows before the run starts).
 pub(crate) fn open_requests_file(path: &Path) -> Result<OutputFile, OutputError> {
     OutputFile::create(path, 256 * 1024, b"")
@@ -159,12 +174,8 @@ pub(crate) fn record(
     timeline: Timeline,
     slo: Option<Slo>,
     mut sink: Option<Box<dyn RecordSink>>,
+    steps: SharedSteps,
 ) -> Recorded {
-    let mut steps: Vec<StepAccumulator> = timeline
-        .steps()
-        .iter()
-        .map(|_| StepAccumulator::default())
-        .collect();
     let mut rows_written = 0;
     let mut line = Vec::with_capacity(1024);
     while let Some(first) = rows.blocking_recv() {
@@ -177,7 +188,9 @@ pub(crate) fn record(
                     rows_written += 1;
                 }
             }
-            fold(&mut steps, &timeline, &row, slo.as_ref());
+            if let Ok(mut steps) = steps.lock() {
+                fold(&mut steps, &timeline, &row, slo.as_ref());
+            }
             if let Some(sink) = sink.as_mut() {
                 sink.record(&row);
             }
@@ -186,7 +199,10 @@ pub(crate) fn record(
         file.flush();
     }
     Recorded {
-        steps,
+        steps: steps
+            .lock()
+            .map(|mut s| std::mem::take(&mut *s))
+            .unwrap_or_default(),
         rows_written,
         write_error: file.finish(),
     }

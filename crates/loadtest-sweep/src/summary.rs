@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use loadtest_gpu::GpuStepStats;
 
+use crate::auto_stop::AutoStopped;
 use crate::health::ClientHealth;
 use crate::knee::Knee;
 use crate::server_block::ServerBlock;
@@ -147,4 +148,7 @@ pub struct StepSummaryFile {
     /// The highest load whose step met `--slo` (null without it, or when none did).
     #[serde(default)]
     pub slo_max_load: Option<f64>,
+    /// `--steps auto`: the step after which the sweep stopped, and why.
+    #[serde(default)]
+    pub auto_stopped: Option<AutoStopped>,
 }

@@ -156,6 +156,15 @@ pub fn render_summary_md(facts: &RunFacts, file: &StepSummaryFile) -> String {
         }
     }
 
+    if let Some(stop) = &file.auto_stopped {
+        let _ = writeln!(
+            md,
+            "\n**`--steps auto` stopped after load {}**: {}.",
+            num(stop.load),
+            cell(&stop.reason)
+        );
+    }
+
     if let Some(knee) = &file.knee {
         let _ = writeln!(
             md,

@@ -173,3 +173,43 @@ async fn the_knee_is_found_at_the_simulators_capacity() {
     assert!(md.contains("**Knee at load"));
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steps_auto_stops_after_the_knee() {
+    let mut sim_config = SimConfig::ephemeral();
+    sim_config.profile = Profile::Batching;
+    sim_config.max_num_seqs = 4;
+    sim_config.step_base = Duration::from_millis(8);
+    sim_config.step_per_seq = Duration::from_micros(500);
+    sim_config.prefill_per_token = Duration::ZERO;
+    let sim = Simulator::start(sim_config).await.unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mut config = common::config(&sim.base_url(), out.path(), &[], 2.0);
+    config.max_inflight = 256;
+    config.steps = loadtest_sweep::auto_stop::doubling_steps(config.max_inflight);
+    config.auto_stop = Some(loadtest_sweep::auto_stop::AutoStop::default());
+    let outcome = run_sweep(
+        config,
+        CancelToken::new(),
+        Arc::new(LiveCounters::default()),
+    )
+    .await
+    .unwrap();
+    let summary = common::json(&outcome.run_dir, files::STEP_SUMMARY);
+    let stopped = &summary["auto_stopped"];
+    let load = stopped["load"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("did not stop: {summary}"));
+    assert!((8.0..=16.0).contains(&load), "stopped at {load}: {stopped}");
+    assert!(
+        stopped["reason"].as_str().unwrap().contains("knee"),
+        "{stopped}"
+    );
+    // Steps after the stop are not summarised, and the run took far less than 9 steps.
+    assert_eq!(outcome.steps.last().unwrap().load, load);
+    assert!(outcome.steps.len() < 9);
+    assert!(!outcome.interrupted);
+    let md = std::fs::read_to_string(outcome.run_dir.join(files::SUMMARY_MD)).unwrap();
+    assert!(md.contains("`--steps auto` stopped after load"), "{md}");
+    sim.shutdown().await;
+}

@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use loadtest_client::{ClientConfig, Endpoint as ClientEndpoint, Prompt, StreamRequest};
 use loadtest_dist::DistSpec;
 use loadtest_sweep::arrival::Arrival;
+use loadtest_sweep::auto_stop::{AutoStop, doubling_steps};
 use loadtest_sweep::config::{GpuSettings, KneeRule, LoadMode, SweepConfig, TargetConfig};
 use loadtest_sweep::inputs::InputSource;
 use loadtest_sweep::slo::Slo;
@@ -69,7 +70,8 @@ pub(crate) struct SweepArgs {
     /// Model name [default: the first of GET /v1/models].
     #[arg(long)]
     model: Option<String>,
-    /// Comma list of load levels (concurrency) [default: 1,2,4,8].
+    /// Comma list of load levels: concurrency, or requests/s with --load-mode rate; `auto`
+    /// doubles concurrency from 1 until the knee, the SLO or 5 % errors [default: 1,2,4,8].
     #[arg(long, value_name = "LIST")]
     steps: Option<String>,
     /// Measure window per step, seconds [default: 60].
@@ -235,7 +237,18 @@ impl SweepArgs {
             }
             knee.max_latency_growth = growth;
         }
-        let steps = parse_steps(&steps_text, load_mode)?;
+        let auto = steps_text.trim() == "auto";
+        if auto && load_mode == LoadMode::Rate {
+            bail!(
+                "--steps auto applies to --load-mode concurrency only: give rate mode a list of requests/s"
+            );
+        }
+        let max_inflight = self.max_inflight.unwrap_or(4096);
+        let steps = if auto {
+            doubling_steps(max_inflight)
+        } else {
+            parse_steps(&steps_text, load_mode)?
+        };
         let step_duration = seconds(
             "--step-duration-s",
             self.step_duration_s
@@ -277,7 +290,6 @@ impl SweepArgs {
                 "--endpoint completions cannot send the chat \"messages\" rows of --prompt-file: use --endpoint chat"
             );
         }
-        let max_inflight = self.max_inflight.unwrap_or(4096);
         if max_inflight == 0 {
             bail!("invalid --max-inflight 0: expected a whole number >= 1");
         }
@@ -327,6 +339,7 @@ impl SweepArgs {
             arrival,
             slo,
             knee,
+            auto_stop: auto.then(AutoStop::default),
             steps,
             step_duration,
             warmup,

@@ -34,6 +34,14 @@ pub(super) fn write(md: &mut String, run: &RunData) {
         );
     }
     write_knee(md, run);
+    if let Some(stop) = &run.summary.auto_stopped {
+        let _ = writeln!(
+            md,
+            "- **`--steps auto` stopped after load {}**: {}.",
+            load(stop.load),
+            stop.reason
+        );
+    }
     write_slo(md, run);
     if let Some(best) = steps
         .iter()

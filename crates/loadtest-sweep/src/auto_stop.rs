@@ -1,0 +1,165 @@
+//! `--steps auto`: concurrency doubles from 1, and the sweep stops after the first step whose
+//! end shows the knee passed, the SLO broken, or errors above the limit. The check runs at the
+//! end of each window on that step's interim numbers (requests finished so far); the report's
+//! knee and SLO verdict are computed afterwards on the final numbers.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cancel::CancelToken;
+use crate::config::KneeRule;
+use crate::recorder::{SharedSteps, StepAccumulator};
+use crate::slo::Slo;
+use crate::stats::percentile_linear;
+use crate::timeline::Timeline;
+
+/// When `--steps auto` stops.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AutoStop {
+    /// Stop once a step's failed share exceeds this (default 0.05).
+    pub max_error_rate: f64,
+}
+
+impl Default for AutoStop {
+    fn default() -> Self {
+        AutoStop {
+            max_error_rate: 0.05,
+        }
+    }
+}
+
+/// The concurrency levels `--steps auto` may visit: 1, 2, 4, … up to `max_inflight`.
+pub fn doubling_steps(max_inflight: usize) -> Vec<f64> {
+    std::iter::successors(Some(1usize), |n| n.checked_mul(2))
+        .take_while(|n| *n <= max_inflight.max(1))
+        .map(|n| n as f64)
+        .collect()
+}
+
+/// Why and where `--steps auto` stopped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AutoStopped {
+    /// The last step run.
+    pub step: usize,
+    /// Its load.
+    pub load: f64,
+    /// What was seen at the end of its window.
+    pub reason: String,
+}
+
+/// A step's numbers at the end of its window.
+struct Interim {
+    output_tokens_per_s: f64,
+    e2e_p50_s: Option<f64>,
+    finished: u64,
+    failed: u64,
+    slo_good: u64,
+}
+
+impl Interim {
+    fn of(acc: &StepAccumulator, window: Duration) -> Self {
+        let mut e2e = acc.e2e_s.clone();
+        e2e.sort_by(f64::total_cmp);
+        Interim {
+            output_tokens_per_s: acc.output_tokens_in_window as f64
+                / window.as_secs_f64().max(1e-9),
+            e2e_p50_s: (!e2e.is_empty()).then(|| percentile_linear(&e2e, 50.0)),
+            finished: acc.counts.started,
+            failed: acc.counts.failed(),
+            slo_good: acc.slo_good,
+        }
+    }
+}
+
+/// What the controller needs.
+pub(crate) struct AutoWatch {
+    pub rule: AutoStop,
+    pub knee: KneeRule,
+    pub slo: Option<Slo>,
+    pub timeline: Timeline,
+    pub run_start: Instant,
+    pub steps: SharedSteps,
+    /// Cancelled to stop dispatching (by this controller, or by Ctrl-C).
+    pub stop_dispatch: CancelToken,
+}
+
+/// Checks each step at the end of its window; on a stop condition, stops dispatch and says
+/// where. Returns `None` when the schedule ran out (or Ctrl-C came first).
+pub(crate) async fn watch(w: AutoWatch) -> Option<AutoStopped> {
+    let mut previous: Option<Interim> = None;
+    for step in w.timeline.steps() {
+        tokio::select! {
+            () = tokio::time::sleep_until((w.run_start + step.measure_end).into()) => {}
+            () = w.stop_dispatch.cancelled() => return None,
+        }
+        let interim = {
+            let steps = w.steps.lock().ok()?;
+            Interim::of(steps.get(step.index)?, step.measure_len())
+        };
+        let reason = stop_reason(&w, previous.as_ref(), &interim);
+        if let Some(reason) = reason {
+            w.stop_dispatch.cancel();
+            return Some(AutoStopped {
+                step: step.index,
+                load: step.load,
+                reason,
+            });
+        }
+        previous = Some(interim);
+    }
+    None
+}
+
+fn stop_reason(w: &AutoWatch, previous: Option<&Interim>, now: &Interim) -> Option<String> {
+    if now.finished > 0 {
+        let error_rate = now.failed as f64 / now.finished as f64;
+        if error_rate > w.rule.max_error_rate {
+            return Some(format!(
+                "{:.1} % of the step's requests failed (limit {:.0} %)",
+                error_rate * 100.0,
+                w.rule.max_error_rate * 100.0
+            ));
+        }
+    }
+    if let Some(slo) = &w.slo
+        && now.finished > 0
+    {
+        let good = now.slo_good as f64 / now.finished as f64;
+        if good < slo.attainment {
+            return Some(format!(
+                "SLO {slo} broken: {:.1} % of requests met it (needs {:.0} %)",
+                good * 100.0,
+                slo.attainment * 100.0
+            ));
+        }
+    }
+    let prev = previous?;
+    let (Some(a), Some(b)) = (prev.e2e_p50_s, now.e2e_p50_s) else {
+        return None;
+    };
+    if prev.output_tokens_per_s <= 0.0 || a <= 0.0 {
+        return None;
+    }
+    let gain = now.output_tokens_per_s / prev.output_tokens_per_s - 1.0;
+    let growth = b / a - 1.0;
+    (gain < w.knee.min_throughput_gain && growth > w.knee.max_latency_growth).then(|| {
+        format!(
+            "knee passed: output throughput {:+.1} % for e2e p50 {:+.0} %",
+            gain * 100.0,
+            growth * 100.0
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doubling_up_to_the_cap() {
+        assert_eq!(doubling_steps(10), vec![1.0, 2.0, 4.0, 8.0]);
+        assert_eq!(doubling_steps(1), vec![1.0]);
+        assert_eq!(doubling_steps(4096).len(), 13);
+    }
+}
