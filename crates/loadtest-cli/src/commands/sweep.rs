@@ -263,12 +263,15 @@ impl SweepArgs {
         )?;
         let ramp = seconds("--ramp-s", self.ramp_s.unwrap_or(0.0), true)?;
         let cooldown = seconds("--cooldown-s", self.cooldown_s.unwrap_or(0.0), true)?;
+        // The demo's synthetic prompts stand in only when no input was chosen.
+        let input_chosen =
+            self.input_mode.is_some() || self.prompt_text.is_some() || self.prompt_file.is_some();
         let input = input_source(
             self.input_mode,
             self.prompt_text,
             self.prompt_file,
             self.input_size
-                .or_else(|| demo.then(|| demo::INPUT_SIZE.to_owned())),
+                .or_else(|| (demo && !input_chosen).then(|| demo::INPUT_SIZE.to_owned())),
         )?;
         let max_output_tokens = dist(
             "--max-output-tokens",
