@@ -3,16 +3,24 @@
 //! Tasks:
 //! - `ci`: everything CI checks — formatting, clippy with warnings denied, the whole test suite
 //!   (examples included) and rustdoc with warnings denied.
+//! - `bench [--quick]`: client CPU, RSS and timing error against the simulator ([`mod@bench`]).
+//! - `fuzz [--seconds N]`: every cargo-fuzz target in sequence ([`fuzz`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
 
+mod bench;
+mod fuzz;
+
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
-  ci     fmt --check, clippy -D warnings, tests, rustdoc -D warnings (what .ci/run runs)";
+  ci     fmt --check, clippy -D warnings, tests, rustdoc -D warnings (what .ci/run runs)
+  bench  [--quick] [--no-micro] [--no-wrk]: client CPU, RSS and timing error vs the simulator
+  fuzz   [--seconds N] [--max-len BYTES] [--nice] [TARGET…]: seed corpora from the fixtures,
+         run every cargo-fuzz target N s (nightly + cargo-fuzz), print executions per target";
 
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
@@ -28,6 +36,8 @@ fn run(args: Vec<String>) -> Result<()> {
     let root = workspace_root();
     match args.first().map(String::as_str) {
         Some("ci") => ci(&root),
+        Some("bench") => bench::run(&root, &args[1..]),
+        Some("fuzz") => fuzz::fuzz(&root, &args[1..]),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
             Ok(())

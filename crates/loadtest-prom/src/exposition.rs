@@ -64,6 +64,9 @@ impl<'a> Family<'a> {
 #[derive(Debug, Clone)]
 pub struct Lines<'a> {
     rest: &'a [u8],
+    /// `rest` as text when the whole body is UTF-8 (checked once, which is cheaper than line
+    /// by line): lines are then sliced from it without being validated again.
+    rest_text: Option<&'a str>,
     line: usize,
 }
 
@@ -72,6 +75,7 @@ pub struct Lines<'a> {
 pub fn lines(body: &[u8]) -> Lines<'_> {
     Lines {
         rest: body,
+        rest_text: std::str::from_utf8(body).ok(),
         line: 0,
     }
 }
@@ -90,7 +94,20 @@ impl<'a> Iterator for Lines<'a> {
         self.rest = rest;
         self.line += 1;
         let line = self.line;
-        let parsed = match std::str::from_utf8(raw) {
+        // A `\n` is ASCII, so it always sits on a character boundary of valid text.
+        let checked = self.rest_text.and_then(|text| {
+            let line_text = text.get(..raw.len())?;
+            self.rest_text = text.get(text.len() - rest.len()..);
+            Some(line_text)
+        });
+        let text = match checked {
+            Some(text) => Ok(text),
+            None => {
+                self.rest_text = None;
+                std::str::from_utf8(raw)
+            }
+        };
+        let parsed = match text {
             Ok(text) => parse_line(text).map_err(|(offset, kind)| LineError {
                 line,
                 column: offset + 1,
