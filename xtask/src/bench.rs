@@ -73,7 +73,11 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let stamp = machine::utc_stamp();
     let load_before = machine::loadavg();
     crate::cargo(root, &["build", "--release", "-p", "loadtest-cli"], &[])?;
-    let bin = root.join("target/release/vllm-loadtest");
+    // Cargo puts the binary under CARGO_TARGET_DIR when that is set.
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let bin = target_dir.join("release/vllm-loadtest");
     let dir = root.join("target/bench").join(&stamp);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
 
