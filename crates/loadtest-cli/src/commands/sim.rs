@@ -173,6 +173,8 @@ impl Args {
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = args.config()?;
     anyhow::ensure!(args.threads >= 1, "--threads 0: expected at least 1");
+    // Every stream is a socket: thousands at once need more than the usual 1,024.
+    let _ = crate::commands::raise_open_file_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.threads)
         .enable_all()
