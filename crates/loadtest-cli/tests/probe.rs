@@ -7,33 +7,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-const ROW_KEYS: [&str; 25] = [
-    "id",
-    "step",
-    "phase",
-    "load",
-    "start_unix_s",
-    "start_s",
-    "ttft_s",
-    "e2e_s",
-    "total_s",
-    "tpot_s",
-    "chunks",
-    "gap_mean_s",
-    "gap_p50_s",
-    "gap_p99_s",
-    "gap_max_s",
-    "prompt_tokens",
-    "completion_tokens",
-    "cached_tokens",
-    "input_tokens_target",
-    "max_tokens",
-    "finish_reason",
-    "status",
-    "http_status",
-    "error",
-    "sched_delay_s",
-];
+const ROW_KEYS: [&str; 25] = loadtest_client::REQUEST_ROW_KEYS;
 
 fn fixture(rel: &str) -> Vec<u8> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/").to_owned() + rel;

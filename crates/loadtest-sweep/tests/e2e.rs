@@ -25,13 +25,7 @@ async fn three_steps_write_every_file_and_count_every_request() {
     let sim = common::fixed_sim().await;
     let out = tempfile::tempdir().unwrap();
     let config = common::config(&sim.base_url(), out.path(), &[1.0, 2.0, 4.0], 1.5);
-    let outcome = run_sweep(
-        config,
-        CancelToken::new(),
-        Arc::new(LiveCounters::default()),
-    )
-    .await
-    .unwrap();
+    let outcome = common::run(config).await;
     let dir = &outcome.run_dir;
     for file in ALL_FILES {
         assert!(dir.join(file).is_file(), "{file} missing");
@@ -151,13 +145,7 @@ async fn prompt_file_rows_of_every_kind_are_sent() {
     let mut config = common::config(&sim.base_url(), out.path(), &[1.0], 1.0);
     config.input = InputSource::PromptFile(prompts.into());
     config.warmup = Duration::ZERO;
-    let outcome = run_sweep(
-        config,
-        CancelToken::new(),
-        Arc::new(LiveCounters::default()),
-    )
-    .await
-    .unwrap();
+    let outcome = common::run(config).await;
     let rows = common::rows(&outcome.run_dir);
     assert!(rows.len() >= 5, "{}", rows.len());
     // The simulator counts words as tokens: the rows cycle 3, 3, 1, 2, 3 words (+ template).

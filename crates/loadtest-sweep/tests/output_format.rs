@@ -5,9 +5,8 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
-use loadtest_sweep::{CancelToken, LiveCounters, files, run_sweep};
+use loadtest_sweep::files;
 
 /// The backticked names in the first column of the table after `<!-- schema: NAME -->`.
 fn documented(name: &str) -> Vec<String> {
@@ -51,13 +50,7 @@ async fn a_real_run_matches_the_documented_schema() {
     let sim = common::fixed_sim().await;
     let out = tempfile::tempdir().unwrap();
     let config = common::config(&sim.base_url(), out.path(), &[1.0, 2.0], 1.0);
-    let outcome = run_sweep(
-        config,
-        CancelToken::new(),
-        Arc::new(LiveCounters::default()),
-    )
-    .await
-    .unwrap();
+    let outcome = common::run(config).await;
     let dir = &outcome.run_dir;
 
     // requests.jsonl: keys in the documented order.

@@ -3,13 +3,11 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use loadtest_sim::{Profile, SimConfig, Simulator};
 use loadtest_sweep::arrival::Arrival;
 use loadtest_sweep::config::LoadMode;
-use loadtest_sweep::{CancelToken, LiveCounters, files, run_sweep};
+use loadtest_sweep::files;
 
 fn cv(xs: &[f64]) -> f64 {
     let m = xs.iter().sum::<f64>() / xs.len() as f64;
@@ -25,13 +23,7 @@ async fn below_saturation_the_offered_rate_is_achieved() {
     config.load_mode = LoadMode::Rate;
     config.arrival = Arrival::Constant;
     config.slo = Some("ttft=500ms,p99:e2e=2s".parse().unwrap());
-    let outcome = run_sweep(
-        config,
-        CancelToken::new(),
-        Arc::new(LiveCounters::default()),
-    )
-    .await
-    .unwrap();
+    let outcome = common::run(config).await;
     let step = &outcome.steps[0];
     assert_eq!(step.offered_rps, Some(50.0));
     let achieved = step.achieved_rps;
@@ -65,13 +57,7 @@ async fn above_saturation_delay_from_schedule_grows_while_service_time_stays_bou
     config.load_mode = LoadMode::Rate;
     config.max_inflight = 4;
     config.warmup = Duration::ZERO;
-    let outcome = run_sweep(
-        config,
-        CancelToken::new(),
-        Arc::new(LiveCounters::default()),
-    )
-    .await
-    .unwrap();
+    let outcome = common::run(config).await;
     let step = &outcome.steps[0];
     let ttft = step.ttft_s.unwrap();
     let ttft_sched = step.ttft_from_sched_s.unwrap();
@@ -119,13 +105,7 @@ async fn poisson_arrivals_have_unit_coefficient_of_variation() {
     let mut config = common::config(&sim.base_url(), out.path(), &[100.0], 3.0);
     config.load_mode = LoadMode::Rate;
     config.warmup = Duration::ZERO;
-    let outcome = run_sweep(
-        config,
-        CancelToken::new(),
-        Arc::new(LiveCounters::default()),
-    )
-    .await
-    .unwrap();
+    let outcome = common::run(config).await;
     let mut scheduled: Vec<f64> = common::rows(&outcome.run_dir)
         .iter()
         .map(|r| r["start_s"].as_f64().unwrap() - r["sched_delay_s"].as_f64().unwrap())
@@ -140,15 +120,7 @@ async fn poisson_arrivals_have_unit_coefficient_of_variation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_knee_is_found_at_the_simulators_capacity() {
-    // A batching engine that runs at most 4 sequences: past 4 in flight, throughput is flat
-    // and latency grows with the queue.
-    let mut sim_config = SimConfig::ephemeral();
-    sim_config.profile = Profile::Batching;
-    sim_config.max_num_seqs = 4;
-    sim_config.step_base = Duration::from_millis(8);
-    sim_config.step_per_seq = Duration::from_micros(500);
-    sim_config.prefill_per_token = Duration::ZERO;
-    let sim = Simulator::start(sim_config).await.unwrap();
+    let sim = common::small_batching_sim().await;
     let out = tempfile::tempdir().unwrap();
     let config = common::config(
         &sim.base_url(),
@@ -156,13 +128,7 @@ async fn the_knee_is_found_at_the_simulators_capacity() {
         &[1.0, 2.0, 4.0, 8.0, 16.0],
         2.0,
     );
-    let outcome = run_sweep(
-        config,
-        CancelToken::new(),
-        Arc::new(LiveCounters::default()),
-    )
-    .await
-    .unwrap();
+    let outcome = common::run(config).await;
     let summary = common::json(&outcome.run_dir, files::STEP_SUMMARY);
     let knee = &summary["knee"];
     let load = knee["load"]
@@ -176,25 +142,13 @@ async fn the_knee_is_found_at_the_simulators_capacity() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn steps_auto_stops_after_the_knee() {
-    let mut sim_config = SimConfig::ephemeral();
-    sim_config.profile = Profile::Batching;
-    sim_config.max_num_seqs = 4;
-    sim_config.step_base = Duration::from_millis(8);
-    sim_config.step_per_seq = Duration::from_micros(500);
-    sim_config.prefill_per_token = Duration::ZERO;
-    let sim = Simulator::start(sim_config).await.unwrap();
+    let sim = common::small_batching_sim().await;
     let out = tempfile::tempdir().unwrap();
     let mut config = common::config(&sim.base_url(), out.path(), &[], 2.0);
     config.max_inflight = 256;
     config.steps = loadtest_sweep::auto_stop::doubling_steps(config.max_inflight);
     config.auto_stop = Some(loadtest_sweep::auto_stop::AutoStop::default());
-    let outcome = run_sweep(
-        config,
-        CancelToken::new(),
-        Arc::new(LiveCounters::default()),
-    )
-    .await
-    .unwrap();
+    let outcome = common::run(config).await;
     let summary = common::json(&outcome.run_dir, files::STEP_SUMMARY);
     let stopped = &summary["auto_stopped"];
     let load = stopped["load"]

@@ -2,11 +2,13 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use loadtest_sim::{Profile, SimConfig, SimHandle, Simulator};
 use loadtest_sweep::config::{SweepConfig, TargetConfig};
 use loadtest_sweep::inputs::InputSource;
+use loadtest_sweep::{CancelToken, LiveCounters, RunOutcome, run_sweep};
 
 /// A fixed-profile simulator: every request 20 ms to first token, then 5 ms per token.
 pub async fn fixed_sim() -> SimHandle {
@@ -15,6 +17,29 @@ pub async fn fixed_sim() -> SimHandle {
     config.ttft = Duration::from_millis(20);
     config.itl = Duration::from_millis(5);
     Simulator::start(config).await.unwrap()
+}
+
+/// A batching engine that runs at most 4 sequences, with fast iterations: past 4 in flight
+/// its throughput is flat and latency grows with the queue.
+pub async fn small_batching_sim() -> SimHandle {
+    let mut config = SimConfig::ephemeral();
+    config.profile = Profile::Batching;
+    config.max_num_seqs = 4;
+    config.step_base = Duration::from_millis(8);
+    config.step_per_seq = Duration::from_micros(500);
+    config.prefill_per_token = Duration::ZERO;
+    Simulator::start(config).await.unwrap()
+}
+
+/// Runs a sweep to completion with no cancel and fresh counters.
+pub async fn run(config: SweepConfig) -> RunOutcome {
+    run_sweep(
+        config,
+        CancelToken::new(),
+        Arc::new(LiveCounters::default()),
+    )
+    .await
+    .unwrap()
 }
 
 /// Steps of `step_s` seconds with a short warmup, synthetic prompts, 16 output tokens.
