@@ -158,7 +158,8 @@ pub fn sanitize_error(text: &str) -> String {
             pending_space = !out.is_empty();
             continue;
         }
-        if chars >= MAX_ERROR_CHARS {
+        // The space owed before `c` counts too, so the text never passes the limit.
+        if chars + 1 + usize::from(pending_space) > MAX_ERROR_CHARS {
             out.push('…');
             return out;
         }
@@ -185,6 +186,16 @@ mod tests {
         assert_eq!(s.chars().count(), MAX_ERROR_CHARS + 1);
         assert!(s.ends_with('…'));
         assert_eq!(sanitize_error(""), "");
+        // Found by the chunk_decode fuzz target: a space owed at the limit went one over.
+        for words in ["ab ", "a ", "abc  \n"] {
+            let s = sanitize_error(&words.repeat(400));
+            assert!(
+                s.chars().count() <= MAX_ERROR_CHARS + 1,
+                "{}",
+                s.chars().count()
+            );
+            assert!(s.ends_with('…') && !s.ends_with(" …"), "{s:?}");
+        }
     }
 
     #[test]

@@ -197,7 +197,13 @@ impl SseParser {
                 }
             }
             if self.line.is_empty() && !self.skipping_line {
-                self.process_line(line_part, &mut on_event);
+                // The same limit as for a line buffered across reads, so that where the
+                // reads split a stream never changes its events.
+                if line_part.len() > self.max_event_bytes {
+                    self.event_too_large = true;
+                } else {
+                    self.process_line(line_part, &mut on_event);
+                }
             } else {
                 self.buffer_partial_line(line_part);
                 let line = std::mem::take(&mut self.line);

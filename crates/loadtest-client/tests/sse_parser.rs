@@ -203,6 +203,54 @@ fn oversized_event_is_dropped_with_an_error_and_parsing_goes_on() {
     assert_eq!(out, vec![Err(SseError::TooLarge { limit: 64 })]);
 }
 
+/// Events of `body` through a parser limited to 64 bytes, fed in the given pieces.
+fn parse_limited(pieces: &[&[u8]]) -> Vec<Seen> {
+    let mut parser = SseParser::with_max_event_bytes(64);
+    let mut out = Vec::new();
+    let mut push = |e: Result<loadtest_client::sse::SseEvent<'_>, SseError>| {
+        out.push(e.map(|e| {
+            (
+                e.event_type().to_owned(),
+                e.data().to_owned(),
+                String::new(),
+            )
+        }))
+    };
+    for p in pieces {
+        parser.feed(p, &mut push);
+    }
+    parser.finish(&mut push);
+    out
+}
+
+#[test]
+fn an_overlong_line_is_dropped_wherever_the_reads_split() {
+    // Found by the sse_parse fuzz target: a line over the limit was dropped when it spanned
+    // two reads but parsed when it came in one (an unknown field, a comment, or `data:` whose
+    // value alone fits).
+    let long_field = format!("data{}\n\ndata: ok\n\n", "\u{10}".repeat(80));
+    let long_comment = format!(": {}\n\ndata: ok\n\n", "c".repeat(80));
+    let near_limit = format!("data: {}\n\ndata: ok\n\n", "x".repeat(60));
+    for body in [long_field, long_comment, near_limit] {
+        let body = body.as_bytes();
+        let whole = parse_limited(&[body]);
+        assert_eq!(
+            whole,
+            vec![
+                Err(SseError::TooLarge { limit: 64 }),
+                Ok(("message".to_owned(), "ok".to_owned(), String::new()))
+            ]
+        );
+        for cut in 0..=body.len() {
+            assert_eq!(
+                parse_limited(&[&body[..cut], &body[cut..]]),
+                whole,
+                "cut {cut}"
+            );
+        }
+    }
+}
+
 #[test]
 fn every_fixture_split_at_every_offset() {
     for (name, body) in common::sse_fixtures() {

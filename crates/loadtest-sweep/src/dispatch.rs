@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use loadtest_client::{Client, Endpoint, GapSink, RequestRow, RowContext, StreamRequest};
+use loadtest_client::{Client, Endpoint, GapSink, RequestRow, RowContext, Status, StreamRequest};
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::cancel::CancelToken;
@@ -90,6 +90,7 @@ impl ConnectionPacer {
 /// Runs slot `slot` until the timeline ends or dispatch stops.
 pub(crate) async fn worker(shared: Arc<Dispatch>, slot: usize) {
     let mut connected = false;
+    let mut backoff = FailureBackoff::default();
     loop {
         if shared.stop_dispatch.is_cancelled() {
             return;
@@ -124,7 +125,43 @@ pub(crate) async fn worker(shared: Arc<Dispatch>, slot: usize) {
         if pos.phase == Phase::Drain || shared.stop_dispatch.is_cancelled() {
             return;
         }
-        send_one(&shared, pos.step, pos.phase, None).await;
+        let (status, took) = send_one(&shared, pos.step, pos.phase, None).await;
+        drop(_permit);
+        if let Some(pause) = backoff.after(status, took) {
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = shared.stop_dispatch.cancelled() => return,
+            }
+        }
+    }
+}
+
+/// A slot whose requests fail at once (connection refused while the server restarts, an
+/// instant 500 or 429) would otherwise re-send in a hot loop and flood requests.jsonl;
+/// after such a failure it waits, 10 ms doubling to 1 s, until a request succeeds.
+#[derive(Debug, Default)]
+struct FailureBackoff {
+    next: Option<Duration>,
+}
+
+/// A failure faster than this counts as instant.
+const INSTANT_FAILURE: Duration = Duration::from_millis(10);
+const BACKOFF_FIRST: Duration = Duration::from_millis(10);
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+impl FailureBackoff {
+    /// The pause before the next request, if any.
+    fn after(&mut self, status: Status, took: Duration) -> Option<Duration> {
+        let instant_failure = status != Status::Ok
+            && status != Status::Cancelled
+            && (status == Status::ConnectError || took < INSTANT_FAILURE);
+        if !instant_failure {
+            self.next = None;
+            return None;
+        }
+        let pause = self.next.unwrap_or(BACKOFF_FIRST);
+        self.next = Some((pause * 2).min(BACKOFF_MAX));
+        Some(pause)
     }
 }
 
@@ -135,7 +172,7 @@ pub(crate) async fn send_one(
     step: usize,
     phase: Phase,
     scheduled: Option<Instant>,
-) {
+) -> (Status, Duration) {
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     let inputs = shared.inputs.inputs(id);
     let max_tokens = u32::try_from(inputs.max_tokens).unwrap_or(u32::MAX);
@@ -147,7 +184,7 @@ pub(crate) async fn send_one(
             Err(err) => {
                 // Validation refuses message prompts on the completions endpoint before the run.
                 tracing::error!(%err, "request could not be built");
-                return;
+                return (Status::StreamError, Duration::ZERO);
             }
         };
     let row_phase = match phase {
@@ -181,6 +218,7 @@ pub(crate) async fn send_one(
         scheduled.map(|at| record.start.saturating_duration_since(at).as_secs_f64());
     // The recorder outlives every worker; a send error means the run is being torn down.
     let _ = shared.rows.send(row);
+    (record.status, record.total)
 }
 
 /// Buffers gaps locally and moves them into the step's shared histogram in batches, so the
@@ -254,6 +292,40 @@ mod tests {
             "{:?}",
             t0.elapsed()
         );
+    }
+
+    #[test]
+    fn instant_failures_back_off_until_a_success() {
+        let mut b = FailureBackoff::default();
+        let fast = Duration::from_millis(1);
+        assert_eq!(b.after(Status::Ok, fast), None);
+        assert_eq!(
+            b.after(Status::HttpError, fast),
+            Some(Duration::from_millis(10))
+        );
+        assert_eq!(
+            b.after(Status::HttpError, fast),
+            Some(Duration::from_millis(20))
+        );
+        let slow_refusal = Duration::from_secs(2);
+        assert_eq!(
+            b.after(Status::ConnectError, slow_refusal),
+            Some(Duration::from_millis(40))
+        );
+        for _ in 0..20 {
+            b.after(Status::ConnectError, fast);
+        }
+        assert_eq!(
+            b.after(Status::ConnectError, fast),
+            Some(Duration::from_secs(1))
+        );
+        // A slow failure (a timeout, a stream cut late) is not a hot loop.
+        assert_eq!(b.after(Status::Timeout, Duration::from_secs(5)), None);
+        assert_eq!(
+            b.after(Status::HttpError, fast),
+            Some(Duration::from_millis(10))
+        );
+        assert_eq!(b.after(Status::Cancelled, fast), None);
     }
 
     #[test]

@@ -95,11 +95,22 @@ pub async fn run_sweep_with_sink(
         .unwrap_or_else(|_| "run".to_owned());
     let run_dir = create_run_dir(&config.output_dir, &config.run_name, &stamp)?;
     let facts = RunFacts::new(&config, &server, &run_dir, started_at);
-    write_json_atomic(&run_dir.join(files::CONFIG), &facts.config_json(None))?;
-    let requests_path = run_dir.join(files::REQUESTS);
-    let requests_file = recorder::open_requests_file(&requests_path)?;
-    let vllm_csv = scrape::create_csv(&run_dir.join(files::VLLM_METRICS))?;
-    let gpu_csv = telemetry::create_csv(&run_dir.join(files::GPU_METRICS))?;
+    let opened = (|| {
+        write_json_atomic(&run_dir.join(files::CONFIG), &facts.config_json(None))?;
+        Ok::<_, crate::OutputError>((
+            recorder::open_requests_file(&run_dir.join(files::REQUESTS))?,
+            scrape::create_csv(&run_dir.join(files::VLLM_METRICS))?,
+            telemetry::create_csv(&run_dir.join(files::GPU_METRICS))?,
+        ))
+    })();
+    let (requests_file, vllm_csv, gpu_csv) = match opened {
+        Ok(files) => files,
+        Err(err) => {
+            // Nothing ran: leave no half-made run folder behind.
+            let _ = std::fs::remove_dir_all(&run_dir);
+            return Err(err.into());
+        }
+    };
 
     let run_start = Instant::now();
     let run_start_unix_s = unix_now_s();

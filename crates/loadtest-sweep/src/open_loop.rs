@@ -52,7 +52,8 @@ pub(crate) fn dispatch(
                 if shared.stop_dispatch.is_cancelled() {
                     return;
                 }
-                send_one(&shared, pos.step, pos.phase, Some(due)).await;
+                // Open loop: the schedule, not the outcome, decides the next send.
+                let _ = send_one(&shared, pos.step, pos.phase, Some(due)).await;
             },
             &runtime,
         );

@@ -334,7 +334,14 @@ impl SweepArgs {
         Ok(SweepConfig {
             target: TargetConfig {
                 client,
-                model: self.model,
+                model: match self.model {
+                    Some(m) if m.trim().is_empty() => {
+                        bail!(
+                            "invalid --model \"\": expected a model name (or leave it out to use the first of /v1/models)"
+                        )
+                    }
+                    other => other,
+                },
                 endpoint,
                 metrics_url,
             },
@@ -456,7 +463,8 @@ async fn run_async(args: SweepArgs, open_files: Option<u64>) -> Result<ExitCode>
     if !quiet {
         progress::print_outcome(&outcome);
     }
-    if outcome.interrupted {
+    // A signal that came after the drain (while outputs were written) still counts.
+    if outcome.interrupted || cancel.is_cancelled() {
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
     }
     if let Some(max) = config.max_error_rate

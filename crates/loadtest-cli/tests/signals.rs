@@ -1,0 +1,280 @@
+//! Signals against the built binary (§3 cancellation): SIGINT and SIGTERM in warmup, mid-step,
+//! in cooldown and in the final drain leave every file whole and exit 130; a second SIGINT
+//! exits at once; `kill -9` leaves requests.jsonl valid up to its last complete line.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vllm-loadtest");
+
+const ALL_FILES: [&str; 7] = [
+    "config.json",
+    "requests.jsonl",
+    "vllm_metrics.csv",
+    "gpu_metrics.csv",
+    "step_summary.json",
+    "vllm_step_deltas.json",
+    "summary.md",
+];
+
+fn spawn(args: &[&str], out: &Path) -> Child {
+    Command::new(BIN)
+        .args(["--simulate", "--no-gpu", "--quiet"])
+        .args(args)
+        .arg("--output-dir")
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The run folder once its requests.jsonl exists: the moment the run's clock started.
+fn wait_run_dir(out: &Path, child: &mut Child) -> PathBuf {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(dir) = std::fs::read_dir(out)
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(Result::ok)
+            .map(|e| e.path())
+            && dir.join("requests.jsonl").is_file()
+        {
+            return dir;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "exited before the run began"
+        );
+        assert!(Instant::now() < deadline, "the run never began");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn signal(child: &Child, name: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{name} failed");
+}
+
+fn wait_exit(child: &mut Child, limit: Duration) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running {limit:?} after the signal");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Every line of requests.jsonl is JSON, and the file does not end in half a line.
+fn assert_requests_whole(dir: &Path) -> usize {
+    let bytes = std::fs::read(dir.join("requests.jsonl")).unwrap();
+    assert!(bytes.is_empty() || bytes.ends_with(b"\n"), "torn last line");
+    let text = String::from_utf8(bytes).unwrap();
+    for line in text.lines() {
+        let row: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(row["status"].is_string());
+    }
+    text.lines().count()
+}
+
+/// All seven files present and parseable; returns step_summary.json.
+fn assert_all_files(dir: &Path) -> serde_json::Value {
+    for file in ALL_FILES {
+        assert!(dir.join(file).is_file(), "{file} missing");
+    }
+    assert_requests_whole(dir);
+    let json = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap())
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let config = json("config.json");
+    assert_eq!(config["interrupted"], true);
+    assert!(config["finished_at"].is_string());
+    json("vllm_step_deltas.json");
+    for csv in ["vllm_metrics.csv", "gpu_metrics.csv"] {
+        let text = std::fs::read_to_string(dir.join(csv)).unwrap();
+        assert!(text.ends_with('\n'), "{csv}: torn last line");
+        let width = text.lines().next().unwrap().split(',').count();
+        assert!(
+            text.lines().all(|l| l.split(',').count() == width),
+            "{csv}: ragged rows"
+        );
+    }
+    let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(md.starts_with('#') && !md.contains("NaN"), "{md}");
+    // No temporary file of an atomic write left behind.
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().file_name();
+        assert!(!name.to_string_lossy().ends_with(".tmp"), "{name:?} left");
+    }
+    json("step_summary.json")
+}
+
+/// Runs `args`, sends `sig` `after` the run began, and checks the clean stop.
+fn interrupt(args: &[&str], sig: &str, after: Duration) -> serde_json::Value {
+    let out = tempfile::tempdir().unwrap();
+    let mut child = spawn(args, out.path());
+    let dir = wait_run_dir(out.path(), &mut child);
+    std::thread::sleep(after);
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "finished before the signal"
+    );
+    signal(&child, sig);
+    let status = wait_exit(&mut child, Duration::from_secs(20));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{sig} after {after:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_all_files(&dir)
+}
+
+#[test]
+fn sigint_in_warmup() {
+    let summary = interrupt(
+        &["--steps", "2", "--step-duration-s", "2", "--warmup-s", "3"],
+        "INT",
+        Duration::from_millis(800),
+    );
+    assert_eq!(
+        summary["steps"].as_array().unwrap().len(),
+        0,
+        "no window began"
+    );
+}
+
+#[test]
+fn sigterm_mid_step() {
+    let summary = interrupt(
+        &[
+            "--steps",
+            "2,4",
+            "--step-duration-s",
+            "3",
+            "--warmup-s",
+            "0.3",
+        ],
+        "TERM",
+        Duration::from_millis(1500),
+    );
+    let steps = summary["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 1);
+    assert_eq!(steps[0]["partial"], true);
+}
+
+#[test]
+fn sigterm_in_cooldown() {
+    // Window 0.3–1.3 s, cooldown until 4.3 s.
+    let summary = interrupt(
+        &[
+            "--steps",
+            "2,2",
+            "--step-duration-s",
+            "1",
+            "--warmup-s",
+            "0.3",
+            "--cooldown-s",
+            "3",
+        ],
+        "TERM",
+        Duration::from_millis(2500),
+    );
+    let steps = summary["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 1, "the second window never began");
+    assert_eq!(steps[0]["partial"], false, "the first window was complete");
+}
+
+#[test]
+fn sigint_in_the_final_drain() {
+    // The schedule ends at 1.2 s; requests of 1,000 tokens are still streaming (the
+    // simulator makes about 150 tokens/s per stream): the signal lands in the drain, just
+    // before the outputs are written.
+    let summary = interrupt(
+        &[
+            "--steps",
+            "1",
+            "--step-duration-s",
+            "1",
+            "--warmup-s",
+            "0.2",
+            "--max-output-tokens",
+            "1000",
+            "--ignore-eos",
+        ],
+        "INT",
+        Duration::from_millis(2000),
+    );
+    let steps = summary["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 1);
+    assert_eq!(steps[0]["partial"], false);
+    let errors = steps[0]["errors"].as_array().unwrap();
+    assert!(
+        errors.iter().any(|e| e["status"] == "cancelled"),
+        "the streaming request was not recorded as cancelled: {errors:?}"
+    );
+}
+
+#[test]
+fn a_second_sigint_exits_at_once() {
+    let out = tempfile::tempdir().unwrap();
+    // Long requests keep the first stop busy (in-flight requests are being cancelled).
+    let mut child = spawn(
+        &[
+            "--steps",
+            "16",
+            "--step-duration-s",
+            "10",
+            "--warmup-s",
+            "0.2",
+        ],
+        out.path(),
+    );
+    let dir = wait_run_dir(out.path(), &mut child);
+    std::thread::sleep(Duration::from_millis(1000));
+    signal(&child, "INT");
+    std::thread::sleep(Duration::from_millis(5));
+    signal(&child, "INT");
+    let t0 = Instant::now();
+    let status = wait_exit(&mut child, Duration::from_secs(5));
+    assert_eq!(status.code(), Some(130));
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    assert!(assert_requests_whole(&dir) > 0);
+}
+
+#[test]
+fn kill_9_leaves_requests_jsonl_valid_to_its_last_line() {
+    let out = tempfile::tempdir().unwrap();
+    let mut child = spawn(
+        &[
+            "--steps",
+            "8",
+            "--step-duration-s",
+            "10",
+            "--warmup-s",
+            "0.2",
+            "--max-output-tokens",
+            "16",
+        ],
+        out.path(),
+    );
+    let dir = wait_run_dir(out.path(), &mut child);
+    std::thread::sleep(Duration::from_millis(1500));
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), None, "killed by a signal");
+    // Rows are flushed whenever the writer is idle: some are on disk, all whole.
+    let rows = assert_requests_whole(&dir);
+    assert!(rows > 0, "nothing flushed before kill -9");
+    assert!(dir.join("config.json").is_file());
+}

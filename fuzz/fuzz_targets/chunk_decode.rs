@@ -1,0 +1,18 @@
+//! Fuzz target: any text through the chunk decoder, the error-message extractor and the
+//! sanitiser must never panic; sanitised text is one line with no control character and at
+//! most `MAX_ERROR_CHARS` characters (plus the `…` marker).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use loadtest_client::decode::{decode_chunk, error_message};
+use loadtest_client::{MAX_ERROR_CHARS, sanitize_error};
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let _ = decode_chunk(&text);
+    let message = error_message(&text);
+    let clean = sanitize_error(&message);
+    assert!(clean.chars().count() <= MAX_ERROR_CHARS + 1, "{clean:?} too long");
+    assert!(!clean.chars().any(char::is_control), "{clean:?} has a control character");
+    assert_eq!(clean.trim(), clean, "{clean:?} has outer whitespace");
+});
