@@ -4,11 +4,12 @@
 //! folder left behind for usage errors.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_vllm-loadtest");
+mod common;
+
+use common::BIN;
 
 fn run(args: &[&str], out: &Path) -> Output {
     Command::new(BIN)
@@ -320,36 +321,6 @@ fn a_full_disk_is_one_line_and_requests_jsonl_stays_valid() {
     }
 }
 
-/// Starts `vllm-loadtest sim --port 0` and returns it with its URL.
-fn start_sim() -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args([
-            "sim",
-            "--port",
-            "0",
-            "--profile",
-            "fixed",
-            "--ttft-ms",
-            "5",
-            "--itl-ms",
-            "1",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    (child, url)
-}
-
 #[test]
 fn unreachable_wrong_protocol_and_wrong_model() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -362,7 +333,7 @@ fn unreachable_wrong_protocol_and_wrong_model() {
         &["--base-url", &closed, "--prompt-text", "hi", "--no-gpu"],
         "cannot reach",
     );
-    let (mut sim, url) = start_sim();
+    let (mut sim, url) = common::start_sim(&[]);
     let tls = url.replace("http://", "https://");
     assert_usage_error(
         &["--base-url", &tls, "--prompt-text", "hi", "--no-gpu"],

@@ -2,47 +2,23 @@
 //! pass `--max-error-rate` (exit 1).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_vllm-loadtest");
+mod common;
+
+use common::BIN;
 
 #[test]
 fn failures_exit_0_unless_above_max_error_rate() {
     // Half the requests answered 500, a tenth cut mid-stream.
-    let mut sim = Command::new(BIN)
-        .args([
-            "sim",
-            "--port",
-            "0",
-            "--profile",
-            "fixed",
-            "--ttft-ms",
-            "5",
-            "--itl-ms",
-            "1",
-        ])
-        .args([
-            "--fault-http-500",
-            "0.5",
-            "--fault-disconnect",
-            "0.1",
-            "--seed",
-            "3",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(sim.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_owned();
+    let (mut sim, url) = common::start_sim(&[
+        "--fault-http-500",
+        "0.5",
+        "--fault-disconnect",
+        "0.1",
+        "--seed",
+        "3",
+    ]);
     for (max_error_rate, expected) in [(None, 0), (Some("0.9"), 0), (Some("0.1"), 1)] {
         let out = tempfile::tempdir().unwrap();
         let mut command = Command::new(BIN);
