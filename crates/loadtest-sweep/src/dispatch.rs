@@ -187,6 +187,8 @@ pub(crate) async fn send_one(
                 return (Status::StreamError, Duration::ZERO);
             }
         };
+    // Both dispatchers send only in warmup, ramp and measure; the other two arms are there
+    // for exhaustiveness.
     let row_phase = match phase {
         Phase::Warmup => loadtest_client::Phase::Warmup,
         Phase::Ramp => loadtest_client::Phase::Ramp,

@@ -83,10 +83,6 @@ impl InputPlan {
 
     /// The inputs of request `index`: the same for the same `(seed, index)`.
     pub fn inputs(&self, index: u64) -> RequestInputs {
-        if let PromptGen::Custom(source) = &self.prompts {
-            return source.inputs(index);
-        }
-        let max_tokens = self.max_tokens.sample(index);
         let (prompt, input_tokens_target) = match &self.prompts {
             PromptGen::Custom(source) => return source.inputs(index),
             PromptGen::Fixed(prompt) => (prompt.clone(), None),
@@ -104,7 +100,7 @@ impl InputPlan {
         RequestInputs {
             prompt,
             input_tokens_target,
-            max_tokens,
+            max_tokens: self.max_tokens.sample(index),
         }
     }
 }
