@@ -1,5 +1,6 @@
-//! `cargo xtask fuzz`: seeds every fuzz target's corpus from the real fixtures, then runs the
-//! targets one after another with `cargo +nightly fuzz run` and reports executions per target.
+//! `cargo xtask fuzz`: seeds every fuzz target's corpus from the real captures in `testdata/`,
+//! then runs the targets one after another with `cargo +nightly fuzz run` and reports
+//! executions per target.
 //!
 //! Flags: `--seconds N` per target (default 60), `--max-len BYTES` (default 4096),
 //! `--nice` (run at `nice -n 19`, for long campaigns beside other work), and target names to
@@ -63,7 +64,7 @@ fn parse(args: &[String]) -> Result<Options> {
 pub(crate) fn fuzz(root: &Path, args: &[String]) -> Result<()> {
     let options = parse(args)?;
     let fuzz_dir = root.join("fuzz");
-    let fixtures = root.join("../shared/fixtures");
+    let fixtures = root.join("testdata");
     let mut results = Vec::new();
     for target in &options.targets {
         let corpus = fuzz_dir.join("corpus").join(target);
@@ -214,7 +215,7 @@ fn seed(target: &str, corpus: &Path, root: &Path, fixtures: &Path) -> Result<usi
 }
 
 /// Files directly in `dirs` whose names start with `prefix` and end with `suffix`, sorted;
-/// folders that do not exist (no `../shared` checkout) give nothing.
+/// folders that do not exist give nothing.
 fn files(dirs: &[&Path], prefix: &str, suffix: &str) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = dirs
         .iter()
@@ -271,7 +272,7 @@ mod tests {
     #[test]
     fn seeds_every_target_from_the_fixtures() {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-        let fixtures = root.join("../shared/fixtures");
+        let fixtures = root.join("testdata");
         let dir = std::env::temp_dir().join(format!("xtask-fuzz-seed-{}", std::process::id()));
         for target in TARGETS {
             let n = seed(target, &dir.join(target), &root, &fixtures).unwrap();

@@ -1,10 +1,14 @@
 //! Repository automation, run as `cargo xtask <task>`.
 //!
 //! Tasks:
-//! - `ci`: everything CI checks — formatting, clippy with warnings denied, the whole test suite
-//!   (examples included) and rustdoc with warnings denied.
+//! - `ci`: everything CI checks — tidy, formatting, clippy with warnings denied, the whole test
+//!   suite (examples included) and rustdoc with warnings denied.
 //! - `bench [--quick]`: client CPU, RSS and timing error against the simulator ([`mod@bench`]).
 //! - `fuzz [--seconds N]`: every cargo-fuzz target in sequence ([`fuzz`]).
+//! - `tidy`: nothing in the repository points outside it, the crate graph is the one
+//!   docs/architecture.md documents (no cycle), no Rust source file is over 500 lines unless
+//!   listed as split pending ([`tidy`]); also unit tests, so `cargo test --workspace
+//!   --all-targets` (part of `ci`) runs them too.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -13,14 +17,17 @@ use anyhow::{Context, Result, bail};
 
 mod bench;
 mod fuzz;
+mod tidy;
 
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
-  ci     fmt --check, clippy -D warnings, tests, rustdoc -D warnings (what .ci/run runs)
+  ci     tidy, fmt --check, clippy -D warnings, tests, rustdoc -D warnings (what .ci/run runs)
   bench  [--quick] [--no-micro] [--no-wrk]: client CPU, RSS and timing error vs the simulator
   fuzz   [--seconds N] [--max-len BYTES] [--nice] [TARGET…]: seed corpora from the fixtures,
-         run every cargo-fuzz target N s (nightly + cargo-fuzz), print executions per target";
+         run every cargo-fuzz target N s (nightly + cargo-fuzz), print executions per target
+  tidy   nothing points outside the repository (paths, include_str!, CARGO_MANIFEST_DIR);
+         crate graph as in docs/architecture.md, no cycle; .rs files in src/ <= 500 lines";
 
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
@@ -38,6 +45,7 @@ fn run(args: Vec<String>) -> Result<()> {
         Some("ci") => ci(&root),
         Some("bench") => bench::run(&root, &args[1..]),
         Some("fuzz") => fuzz::fuzz(&root, &args[1..]),
+        Some("tidy") => tidy::tidy(&root),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
             Ok(())
@@ -47,6 +55,7 @@ fn run(args: Vec<String>) -> Result<()> {
 }
 
 fn ci(root: &Path) -> Result<()> {
+    tidy::tidy(root)?;
     cargo(root, &["fmt", "--all", "--check"], &[])?;
     cargo(
         root,

@@ -47,11 +47,15 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    output::init_tracing();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(err) => return output::clap_error(&err),
+        Err(err) => {
+            output::init_tracing(false);
+            return output::clap_error(&err);
+        }
     };
+    // `--quiet` keeps warnings off the console too (RUST_LOG still overrides).
+    output::init_tracing(cli.command.is_none() && cli.sweep.is_quiet());
     let result = match cli.command {
         None => commands::sweep::run(cli.sweep),
         Some(Command::Metrics(args)) => commands::metrics::run(args),

@@ -5,10 +5,12 @@ use std::process::ExitCode;
 
 use crate::EXIT_USAGE;
 
-/// Logs go to stderr, filtered by `RUST_LOG` (default: warnings and errors).
-pub(crate) fn init_tracing() {
+/// Logs go to stderr, filtered by `RUST_LOG` (default: warnings and errors; errors only when
+/// `quiet`).
+pub(crate) fn init_tracing(quiet: bool) {
+    let default = if quiet { "error" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // Colours only on a terminal: a log file or a pipe gets plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
@@ -31,20 +33,38 @@ pub(crate) fn clap_error(err: &clap::Error) -> ExitCode {
 }
 
 /// A clap usage error on one line: its message, possible values and tip, without the usage
-/// block and the "For more information" line (every error of this tool is one line).
+/// block and the "For more information" line (every error of this tool is one line). The
+/// lines listed under a line ending with ':' (the missing arguments) follow it after a space
+/// and are joined with ", "; other lines are joined with "; ".
 fn one_line(rendered: &str) -> String {
     let mut text = String::new();
+    // Inside the list that follows a line ending with ':', and whether it has an item yet.
+    let mut list: Option<bool> = None;
     for line in rendered.lines().map(str::trim) {
         if line.starts_with("Usage:") {
             break;
         }
-        if line.is_empty() || line.starts_with("For more information") {
+        if line.is_empty() {
+            list = None;
+            continue;
+        }
+        if line.starts_with("For more information") {
             continue;
         }
         if !text.is_empty() {
-            text.push_str(if line.starts_with('[') { " " } else { "; " });
+            text.push_str(match list {
+                Some(false) => " ",
+                Some(true) => ", ",
+                None if line.starts_with('[') => " ",
+                None => "; ",
+            });
         }
         text.push_str(line);
+        list = if line.ends_with(':') {
+            Some(false)
+        } else {
+            list.map(|_| true)
+        };
     }
     let text = text.strip_prefix("error: ").unwrap_or(&text);
     format!("error: {text} (see --help)")
@@ -139,6 +159,20 @@ mod tests {
         assert_eq!(
             super::one_line(rendered),
             "error: unexpected argument '--bogus' found; tip: a similar argument exists: '--no-gpu' (see --help)"
+        );
+    }
+
+    #[test]
+    fn clap_lists_after_a_colon_read_naturally() {
+        let rendered = "error: the following required arguments were not provided:\n  <FILE|URL>\n\nUsage: vllm-loadtest metrics <FILE|URL|--diff <BEFORE> <AFTER>>\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            super::one_line(rendered),
+            "error: the following required arguments were not provided: <FILE|URL> (see --help)"
+        );
+        let rendered = "error: the following required arguments were not provided:\n  --base-url <URL>\n  --input-size <N>\n\n  tip: try --simulate\n\nUsage: vllm-loadtest [OPTIONS]\n";
+        assert_eq!(
+            super::one_line(rendered),
+            "error: the following required arguments were not provided: --base-url <URL>, --input-size <N>; tip: try --simulate (see --help)"
         );
     }
 }

@@ -12,15 +12,15 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_vllm-loadtest");
 const IDLE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/vllm-0.32.0/metrics_idle.txt"
+    "/../../testdata/vllm-0.32.0/metrics_idle.txt"
 );
 const AFTER: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/vllm-0.32.0/metrics_after_load.txt"
+    "/../../testdata/vllm-0.32.0/metrics_after_load.txt"
 );
 const LLAMACPP: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/llamacpp-0c1e57098/metrics_idle.txt"
+    "/../../testdata/llamacpp-0c1e57098/metrics_idle.txt"
 );
 
 fn run(args: &[&str]) -> Output {
@@ -151,11 +151,51 @@ fn usage_errors() {
     let out = run(&["/nonexistent/scrape.txt"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/scrape.txt"));
-    let out = run(&["https://example.invalid/metrics"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("https"));
-    assert_eq!(run(&[]).status.code(), Some(2));
     assert_eq!(run(&[AFTER, "--diff", IDLE, AFTER]).status.code(), Some(2));
+}
+
+#[test]
+fn no_argument_reads_naturally() {
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: the following required arguments were not provided: <FILE|URL> (see --help)\n"
+    );
+}
+
+#[test]
+fn https_urls_are_fetched() {
+    // Nothing listens on port 1: the URL passes the argument check and fails to connect.
+    let out = run(&["https://127.0.0.1:1/metrics"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: cannot connect to https://127.0.0.1:1/metrics"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("not supported"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    // So do both schemes in --diff.
+    let out = run(&["--diff", "HTTPS://127.0.0.1:1/m", "http://127.0.0.1:1/m"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot connect to https://127.0.0.1:1/m"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn url_credentials_are_refused_unechoed() {
+    let out = run(&["http://admin:hunter2@127.0.0.1:1/metrics"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    assert!(
+        stderr.contains("<redacted>@127.0.0.1:1/metrics"),
+        "{stderr}"
+    );
 }
 
 /// Serves `answers` (one per connection, in order) on 127.0.0.1:0; returns the port.
@@ -218,7 +258,14 @@ fn url_json() {
         "{}",
         requests[0]
     );
-    assert!(requests[0].contains(&format!("Host: 127.0.0.1:{port}\r\n")));
+    // Header names are case-insensitive (the client writes them in lower case).
+    assert!(
+        requests[0]
+            .to_ascii_lowercase()
+            .contains(&format!("\r\nhost: 127.0.0.1:{port}\r\n")),
+        "{}",
+        requests[0]
+    );
 }
 
 #[test]
@@ -249,4 +296,150 @@ fn url_http_error() {
         String::from_utf8_lossy(&out.stderr)
     );
     server.join().unwrap();
+}
+
+fn answer(content_type: &str, body: &[u8]) -> Vec<u8> {
+    let mut a = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    a.extend_from_slice(body);
+    a
+}
+
+const MODELS_JSON: &[u8] =
+    br#"{"object":"list","data":[{"id":"tiny-llama","object":"model","owned_by":"vllm"}]}"#;
+
+#[test]
+fn non_prometheus_url_is_refused() {
+    let (port, server) = serve(vec![answer("application/json", MODELS_JSON)]);
+    let url = format!("http://127.0.0.1:{port}/v1/models");
+    let out = run(&[&url, "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("error: {url} holds no Prometheus samples (")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Content-Type: application/json"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(r#"the body starts: {"object":"list","data":[{"id":"#),
+        "{stderr}"
+    );
+    server.join().unwrap();
+}
+
+#[test]
+fn hostile_non_prometheus_body_is_quoted_sanitised() {
+    let mut body = b"\x1b]0;pwned\x07\x1b[2J<html>\r\n<body>\xe2\x80\xae".to_vec();
+    body.extend_from_slice(&[b'x'; 10_000]);
+    // (A control byte in a header is refused by the client itself; a long one is cut.)
+    let content_type = format!("text/html; x={}", "y".repeat(500));
+    let (port, server) = serve(vec![answer(&content_type, &body)]);
+    let out = run(&[&format!("http://127.0.0.1:{port}/")]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        !stderr.contains('\x1b') && !stderr.contains('\u{202e}'),
+        "{stderr:?}"
+    );
+    assert!(stderr.contains("holds no Prometheus samples"), "{stderr}");
+    assert!(stderr.contains("<html> <body>\\u{202e}xxx"), "{stderr}");
+    assert!(
+        stderr.contains("Content-Type: text/html; x=yyy"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("yyy…; the body starts: "), "{stderr}");
+    assert!(stderr.len() < 400, "{stderr}");
+    server.join().unwrap();
+}
+
+#[test]
+fn non_prometheus_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let json_path = dir.path().join("models.json");
+    std::fs::write(&json_path, MODELS_JSON).unwrap();
+    let html_path = dir.path().join("page.html");
+    std::fs::write(
+        &html_path,
+        "<!DOCTYPE html>\n<html><head><title>vLLM</title></head></html>\n",
+    )
+    .unwrap();
+    for path in [&json_path, &html_path] {
+        let path = path.to_str().unwrap();
+        let out = run(&[path]);
+        assert_eq!(out.status.code(), Some(2), "{path}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.starts_with(&format!(
+                "error: scrape file {path} holds no Prometheus samples (the body starts: "
+            )),
+            "{stderr}"
+        );
+    }
+    let stderr = String::from_utf8_lossy(&run(&[html_path.to_str().unwrap()]).stderr).into_owned();
+    assert!(stderr.contains("<!DOCTYPE html> <html><head>"), "{stderr}");
+    // Either side of --diff.
+    for args in [
+        ["--diff", json_path.to_str().unwrap(), AFTER],
+        ["--diff", IDLE, html_path.to_str().unwrap()],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("holds no Prometheus samples"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn empty_valid_exposition_warns_and_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let comments = dir.path().join("comments.txt");
+    std::fs::write(
+        &comments,
+        "# HELP vllm:num_requests_running Running.\n# TYPE vllm:num_requests_running gauge\n\n# a comment\n",
+    )
+    .unwrap();
+    let empty = dir.path().join("empty.txt");
+    std::fs::write(&empty, "").unwrap();
+    for path in [&comments, &empty] {
+        let out = run(&[path.to_str().unwrap(), "--json"]);
+        assert_eq!(out.status.code(), Some(0));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["samples"], 0);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.starts_with(&format!(
+                "warning: scrape file {} holds no samples",
+                path.display()
+            )),
+            "{stderr}"
+        );
+    }
+    // An empty body over HTTP is the same.
+    let (port, server) = serve(vec![answer("text/plain; version=0.0.4", b"")]);
+    let out = run(&[&format!("http://127.0.0.1:{port}/metrics")]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("warning: "));
+    server.join().unwrap();
+}
+
+#[test]
+fn help_says_what_an_empty_scrape_does() {
+    let out = run(&["--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("https://"), "{help}");
+    assert!(help.contains("valid but empty exposition"), "{help}");
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 const ROW_KEYS: [&str; 25] = loadtest_client::REQUEST_ROW_KEYS;
 
 fn fixture(rel: &str) -> Vec<u8> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/").to_owned() + rel;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/").to_owned() + rel;
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 

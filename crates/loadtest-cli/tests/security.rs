@@ -3,11 +3,11 @@
 //! message; error bodies quoted back are truncated and carry no terminal escapes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+mod common;
+
+use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vllm-loadtest");
 
@@ -69,7 +69,10 @@ fn the_api_key_is_never_written_or_logged() {
         command
             .arg("--simulate")
             .args(TINY_RUN)
-            .args(["--header", "Authorization: Bearer sk-HEADER-5ecret-0004"])
+            .args([
+                "--header",
+                "Proxy-Authorization: Bearer sk-HEADER-5ecret-0004",
+            ])
             .args(["--header", "X-Api-Key: sk-XAPI-5ecret-0005"])
             .arg("--output-dir")
             .arg(out.path())
@@ -153,62 +156,28 @@ fn the_api_key_is_not_in_error_messages() {
 /// A server whose `/v1/chat/completions` answers 500 with an error message holding terminal
 /// escapes and `filler` bytes of text; `/v1/models` lists `m`; everything else is 404.
 fn hostile_server(filler: usize) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { continue };
-            std::thread::spawn(move || {
-                let _ = answer(stream, filler);
-            });
+    common::canned_server(move |head, _| {
+        if head.starts_with("GET /v1/models") {
+            common::models_answer()
+        } else if head.starts_with("POST /v1/chat/completions") {
+            let message = format!(
+                "\u{1b}[31mRED\u{1b}[0m \u{1b}]0;pwned\u{7} {}",
+                "A".repeat(filler)
+            );
+            (
+                "500 Internal Server Error",
+                "application/json",
+                serde_json::json!({"error": {"message": message, "code": 500}}).to_string(),
+            )
+        } else {
+            (
+                "404 Not Found",
+                "application/json",
+                r#"{"detail":"Not Found"}"#.to_owned(),
+            )
         }
-    });
-    url
-}
-
-fn answer(mut stream: TcpStream, filler: usize) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut head = String::new();
-    let mut length = 0usize;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 {
-            return Ok(());
-        }
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            length = v.trim().parse().unwrap_or(0);
-        }
-        head.push_str(&line);
-        if line == "\r\n" {
-            break;
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body)?;
-    let (status, body) = if head.starts_with("GET /v1/models") {
-        (
-            "200 OK",
-            r#"{"object":"list","data":[{"id":"m","object":"model"}]}"#.to_owned(),
-        )
-    } else if head.starts_with("POST /v1/chat/completions") {
-        let message = format!(
-            "\u{1b}[31mRED\u{1b}[0m \u{1b}]0;pwned\u{7} {}",
-            "A".repeat(filler)
-        );
-        (
-            "500 Internal Server Error",
-            serde_json::json!({"error": {"message": message, "code": 500}}).to_string(),
-        )
-    } else {
-        ("404 Not Found", r#"{"detail":"Not Found"}"#.to_owned())
-    };
-    write!(
-        stream,
-        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    stream.flush()
+    })
+    .0
 }
 
 #[test]
@@ -230,7 +199,9 @@ fn error_bodies_are_truncated_and_stripped_of_escapes() {
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&o.stderr);
-        assert!(o.status.success(), "{stderr}");
+        // Every request failed: the run exits 1 and says why.
+        assert_eq!(o.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("none of the"), "{stderr}");
         let dir = std::fs::read_dir(out.path())
             .unwrap()
             .next()

@@ -62,5 +62,6 @@ fn sim_refuses_bad_flags() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("fault_429"));
+    // The message names the flag, not the library field.
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid --fault-429 2"));
 }

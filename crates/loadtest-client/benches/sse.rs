@@ -11,7 +11,7 @@ use loadtest_client::measure::{NoGapSink, StreamMeasurer};
 use loadtest_client::sse::SseParser;
 
 fn fixture(rel: &str) -> Vec<u8> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/").to_owned() + rel;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/").to_owned() + rel;
     std::fs::read(&path).unwrap()
 }
 

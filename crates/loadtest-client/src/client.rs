@@ -412,8 +412,17 @@ async fn drain(body: &mut Incoming, until: Instant) {
     .await;
 }
 
-/// `scheme://authority[/prefix]` with no trailing `/` and no trailing `/v1`.
-fn normalize_base_url(url: &str) -> Result<String, ClientError> {
+/// The base URL the client uses for `url`: `scheme://authority[/prefix]` with no trailing
+/// `/` and no trailing `/v1` (the OpenAI SDK habit of `http://host:8000/v1`); the client
+/// appends `/v1/…`, `/version` and `/metrics` itself.
+///
+/// ```
+/// assert_eq!(
+///     loadtest_client::normalize_base_url("http://localhost:8000/v1/").unwrap(),
+///     "http://localhost:8000"
+/// );
+/// ```
+pub fn normalize_base_url(url: &str) -> Result<String, ClientError> {
     let bad = |reason: &str| ClientError::InvalidBaseUrl {
         url: url.to_owned(),
         reason: reason.to_owned(),

@@ -133,12 +133,12 @@ mod tests {
     fn first_model_of_real_lists() {
         let vllm = include_bytes!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/fixtures/vllm-0.32.0/models.json"
+            "/../../testdata/vllm-0.32.0/models.json"
         ));
         assert_eq!(parse_first_model(vllm).unwrap(), "tiny-llama");
         let llama = include_bytes!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/fixtures/llamacpp-0c1e57098/models.json"
+            "/../../testdata/llamacpp-0c1e57098/models.json"
         ));
         assert_eq!(parse_first_model(llama).unwrap(), "tiny-llama-f32.gguf");
         assert!(parse_first_model(br#"{"data":[]}"#).is_err());

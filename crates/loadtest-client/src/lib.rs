@@ -80,7 +80,7 @@ mod request;
 pub mod row;
 pub mod sse;
 
-pub use client::{Client, GetResponse, MAX_GET_BODY_BYTES};
+pub use client::{Client, GetResponse, MAX_GET_BODY_BYTES, normalize_base_url};
 pub use config::{
     ClientConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_POOL_SIZE, DEFAULT_REQUEST_TIMEOUT,
     SENSITIVE_HEADERS, is_sensitive,

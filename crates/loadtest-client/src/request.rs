@@ -107,6 +107,14 @@ impl Prompt {
         }
     }
 
+    /// The text of a plain-text prompt (`None` for chat messages).
+    pub fn as_text(&self) -> Option<String> {
+        match self.kind {
+            PromptKind::Text => serde_json::from_slice(&self.json).ok(),
+            PromptKind::Messages => None,
+        }
+    }
+
     /// Size of the serialised prompt in bytes.
     pub fn json_len(&self) -> usize {
         self.json.len()

@@ -62,23 +62,70 @@ impl Sampler {
 
     /// The value for request `index`: always the same for the same `(seed, index)`.
     pub fn sample(&self, index: u64) -> u64 {
+        self.draw(index).value
+    }
+
+    /// The draw for request `index`, with how it was reached: [`Sampler::sample`] is its
+    /// value, and [`DistSpec::clamp_check`] counts its redraws and clamps, so the check and
+    /// the real sampler cannot drift apart.
+    pub(crate) fn draw(&self, index: u64) -> Draw {
         let (min, max) = self.spec.bounds();
         let mut rng = StdRng::seed_from_u64(mix(self.seed, index));
         let continuous = match self.shape {
-            Shape::Fixed(v) => return v,
-            Shape::Uniform => return rng.random_range(min..=max),
+            Shape::Fixed(v) => return Draw::direct(v),
+            Shape::Uniform => return Draw::direct(rng.random_range(min..=max)),
             Shape::Normal(normal) => DrawFrom::Normal(normal),
             Shape::LogNormal(lognormal) => DrawFrom::LogNormal(lognormal),
         };
         let mut last = f64::NAN;
-        for _ in 0..=MAX_RESAMPLES {
+        for attempt in 0..=MAX_RESAMPLES {
             last = continuous.draw(&mut rng).round();
             if last >= min as f64 && last <= max as f64 {
-                return last as u64;
+                return Draw {
+                    value: last as u64,
+                    redrawn: attempt > 0,
+                    clamped: None,
+                };
             }
         }
-        clamp(last, min, max)
+        let (value, bound) = clamp(last, min, max);
+        Draw {
+            value,
+            redrawn: true,
+            clamped: Some(bound),
+        }
     }
+}
+
+/// One draw and how the sampler reached it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Draw {
+    /// The value handed out.
+    pub(crate) value: u64,
+    /// The first continuous draw fell outside `[min, max]`, so it was redrawn.
+    pub(crate) redrawn: bool,
+    /// All `1 + MAX_RESAMPLES` draws missed and the last was clamped to this bound.
+    pub(crate) clamped: Option<Bound>,
+}
+
+impl Draw {
+    /// A value that needs no truncation (fixed and uniform specs).
+    fn direct(value: u64) -> Self {
+        Draw {
+            value,
+            redrawn: false,
+            clamped: None,
+        }
+    }
+}
+
+/// Which end of `[min, max]` a draw was clamped to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bound {
+    /// Clamped up to `min` (the last draw was below it, or NaN).
+    Min,
+    /// Clamped down to `max`.
+    Max,
 }
 
 #[derive(Clone, Copy)]
@@ -96,13 +143,12 @@ impl DrawFrom {
     }
 }
 
-fn clamp(value: f64, min: u64, max: u64) -> u64 {
+/// Clamps a draw that missed `[min, max]` to the nearer bound (NaN goes to `min`).
+fn clamp(value: f64, min: u64, max: u64) -> (u64, Bound) {
     if value.is_nan() || value <= min as f64 {
-        min
-    } else if value >= max as f64 {
-        max
+        (min, Bound::Min)
     } else {
-        value as u64
+        (max, Bound::Max)
     }
 }
 
@@ -148,10 +194,44 @@ mod tests {
 
     #[test]
     fn clamp_handles_nan_and_both_ends() {
-        assert_eq!(clamp(f64::NAN, 3, 9), 3);
-        assert_eq!(clamp(-5.0, 3, 9), 3);
-        assert_eq!(clamp(50.0, 3, 9), 9);
-        assert_eq!(clamp(5.0, 3, 9), 5);
+        assert_eq!(clamp(f64::NAN, 3, 9), (3, Bound::Min));
+        assert_eq!(clamp(-5.0, 3, 9), (3, Bound::Min));
+        assert_eq!(clamp(f64::NEG_INFINITY, 3, 9), (3, Bound::Min));
+        assert_eq!(clamp(50.0, 3, 9), (9, Bound::Max));
+        assert_eq!(clamp(f64::INFINITY, 3, 9), (9, Bound::Max));
+    }
+
+    #[test]
+    fn draw_reports_redraws_and_clamps() {
+        let sampler = Sampler::new("normal:10000:1:1:5".parse().unwrap(), 1);
+        let expected = Draw {
+            value: 5,
+            redrawn: true,
+            clamped: Some(Bound::Max),
+        };
+        assert_eq!(sampler.draw(0), expected);
+        let sampler = Sampler::new("normal:-10000:1:2:5".parse().unwrap(), 1);
+        assert_eq!(sampler.draw(3).clamped, Some(Bound::Min));
+        // Bounds 8 std out: the first draw lands, nothing is redrawn or clamped.
+        let sampler = Sampler::new("normal:1000:100:200:1800".parse().unwrap(), 1);
+        let draw = sampler.draw(0);
+        assert_eq!((draw.redrawn, draw.clamped), (false, None));
+        assert_eq!(draw.value, sampler.sample(0));
+        // Uniform and fixed never redraw.
+        let sampler = Sampler::new("uniform:1:3".parse().unwrap(), 1);
+        assert!((0..100).all(|i| sampler.draw(i) == Draw::direct(sampler.sample(i))));
+        assert_eq!(Sampler::new(DistSpec::Fixed(7), 1).draw(0), Draw::direct(7));
+    }
+
+    #[test]
+    fn a_tight_window_is_reached_by_redrawing_not_clamping() {
+        // [199.5, 260.5) holds about 34 % of normal(256, 64): about 66 % of draws are
+        // redrawn at least once, and 65 misses in a row (0.66^65 ≈ 2e-12) never happen.
+        let sampler = Sampler::new("normal:256:64:200:260".parse().unwrap(), 4);
+        let draws: Vec<Draw> = (0..2_000).map(|i| sampler.draw(i)).collect();
+        let redrawn = draws.iter().filter(|d| d.redrawn).count();
+        assert!((1_250..=1_500).contains(&redrawn), "{redrawn}");
+        assert!(draws.iter().all(|d| d.clamped.is_none()));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use loadtest_prom::{CanonicalSnapshot, Exposition};
 
 const AFTER_LOAD: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/vllm-0.32.0/metrics_after_load.txt"
+    "/../../testdata/vllm-0.32.0/metrics_after_load.txt"
 );
 
 fn parse(c: &mut Criterion) {

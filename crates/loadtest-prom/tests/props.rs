@@ -8,15 +8,15 @@ use proptest::prelude::*;
 const FIXTURES: &[&str] = &[
     concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/vllm-0.32.0/metrics_idle.txt"
+        "/../../testdata/vllm-0.32.0/metrics_idle.txt"
     ),
     concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/vllm-0.32.0/metrics_after_load.txt"
+        "/../../testdata/vllm-0.32.0/metrics_after_load.txt"
     ),
     concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/llamacpp-0c1e57098/metrics_idle.txt"
+        "/../../testdata/llamacpp-0c1e57098/metrics_idle.txt"
     ),
     concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sglang.txt"),
     concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/llamacpp_nan.txt"),

@@ -9,13 +9,10 @@ use loadtest_prom::{
     ScalarMetric, ScrapeSummary, ServerKind, StepDeltas,
 };
 
-const VLLM: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/vllm-0.32.0/"
-);
+const VLLM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/vllm-0.32.0/");
 const LLAMACPP: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/llamacpp-0c1e57098/"
+    "/../../testdata/llamacpp-0c1e57098/"
 );
 
 fn read(dir: &str, name: &str) -> Vec<u8> {

@@ -102,7 +102,7 @@ mod tests {
 
     #[test]
     fn unknown_model_matches_the_capture() {
-        let real = include_str!("../../../../shared/fixtures/vllm-0.32.0/err_unknown_model.json");
+        let real = include_str!("../../../testdata/vllm-0.32.0/err_unknown_model.json");
         assert_eq!(
             ApiError::unknown_model("no-such-model", "tiny-llama").body(),
             real.trim_end()
@@ -111,10 +111,9 @@ mod tests {
 
     #[test]
     fn http_layer_bodies_match_the_capture() {
-        let nf = include_str!("../../../../shared/fixtures/vllm-0.32.0/err_unknown_path.json");
+        let nf = include_str!("../../../testdata/vllm-0.32.0/err_unknown_path.json");
         assert_eq!(detail_body("Not Found"), nf.trim_end());
-        let na =
-            include_str!("../../../../shared/fixtures/vllm-0.32.0/err_get_chat_completions.json");
+        let na = include_str!("../../../testdata/vllm-0.32.0/err_get_chat_completions.json");
         assert_eq!(detail_body("Method Not Allowed"), na.trim_end());
     }
 }

@@ -279,10 +279,7 @@ fn byte_offset(body: &[u8], line: usize, column: usize) -> usize {
 mod tests {
     use super::*;
 
-    const FIX: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/vllm-0.32.0"
-    );
+    const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/vllm-0.32.0");
 
     fn read(name: &str) -> Vec<u8> {
         std::fs::read(format!("{FIX}/{name}")).unwrap()

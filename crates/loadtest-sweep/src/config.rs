@@ -12,6 +12,7 @@ use loadtest_client::{ClientConfig, Endpoint};
 use crate::arrival::Arrival;
 use crate::auto_stop::AutoStop;
 use crate::inputs::InputSource;
+use crate::prompt_file::PromptFileFacts;
 use crate::slo::Slo;
 
 /// How step values are read (§3).
@@ -127,6 +128,20 @@ pub struct SweepConfig {
     pub run_name: String,
     /// Exit 1 when the failed share of measured requests is above this.
     pub max_error_rate: Option<f64>,
+    /// Top-level fields merged into every request body (`--extra-body`, `--temperature`,
+    /// `--top-p`): sampling parameters, `chat_template_kwargs`, `min_tokens`, … Keys the
+    /// client sets itself ([`loadtest_client::RESERVED_KEYS`]) are refused.
+    pub extra_body: serde_json::Map<String, serde_json::Value>,
+    /// The exact run folder to create (`--run-dir`); it must not exist. `None`: a new
+    /// `<output_dir>/<run_name>_<UTC timestamp>/`.
+    pub run_dir: Option<PathBuf>,
+    /// Where the prompt-file rows of [`InputSource::PromptFile`] came from (path, SHA-256),
+    /// recorded in config.json.
+    pub prompt_file: Option<PromptFileFacts>,
+    /// The command line that started the run, recorded in config.json so it can be rerun.
+    /// The front end redacts secret flag values; the engine also replaces the api key and
+    /// every sensitive header value wherever they appear in it.
+    pub command_line: Vec<String>,
 }
 
 impl SweepConfig {
@@ -160,6 +175,10 @@ impl SweepConfig {
             output_dir: PathBuf::from("results"),
             run_name: "run".to_owned(),
             max_error_rate: None,
+            extra_body: serde_json::Map::new(),
+            run_dir: None,
+            prompt_file: None,
+            command_line: Vec::new(),
         }
     }
 }
@@ -167,10 +186,14 @@ impl SweepConfig {
 impl TargetConfig {
     /// A target at `base_url`: chat endpoint, model from `/v1/models`, `/metrics` scraped
     /// at `<base_url>/metrics`.
+    ///
+    /// The base URL is normalised as the client does (a trailing `/` or `/v1` is dropped, the
+    /// OpenAI SDK habit), so `/metrics` is scraped at the server root, not under `/v1`.
     pub fn new(base_url: &str) -> Self {
-        let base = base_url.trim_end_matches('/');
+        let base = loadtest_client::normalize_base_url(base_url)
+            .unwrap_or_else(|_| base_url.trim_end_matches('/').to_owned());
         TargetConfig {
-            client: ClientConfig::new(base),
+            client: ClientConfig::new(&base),
             model: None,
             endpoint: Endpoint::Chat,
             metrics_url: Some(format!("{base}/metrics")),

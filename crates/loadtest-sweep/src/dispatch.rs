@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use loadtest_client::{Client, Endpoint, GapSink, RequestRow, RowContext, Status, StreamRequest};
+use loadtest_client::{
+    Client, Endpoint, ExtraFields, GapSink, RequestRow, RowContext, Status, StreamRequest,
+};
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::cancel::CancelToken;
@@ -32,6 +34,8 @@ pub(crate) struct Dispatch {
     pub endpoint: Endpoint,
     pub model: Arc<str>,
     pub ignore_eos: bool,
+    /// `--extra-body` fields, serialised once.
+    pub extra: Option<ExtraFields>,
     pub run_start: Instant,
     pub run_start_unix_s: f64,
     pub next_id: AtomicU64,
@@ -178,9 +182,15 @@ pub(crate) async fn send_one(
     let max_tokens = u32::try_from(inputs.max_tokens).unwrap_or(u32::MAX);
     let request =
         match StreamRequest::new(shared.endpoint, Arc::clone(&shared.model), inputs.prompt) {
-            Ok(request) => request
-                .with_max_tokens(Some(max_tokens))
-                .with_ignore_eos(shared.ignore_eos),
+            Ok(request) => {
+                let request = request
+                    .with_max_tokens(Some(max_tokens))
+                    .with_ignore_eos(shared.ignore_eos);
+                match &shared.extra {
+                    Some(extra) => request.with_extra(extra.clone()),
+                    None => request,
+                }
+            }
             Err(err) => {
                 // Validation refuses message prompts on the completions endpoint before the run.
                 tracing::error!(%err, "request could not be built");

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-use loadtest_client::Client;
 use loadtest_client::row::unix_now_s;
+use loadtest_client::{Client, ExtraFields};
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::cancel::CancelToken;
@@ -17,7 +17,7 @@ use crate::inputs::InputPlan;
 use crate::live::LiveCounters;
 use crate::preflight::{metrics_endpoint, preflight};
 use crate::recorder::RecordSink;
-use crate::run_dir::{create_run_dir, write_json_atomic};
+use crate::run_dir::{create_exact_run_dir, create_run_dir, write_json_atomic};
 use crate::stats::new_us_histogram;
 use crate::timeline::Timeline;
 use crate::windows::{WindowWatch, watch_windows};
@@ -60,6 +60,7 @@ pub async fn run_sweep_with_sink(
     live: Arc<LiveCounters>,
     sink: Option<Box<dyn RecordSink>>,
 ) -> Result<RunOutcome, SweepError> {
+    let _finished = live.finish_on_drop(); // readers learn the run is over, on every way out
     let timeline = Timeline::new(
         &config.steps,
         config.warmup,
@@ -81,6 +82,15 @@ pub async fn run_sweep_with_sink(
         LoadMode::Concurrency => workers.max(1),
         LoadMode::Rate => config.max_inflight,
     };
+    let extra = if config.extra_body.is_empty() {
+        None
+    } else {
+        Some(
+            ExtraFields::new(&config.extra_body).map_err(|e| SweepError::Usage {
+                message: format!("invalid extra body: {e}"),
+            })?,
+        )
+    };
     let client = Client::new(&client_config).map_err(SweepError::Client)?;
     let metrics = match &config.target.metrics_url {
         Some(url) => Some(metrics_endpoint(&client_config, url)?),
@@ -93,7 +103,10 @@ pub async fn run_sweep_with_sink(
             "[year][month][day]T[hour][minute][second]Z"
         ))
         .unwrap_or_else(|_| "run".to_owned());
-    let run_dir = create_run_dir(&config.output_dir, &config.run_name, &stamp)?;
+    let run_dir = match &config.run_dir {
+        Some(dir) => create_exact_run_dir(dir)?,
+        None => create_run_dir(&config.output_dir, &config.run_name, &stamp)?,
+    };
     let facts = RunFacts::new(&config, &server, &run_dir, started_at);
     let opened = (|| {
         write_json_atomic(&run_dir.join(files::CONFIG), &facts.config_json(None))?;
@@ -183,6 +196,7 @@ pub async fn run_sweep_with_sink(
         endpoint: config.target.endpoint,
         model: Arc::from(server.model.as_str()),
         ignore_eos: config.ignore_eos,
+        extra,
         run_start,
         run_start_unix_s,
         next_id: AtomicU64::new(0),
@@ -275,6 +289,7 @@ pub async fn run_sweep_with_sink(
     })?;
     finalize(Collected {
         facts,
+        preflight_warnings: server.metrics_warning.into_iter().collect(),
         timeline: &timeline,
         interrupted_at,
         recorded,

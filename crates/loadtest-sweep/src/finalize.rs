@@ -46,6 +46,29 @@ pub struct RunFacts {
     pub target: TargetFacts,
     /// Every setting, defaults resolved.
     pub settings: Settings,
+    /// The command line that started the run, secrets redacted (empty when embedded).
+    #[serde(default)]
+    pub command_line: Vec<String>,
+    /// What the run's server and GPU telemetry actually delivered (set at the end; null in
+    /// the config.json written at the start).
+    #[serde(default)]
+    pub telemetry: Option<TelemetryFacts>,
+}
+
+/// What the run's `/metrics` scrapes and nvidia-smi polling delivered: the facts a reader
+/// needs to tell "off" from "on but failing".
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TelemetryFacts {
+    /// Scrapes of the metrics URL that succeeded (0 with `--no-metrics`).
+    pub metrics_scrapes_ok: u64,
+    /// Scrapes that failed.
+    pub metrics_scrapes_failed: u64,
+    /// Why the first failing scrape failed.
+    pub metrics_first_error: Option<String>,
+    /// nvidia-smi samples received (0 with `--no-gpu`).
+    pub gpu_samples: u64,
+    /// Why GPU telemetry was unavailable, when it was enabled but delivered nothing.
+    pub gpu_unavailable: Option<String>,
 }
 
 /// The server as config.json shows it (credentials redacted).
@@ -97,6 +120,15 @@ pub struct Settings {
     pub input_size: Option<String>,
     /// Prompts in the prompt file.
     pub prompt_file_rows: Option<usize>,
+    /// `--prompt-text` (fixed-prompt mode).
+    #[serde(default)]
+    pub prompt_text: Option<String>,
+    /// `--prompt-file`: path and SHA-256 of the file read.
+    #[serde(default)]
+    pub prompt_file: Option<crate::prompt_file::PromptFileFacts>,
+    /// `--extra-body` (with `--temperature`, `--top-p`): fields merged into every request.
+    #[serde(default)]
+    pub extra_body: serde_json::Map<String, serde_json::Value>,
     /// `--max-output-tokens`.
     pub max_output_tokens: String,
     /// `--ignore-eos`.
@@ -152,7 +184,31 @@ impl RunFacts {
             _ => None,
         };
         let client = &config.target.client;
+        let prompt_text = match &config.input {
+            InputSource::FixedPrompt(prompt) => prompt.as_text(),
+            _ => None,
+        };
+        let secrets: Vec<&str> = client
+            .api_key
+            .iter()
+            .map(String::as_str)
+            .chain(
+                client
+                    .headers
+                    .iter()
+                    .filter(|(name, _)| loadtest_client::is_sensitive(name))
+                    .map(|(_, value)| value.as_str()),
+            )
+            .filter(|s| !s.is_empty())
+            .collect();
+        let command_line = config
+            .command_line
+            .iter()
+            .map(|arg| redact(arg, &secrets))
+            .collect();
         RunFacts {
+            command_line,
+            telemetry: None,
             tool: format!("vllm-loadtest {}", env!("CARGO_PKG_VERSION")),
             started_at: rfc3339(started_at),
             finished_at: None,
@@ -182,6 +238,9 @@ impl RunFacts {
                 input_source,
                 input_size,
                 prompt_file_rows,
+                prompt_text,
+                prompt_file: config.prompt_file.clone(),
+                extra_body: config.extra_body.clone(),
                 max_output_tokens: config.max_output_tokens.to_string(),
                 ignore_eos: config.ignore_eos,
                 seed: config.seed,
@@ -211,6 +270,13 @@ impl RunFacts {
     }
 }
 
+/// `text` with every occurrence of a secret replaced by `<redacted>`.
+fn redact(text: &str, secrets: &[&str]) -> String {
+    secrets
+        .iter()
+        .fold(text.to_owned(), |t, secret| t.replace(secret, "<redacted>"))
+}
+
 fn rfc3339(at: time::OffsetDateTime) -> String {
     at.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
@@ -219,6 +285,8 @@ fn rfc3339(at: time::OffsetDateTime) -> String {
 /// Everything the run collected, handed to [`finalize`].
 pub(crate) struct Collected<'a> {
     pub facts: RunFacts,
+    /// Preflight's warnings (an unusable `/metrics`).
+    pub preflight_warnings: Vec<String>,
     pub timeline: &'a Timeline,
     pub interrupted_at: Option<Duration>,
     pub recorded: Recorded,
@@ -266,7 +334,20 @@ pub(crate) fn finalize(c: Collected<'_>) -> Result<RunOutcome, SweepError> {
     collect_warnings(&c, &summaries, &mut warnings);
     let finished = time::OffsetDateTime::now_utc();
     let interrupted = c.interrupted_at.is_some();
-    let facts = c.facts.config_json(Some((finished, interrupted)));
+    let mut facts = c.facts.config_json(Some((finished, interrupted)));
+    facts.telemetry = Some(TelemetryFacts {
+        metrics_scrapes_ok: c.scraped.as_ref().map_or(0, |s| s.ok),
+        metrics_scrapes_failed: c.scraped.as_ref().map_or(0, |s| s.failed),
+        metrics_first_error: c.scraped.as_ref().and_then(|s| s.first_failure.clone()),
+        gpu_samples: c.gpu.samples,
+        gpu_unavailable: (facts.settings.gpu.enabled && c.gpu.samples == 0).then(|| {
+            c.gpu
+                .warnings
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "nvidia-smi delivered no sample".to_owned())
+        }),
+    });
     let settings = &facts.settings;
     let knee = find_knee(&summaries, &settings.knee);
     let slo_max_load = summaries
@@ -396,15 +477,21 @@ fn step_server_deltas(scraped: &Scraped, index: usize) -> Option<(f64, f64, Step
 }
 
 fn collect_warnings(c: &Collected<'_>, steps: &[StepSummary], out: &mut Vec<String>) {
+    // When every scrape failed, the warning below says so with the URL; preflight's would
+    // repeat it.
+    if c.scraped.as_ref().is_none_or(|s| s.ok > 0) {
+        out.extend(c.preflight_warnings.iter().cloned());
+    }
     if let Some(e) = &c.recorded.write_error {
         out.push(format!("requests.jsonl is incomplete: {e}"));
     }
     match &c.scraped {
         None => out.push("/metrics was not scraped (--no-metrics): no server-side data".to_owned()),
         Some(s) => {
+            let url = c.facts.target.metrics_url.as_deref().unwrap_or("/metrics");
             if s.ok == 0 {
                 out.push(format!(
-                    "/metrics failed every time ({} scrapes; first error: {}): no server-side data",
+                    "{url} failed every time ({} scrapes; first error: {}): no server-side data in this run (is it the server's /metrics? set --metrics-url, or --no-metrics)",
                     s.failed,
                     s.first_failure.as_deref().unwrap_or("unknown")
                 ));

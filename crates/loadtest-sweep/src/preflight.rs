@@ -114,11 +114,12 @@ pub(crate) async fn preflight(
 }
 
 async fn check_metrics(endpoint: &MetricsEndpoint) -> (Option<ServerKind>, Option<String>) {
+    let url = format!("{}{}", endpoint.client.base_url(), endpoint.path);
     let fail = |why: String| {
         (
             None,
             Some(format!(
-                "/metrics is not usable ({why}): server-side columns stay empty"
+                "{url} is not usable at preflight ({why}): server-side columns may stay empty (set --metrics-url, or --no-metrics)"
             )),
         )
     };
@@ -201,7 +202,7 @@ mod tests {
     fn reads_served_models() {
         let vllm = include_bytes!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/fixtures/vllm-0.32.0/models.json"
+            "/../../testdata/vllm-0.32.0/models.json"
         ));
         assert_eq!(served_models(vllm), Some(vec!["tiny-llama".to_owned()]));
         assert_eq!(served_models(br#"{"data":[]}"#), None);

@@ -47,8 +47,25 @@ pub enum PromptFileError {
     },
 }
 
+/// Where a prompt file's rows came from, for config.json: enough to tell whether a later run
+/// used the same file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PromptFileFacts {
+    /// The path as given.
+    pub path: PathBuf,
+    /// SHA-256 of the file's bytes, lowercase hex.
+    pub sha256: String,
+    /// Prompts read (blank lines skipped).
+    pub rows: usize,
+}
+
 /// Reads every prompt of a JSONL prompt file. Blank lines are skipped.
 pub fn read_prompt_file(path: &Path) -> Result<Vec<Prompt>, PromptFileError> {
+    load_prompt_file(path).map(|(prompts, _)| prompts)
+}
+
+/// [`read_prompt_file`], also returning the file's facts (path, SHA-256, rows).
+pub fn load_prompt_file(path: &Path) -> Result<(Vec<Prompt>, PromptFileFacts), PromptFileError> {
     let io = |source| PromptFileError::Io {
         path: path.to_owned(),
         source,
@@ -63,6 +80,7 @@ pub fn read_prompt_file(path: &Path) -> Result<Vec<Prompt>, PromptFileError> {
         });
     }
     let mut reader = BufReader::new(file.take(MAX_PROMPT_FILE_BYTES));
+    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
     let mut prompts = Vec::new();
     let mut buf = Vec::new();
     let mut line_no = 0;
@@ -71,6 +89,7 @@ pub fn read_prompt_file(path: &Path) -> Result<Vec<Prompt>, PromptFileError> {
         if reader.read_until(b'\n', &mut buf).map_err(io)? == 0 {
             break;
         }
+        digest.update(&buf);
         line_no += 1;
         let bad = |reason: String| PromptFileError::BadRow {
             path: path.to_owned(),
@@ -88,7 +107,18 @@ pub fn read_prompt_file(path: &Path) -> Result<Vec<Prompt>, PromptFileError> {
             path: path.to_owned(),
         });
     }
-    Ok(prompts)
+    let sha256 = digest
+        .finish()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let facts = PromptFileFacts {
+        path: path.to_owned(),
+        sha256,
+        rows: prompts.len(),
+    };
+    Ok((prompts, facts))
 }
 
 /// Parses one row; `Ok(None)` for a blank line. The error is the reason, without location.

@@ -1,9 +1,12 @@
-//! `/metrics` scraping: at every window edge and every `--poll-interval-s`, each scrape on
-//! its own task with its own timeout, so a slow or hung endpoint never delays dispatch or
-//! the next scrape. Every scrape becomes a row of `vllm_metrics.csv`; the scrapes inside a
-//! step's window give its server deltas.
+//! `/metrics` scraping: at every window edge and every `--poll-interval-s`, through the drain
+//! until the run stops, each scrape on its own task with its own timeout, so a slow or hung
+//! endpoint never delays dispatch or the next scrape. Every scrape becomes a row of
+//! `vllm_metrics.csv`, in the order the scrapes were taken; the scrapes inside a step's window
+//! give its server deltas.
 
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use loadtest_client::Client;
@@ -27,6 +30,8 @@ enum Trigger {
 
 /// The outcome of one scrape.
 struct Scrape {
+    /// Its place in the order scrapes were taken (0, 1, 2…): the row order.
+    seq: u64,
     trigger: Trigger,
     /// When the request was sent, since the run start: the moment the values describe.
     at: Duration,
@@ -96,51 +101,143 @@ pub(crate) fn create_csv(path: &Path) -> Result<OutputFile, OutputError> {
     OutputFile::create(path, 64 * 1024, csv_header().as_bytes())
 }
 
-/// Scrapes until `stop`, then takes a last window-end scrape if a window was cut short, waits
-/// for scrapes in flight, and returns what was seen.
+/// A periodic poll is not taken within this of a window edge: the edge's scrape stands for it.
+const EDGE_GAP: Duration = Duration::from_millis(50);
+
+/// Scrapes until `stop`: the window edges and every poll interval through the schedule, then
+/// every poll interval through the drain. At `stop` it takes one last scrape (the window-end
+/// scrape when a window was cut short), waits for scrapes in flight, and returns what was
+/// seen. Rows are written in the order the scrapes were taken, whatever order they answer in.
 pub(crate) async fn run(setup: ScrapeSetup, mut csv: OutputFile, stop: CancelToken) -> Scraped {
     let (tx, mut rx) = mpsc::unbounded_channel::<Scrape>();
-    let schedule = schedule(&setup.timeline, setup.interval);
-    let setup = std::sync::Arc::new(setup);
-    let scheduler = {
-        let setup = std::sync::Arc::clone(&setup);
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            for (at, trigger) in schedule {
-                tokio::select! {
-                    () = tokio::time::sleep_until((setup.run_start + at).into()) => {}
-                    () = stop.cancelled() => break,
-                }
-                spawn_scrape(&setup, trigger, tx.clone());
-            }
-            // Cut short: close the window we are in with a last scrape.
-            let now = setup.run_start.elapsed();
-            let pos = setup.timeline.at(now);
-            if pos.phase == Phase::Measure {
-                spawn_scrape(&setup, Trigger::WindowEnd(pos.step), tx.clone());
-            }
-        })
-    };
-    drop(tx);
+    let setup = Arc::new(setup);
+    let scheduler = tokio::spawn(take_scrapes(Arc::clone(&setup), stop, tx));
     let mut scraped = Scraped {
         steps: vec![StepScrapes::default(); setup.timeline.steps().len()],
         interval: setup.interval,
         ..Scraped::default()
     };
     let mut line = String::with_capacity(512);
+    // Answers that came before an earlier scrape's, held until it is written.
+    let mut early: BTreeMap<u64, Scrape> = BTreeMap::new();
+    let mut next = 0u64;
     while let Some(scrape) = rx.recv().await {
-        line.clear();
-        write_row(&mut line, &setup, &scrape);
-        csv.write(line.as_bytes());
+        early.insert(scrape.seq, scrape);
+        while let Some(scrape) = early.remove(&next) {
+            next += 1;
+            record(&mut scraped, &mut csv, &mut line, &setup, scrape);
+        }
         csv.flush();
-        absorb(&mut scraped, &setup.timeline, scrape);
+    }
+    // Only a scrape task that died without answering leaves a gap: write the rest in order.
+    if !early.is_empty() {
+        tracing::warn!(
+            missing = next,
+            held = early.len(),
+            "a /metrics scrape never answered; its row is missing"
+        );
+    }
+    for scrape in std::mem::take(&mut early).into_values() {
+        record(&mut scraped, &mut csv, &mut line, &setup, scrape);
     }
     let _ = scheduler.await;
     scraped.write_error = csv.finish();
     scraped
 }
 
-fn schedule(timeline: &Timeline, interval: Duration) -> Vec<(Duration, Trigger)> {
+/// Writes `scrape`'s row and adds it to what was seen.
+fn record(
+    scraped: &mut Scraped,
+    csv: &mut OutputFile,
+    line: &mut String,
+    setup: &ScrapeSetup,
+    scrape: Scrape,
+) {
+    line.clear();
+    write_row(line, setup, &scrape);
+    csv.write(line.as_bytes());
+    absorb(scraped, &setup.timeline, scrape);
+}
+
+/// Takes the scrapes, one after another on one clock: each gets the next sequence number
+/// and its time before its task starts, so sequence order is time order.
+struct Taker {
+    setup: Arc<ScrapeSetup>,
+    tx: mpsc::UnboundedSender<Scrape>,
+    seq: u64,
+}
+
+impl Taker {
+    fn take(&mut self, trigger: Trigger) {
+        let at = self.setup.run_start.elapsed();
+        spawn_scrape(&self.setup, self.seq, trigger, at, self.tx.clone());
+        self.seq += 1;
+    }
+}
+
+/// The scheduler: the planned scrapes, then drain polls until `stop`, then the last scrape.
+async fn take_scrapes(
+    setup: Arc<ScrapeSetup>,
+    stop: CancelToken,
+    tx: mpsc::UnboundedSender<Scrape>,
+) {
+    // A zero interval (refused upstream) must not spin.
+    let interval = setup.interval.max(Duration::from_millis(1));
+    let (plan, mut next_poll) = schedule(&setup.timeline, interval);
+    let run_start = setup.run_start;
+    let mut taker = Taker { setup, tx, seq: 0 };
+    // The window whose start edge was taken and whose end edge was not.
+    let mut open: Option<usize> = None;
+    let mut stopped = false;
+    for (i, &(at, trigger)) in plan.iter().enumerate() {
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => {
+                stopped = true;
+                break;
+            }
+            () = tokio::time::sleep_until((run_start + at).into()) => {}
+        }
+        match trigger {
+            Trigger::Periodic => {
+                // Late enough to be at (or past) the next edge: the edge comes next and
+                // stands for it, so no poll row lands on the wrong side of an edge.
+                let now = run_start.elapsed();
+                let next_edge = plan[i + 1..]
+                    .iter()
+                    .find(|(_, t)| *t != Trigger::Periodic)
+                    .map(|(t, _)| *t);
+                if next_edge.is_some_and(|edge| now + EDGE_GAP > edge) {
+                    continue;
+                }
+            }
+            Trigger::WindowStart(k) => open = Some(k),
+            Trigger::WindowEnd(_) => open = None,
+        }
+        taker.take(trigger);
+    }
+    // The drain: in-flight requests finish while the server is still polled.
+    if !stopped {
+        loop {
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => break,
+                () = tokio::time::sleep_until((run_start + next_poll).into()) => {}
+            }
+            taker.take(Trigger::Periodic);
+            let now = run_start.elapsed();
+            while next_poll <= now {
+                next_poll += interval;
+            }
+        }
+    }
+    // The last scrape: it closes a window cut short, or shows the server as the run ends.
+    taker.take(open.map_or(Trigger::Periodic, Trigger::WindowEnd));
+}
+
+/// The planned scrapes, in time order, up to the schedule's end, and the first poll time
+/// after it (where the drain's polls go on).
+fn schedule(timeline: &Timeline, interval: Duration) -> (Vec<(Duration, Trigger)>, Duration) {
     let mut times = Vec::new();
     let end = timeline.end();
     let mut t = Duration::ZERO;
@@ -148,16 +245,18 @@ fn schedule(timeline: &Timeline, interval: Duration) -> Vec<(Duration, Trigger)>
         times.push((t, Trigger::Periodic));
         t += interval;
     }
+    // Step by step, start before end: the stable sort keeps the end of step k before the
+    // start of step k + 1 when they coincide.
     for s in timeline.steps() {
         times.push((s.measure_start, Trigger::WindowStart(s.index)));
         times.push((s.measure_end, Trigger::WindowEnd(s.index)));
     }
     times.sort_by_key(|(at, _)| *at);
-    // A periodic scrape within 50 ms of an edge adds nothing.
+    // A periodic scrape within `EDGE_GAP` of an edge adds nothing.
     let mut kept: Vec<(Duration, Trigger)> = Vec::with_capacity(times.len());
     for (at, trigger) in times {
         let near_edge = |other: &(Duration, Trigger)| {
-            other.1 != Trigger::Periodic && other.0.abs_diff(at) < Duration::from_millis(50)
+            other.1 != Trigger::Periodic && other.0.abs_diff(at) < EDGE_GAP
         };
         if trigger == Trigger::Periodic && kept.iter().rev().take(2).any(near_edge) {
             continue;
@@ -165,23 +264,24 @@ fn schedule(timeline: &Timeline, interval: Duration) -> Vec<(Duration, Trigger)>
         if trigger != Trigger::Periodic
             && let Some(last) = kept.last()
             && last.1 == Trigger::Periodic
-            && last.0.abs_diff(at) < Duration::from_millis(50)
+            && last.0.abs_diff(at) < EDGE_GAP
         {
             kept.pop();
         }
         kept.push((at, trigger));
     }
-    kept
+    (kept, t)
 }
 
 fn spawn_scrape(
-    setup: &std::sync::Arc<ScrapeSetup>,
+    setup: &Arc<ScrapeSetup>,
+    seq: u64,
     trigger: Trigger,
+    at: Duration,
     tx: mpsc::UnboundedSender<Scrape>,
 ) {
-    let setup = std::sync::Arc::clone(setup);
+    let setup = Arc::clone(setup);
     tokio::spawn(async move {
-        let at = setup.run_start.elapsed();
         let response = tokio::time::timeout(setup.timeout, setup.client.get(&setup.path)).await;
         let took = setup.run_start.elapsed().saturating_sub(at);
         let (result, line_errors) = match response {
@@ -207,6 +307,7 @@ fn spawn_scrape(
             }
         };
         let _ = tx.send(Scrape {
+            seq,
             trigger,
             at,
             took,
@@ -316,6 +417,10 @@ fn restarted_between(earlier: &CanonicalSnapshot, later: &CanonicalSnapshot) -> 
 mod tests {
     use super::*;
 
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
     #[test]
     fn schedule_has_edges_and_periodic_scrapes() {
         let t = Timeline::new(
@@ -325,7 +430,7 @@ mod tests {
             Duration::from_secs(3),
             Duration::ZERO,
         );
-        let s = schedule(&t, Duration::from_secs(1));
+        let (s, after) = schedule(&t, Duration::from_secs(1));
         let edges: Vec<_> = s.iter().filter(|(_, k)| *k != Trigger::Periodic).collect();
         assert_eq!(edges.len(), 4);
         // Periodic scrapes at 1 s and 4 s coincide with edges and are dropped.
@@ -336,6 +441,19 @@ mod tests {
             .collect();
         assert_eq!(periodic, vec![0, 2, 3, 5, 6]);
         assert!(s.windows(2).all(|w| w[0].0 <= w[1].0));
+        // At 4 s step 0 ends and step 1 starts: the end edge first.
+        let edges: Vec<Trigger> = edges.iter().map(|(_, k)| *k).collect();
+        assert_eq!(
+            edges,
+            [
+                Trigger::WindowStart(0),
+                Trigger::WindowEnd(0),
+                Trigger::WindowStart(1),
+                Trigger::WindowEnd(1)
+            ]
+        );
+        // The drain's polls go on on the same grid.
+        assert_eq!(after, Duration::from_secs(8));
     }
 
     #[test]
@@ -349,6 +467,188 @@ mod tests {
         assert!(!restarted_between(&snap(10, 1), &snap(20, 1)));
         assert!(restarted_between(&snap(20, 1), &snap(10, 1)));
         assert!(restarted_between(&snap(10, 1), &snap(20, 2)));
+    }
+
+    /// A `/metrics` endpoint that answers every other request 150 ms late, so answers come
+    /// back in another order than the scrapes were sent.
+    async fn uneven_metrics_server() -> String {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let count = Arc::new(AtomicU64::new(0));
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let count = Arc::clone(&count);
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 1024];
+                    loop {
+                        let end = loop {
+                            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                                break i + 4;
+                            }
+                            match socket.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        };
+                        buf.drain(..end);
+                        let n = count.fetch_add(1, Ordering::Relaxed);
+                        if n.is_multiple_of(2) {
+                            tokio::time::sleep(Duration::from_millis(150)).await;
+                        }
+                        let body = format!("vllm:num_requests_running{{model_name=\"m\"}} {n}\n");
+                        let answer = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if socket.write_all(answer.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    /// One row of `vllm_metrics.csv`: elapsed_s, step, phase, requests_running.
+    type Row = (f64, usize, String, String);
+
+    /// Runs the scraper against [`uneven_metrics_server`] and stops it `stop_at` after its
+    /// start; returns the CSV rows and what was seen.
+    async fn scrape_for(
+        timeline: &Timeline,
+        interval: Duration,
+        stop_at: Duration,
+    ) -> (Vec<Row>, Scraped) {
+        let base = uneven_metrics_server().await;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vllm_metrics.csv");
+        let csv = create_csv(&path).unwrap();
+        let run_start = Instant::now();
+        let setup = ScrapeSetup {
+            client: Client::new(&loadtest_client::ClientConfig::new(base)).unwrap(),
+            path: "/metrics".to_owned(),
+            interval,
+            timeout: Duration::from_secs(2),
+            timeline: timeline.clone(),
+            run_start,
+            run_start_unix_s: 1_700_000_000.0,
+        };
+        let stop = CancelToken::new();
+        let task = tokio::spawn(run(setup, csv, stop.clone()));
+        tokio::time::sleep_until((run_start + stop_at).into()).await;
+        stop.cancel();
+        let scraped = task.await.unwrap();
+        assert!(scraped.write_error.is_none());
+        let text = std::fs::read_to_string(&path).unwrap();
+        let rows = text
+            .lines()
+            .skip(1)
+            .map(|line| {
+                let cells: Vec<&str> = line.split(',').collect();
+                assert_eq!(cells.len(), 4 + CSV_COLUMNS.len(), "{line}");
+                (
+                    cells[1].parse().unwrap(),
+                    cells[2].parse().unwrap(),
+                    cells[3].to_owned(),
+                    cells[4].to_owned(),
+                )
+            })
+            .collect();
+        (rows, scraped)
+    }
+
+    fn assert_in_order(rows: &[Row]) {
+        for w in rows.windows(2) {
+            assert!(w[0].0 <= w[1].0, "elapsed_s went back: {rows:?}");
+            assert!(w[0].1 <= w[1].1, "step went back: {rows:?}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn edge_rows_are_written_in_the_order_taken() {
+        // Four back-to-back windows; a poll interval too long to poll inside them, so every
+        // measure row is an edge. End of step k and start of step k + 1 coincide.
+        let t = Timeline::new(
+            &[1.0, 2.0, 3.0, 4.0],
+            Duration::from_millis(100),
+            Duration::ZERO,
+            Duration::from_millis(200),
+            Duration::ZERO,
+        );
+        let (rows, scraped) = scrape_for(&t, Duration::from_secs(10), t.end() + ms(100)).await;
+        assert_in_order(&rows);
+        assert_eq!(scraped.failed, 0, "{:?}", scraped.first_failure);
+        // The poll at 0 s, two edges per window, the last scrape at the stop.
+        assert_eq!(rows.len(), 1 + 2 * 4 + 1, "{rows:?}");
+        assert_eq!((rows[0].1, rows[0].2.as_str()), (0, "warmup"));
+        for (k, step) in t.steps().iter().enumerate() {
+            let (start, end) = (&rows[1 + 2 * k], &rows[2 + 2 * k]);
+            assert_eq!((start.1, start.2.as_str()), (k, "measure"), "{rows:?}");
+            assert_eq!((end.1, end.2.as_str()), (k, "measure"), "{rows:?}");
+            assert!(
+                start.0 + 5e-4 >= step.measure_start.as_secs_f64(),
+                "{rows:?}"
+            );
+            assert!(end.0 + 5e-4 >= step.measure_end.as_secs_f64(), "{rows:?}");
+            let seen = &scraped.steps[k];
+            assert!(seen.first.is_some() && seen.last.is_some());
+        }
+        let last = rows.last().unwrap();
+        assert_eq!((last.1, last.2.as_str()), (3, "drain"));
+        assert!(last.0 + 5e-4 >= (t.end() + ms(100)).as_secs_f64());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn polls_go_on_through_the_drain_until_the_stop() {
+        let t = Timeline::new(
+            &[1.0, 2.0],
+            Duration::from_millis(200),
+            Duration::ZERO,
+            Duration::from_millis(300),
+            Duration::ZERO,
+        );
+        let stop_at = t.end() + ms(500);
+        let (rows, scraped) = scrape_for(&t, ms(100), stop_at).await;
+        assert_in_order(&rows);
+        assert_eq!(scraped.failed, 0, "{:?}", scraped.first_failure);
+        for row in &rows {
+            let at = Duration::from_secs_f64(row.0);
+            let pos = t.at(at);
+            // A poll carries where the run was; an end edge carries the step it closes.
+            let end_edge = row.2 == "measure" && at >= t.steps()[row.1].measure_end;
+            assert!(
+                (pos.step, pos.phase.as_str()) == (row.1, row.2.as_str()) || end_edge,
+                "{row:?} in {rows:?}"
+            );
+        }
+        // Both ends of each window, end of step 0 before start of step 1.
+        let end_edges: Vec<usize> = rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                r.2 == "measure"
+                    && Duration::from_secs_f64(r.0 + 5e-4) >= t.steps()[r.1].measure_end
+            })
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(end_edges.len(), 2, "{rows:?}");
+        assert_eq!(rows[end_edges[0] + 1].1, 1, "{rows:?}");
+        // Polls every 100 ms through the 500 ms drain, then the last scrape at the stop.
+        let drain: Vec<&Row> = rows.iter().filter(|r| r.2 == "drain").collect();
+        assert!(drain.len() >= 4, "{rows:?}");
+        assert!(drain.iter().all(|r| r.1 == 1));
+        assert!(rows.last().unwrap().0 + 5e-4 >= stop_at.as_secs_f64());
+        // The drain's rows leave the step's window alone: it ends at its end edge.
+        let last = scraped.steps[1].last.as_ref().unwrap().0.as_secs_f64();
+        assert!(
+            (last - rows[end_edges[1]].0).abs() < 6e-4,
+            "{last} {rows:?}"
+        );
     }
 
     #[test]

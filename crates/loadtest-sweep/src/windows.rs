@@ -41,6 +41,7 @@ pub(crate) async fn watch_windows(watch: WindowWatch) -> Vec<WindowObservation> 
         let cpu_start = process_cpu_time();
         let _ = watch.lag.take().await;
         let window_start = Instant::now();
+        let at_start = watch.live.window_started();
         let end = watch.run_start + step.measure_end;
         let mut inflight = InflightAcc::default();
         let mut next = window_start;
@@ -61,6 +62,11 @@ pub(crate) async fn watch_windows(watch: WindowWatch) -> Vec<WindowObservation> 
                 () = watch.cancel.cancelled() => {}
             }
         }
+        let inflight = inflight.finish();
+        let cut_short = Instant::now() < end;
+        watch
+            .live
+            .window_ended(step.index, at_start, inflight, cut_short);
         let cpu_used = match (cpu_start, process_cpu_time()) {
             (Some(a), Some(b)) => Some(b.saturating_sub(a)),
             _ => None,
@@ -68,7 +74,7 @@ pub(crate) async fn watch_windows(watch: WindowWatch) -> Vec<WindowObservation> 
         let (lag_p99, lag_max) = watch.lag.take().await;
         out.push(WindowObservation {
             client: assess(cpu_used, window_start.elapsed(), lag_p99, lag_max),
-            inflight: inflight.finish(),
+            inflight,
         });
         if watch.cancel.is_cancelled() {
             break;

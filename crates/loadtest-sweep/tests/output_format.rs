@@ -112,5 +112,6 @@ async fn a_real_run_matches_the_documented_schema() {
     let config = common::json(dir, files::CONFIG);
     assert_same("config", keys(&config));
     assert_same("settings", keys(&config["settings"]));
+    assert_same("telemetry", keys(&config["telemetry"]));
     sim.shutdown().await;
 }

@@ -1,18 +1,21 @@
 //! Live progress while a sweep runs. On a terminal: an indicatif bar over the whole run with
-//! the current step and phase, time left, in-flight, completed, errors and a rolling TTFT
-//! p50. Elsewhere (CI logs, pipes): one line per finished step, and a heartbeat line when
-//! nothing was printed for 10 s.
+//! the current step and phase, time left, completed, errors, a rolling TTFT p50 and
+//! in-flight, fitted to the terminal's width (see [`fit`]). Elsewhere (CI logs, pipes): one
+//! line per step with that step's own figures, taken by the engine when the step's measure
+//! window ended, and a heartbeat line when nothing was printed for 10 s.
 //!
-//! It only reads the sweep's relaxed atomics ([`LiveCounters`]) a few times a second, so it
-//! never slows the request path. The run clock starts when the first request is sent (the
-//! sweep's warmup starts dispatching at once), so preflight time does not skew "time left".
+//! It only reads the sweep's [`LiveCounters`] a few times a second (and when a window ends),
+//! so it never slows the request path. The run clock starts when the first request is sent
+//! (the sweep's warmup starts dispatching at once), so preflight time does not skew "time
+//! left". It returns once the run is over: await it after `run_sweep` (rather than aborting
+//! it) and every step's line is out before the outcome is printed.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use loadtest_sweep::LiveCounters;
 use loadtest_sweep::timeline::{Phase, Timeline};
+use loadtest_sweep::{LiveCounters, StepLive};
 
 use crate::output;
 
@@ -22,12 +25,20 @@ const TICK: Duration = Duration::from_millis(250);
 const HEARTBEAT: Duration = Duration::from_secs(10);
 /// TTFT samples kept for the rolling median (at most one per tick with new completions).
 const RECENT: usize = 40;
+/// Columns of a bar line that are not the message: `{bar:24} ` in
+/// [`output::progress_bar`]'s template, plus the last column, left empty because some
+/// terminals wrap when it is written (each redraw would then clear two lines).
+const BAR_COLUMNS: usize = 26;
+/// The terminal's width when it cannot be read.
+const DEFAULT_COLUMNS: usize = 80;
+/// Between fields in their wide and in their narrow form.
+const WIDE_SEPARATOR: &str = " | ";
+const NARROW_SEPARATOR: &str = "|";
 
 /// The counters at one instant.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Snapshot {
     inflight: usize,
-    started: u64,
     ok: u64,
     failed: u64,
     last_ttft_us: u64,
@@ -37,7 +48,6 @@ impl Snapshot {
     fn read(live: &LiveCounters) -> Self {
         Snapshot {
             inflight: live.inflight(),
-            started: live.started.load(Ordering::Relaxed),
             ok: live.ok.load(Ordering::Relaxed),
             failed: live.failed.load(Ordering::Relaxed),
             last_ttft_us: live.last_ttft_us.load(Ordering::Relaxed),
@@ -76,29 +86,154 @@ impl RecentTtft {
     }
 }
 
-/// The status text for `elapsed` into the run.
-fn status(timeline: &Timeline, elapsed: Duration, snap: Snapshot, ttft_ms: Option<f64>) -> String {
+/// One field of the status line, in a wide and a narrow form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Field {
+    wide: String,
+    narrow: String,
+}
+
+impl Field {
+    fn new(wide: String, narrow: String) -> Self {
+        Field { wide, narrow }
+    }
+}
+
+/// The status line's fields for `elapsed` into the run, most important first:
+///
+/// 1. where the run is: step `i/n`, its load and the phase;
+/// 2. the time left (or "draining");
+/// 3. requests finished ok and with errors;
+/// 4. the rolling TTFT p50;
+/// 5. requests in flight.
+fn status_fields(
+    timeline: &Timeline,
+    elapsed: Duration,
+    snap: Snapshot,
+    ttft_ms: Option<f64>,
+) -> Vec<Field> {
     let pos = timeline.at(elapsed);
-    let steps = timeline.steps().len();
+    let (step, steps) = (pos.step + 1, timeline.steps().len());
     let load = timeline.steps().get(pos.step).map_or(0.0, |s| s.load);
+    let phase = pos.phase.as_str();
     let left = timeline.end().saturating_sub(elapsed).as_secs();
-    let left = if pos.phase == Phase::Drain {
-        "draining".to_owned()
+    let (left_wide, left_narrow) = if pos.phase == Phase::Drain {
+        ("draining".to_owned(), "drain".to_owned())
     } else {
-        format!("{}:{:02} left", left / 60, left % 60)
+        let left = format!("{}:{:02} left", left / 60, left % 60);
+        (left.clone(), left)
     };
+    let (ok, failed) = (snap.ok, snap.failed);
+    let (ttft_wide, ttft_narrow) = match ttft_ms {
+        Some(ms) => (format!("TTFT p50 {ms:.1} ms"), format!("TTFT {ms:.0}ms")),
+        None => ("TTFT p50 –".to_owned(), "TTFT –".to_owned()),
+    };
+    let inflight = snap.inflight;
+    vec![
+        Field::new(
+            format!("step {step}/{steps} load {load} {phase}"),
+            format!("{step}/{steps} L{load} {phase}"),
+        ),
+        Field::new(left_wide, left_narrow),
+        Field::new(
+            format!("ok {ok}, errors {failed}"),
+            format!("ok {ok} err {failed}"),
+        ),
+        Field::new(ttft_wide, ttft_narrow),
+        Field::new(
+            format!("in flight {inflight}"),
+            format!("inflight {inflight}"),
+        ),
+    ]
+}
+
+/// Fits `fields` (most important first) into `width` characters. Every character used is
+/// one terminal column wide, so characters are columns.
+///
+/// Tries the `k` most important fields for `k` from all of them down to one, dropping the
+/// least important first: each `k` in the wide form (`step 2/3 load 4 measure | 0:09 left`),
+/// then in the narrow one (`2/3 L4 measure|0:09 left`); the first that fits wins. So the
+/// line keeps as many of the most important fields as the width allows. When not even the
+/// first field's narrow form fits, it is cut, ending in "…".
+fn fit(fields: &[Field], width: usize) -> String {
+    for k in (1..=fields.len()).rev() {
+        let wide = join(fields[..k].iter().map(|f| f.wide.as_str()), WIDE_SEPARATOR);
+        if wide.chars().count() <= width {
+            return wide;
+        }
+        let narrow = join(
+            fields[..k].iter().map(|f| f.narrow.as_str()),
+            NARROW_SEPARATOR,
+        );
+        if narrow.chars().count() <= width {
+            return narrow;
+        }
+    }
+    let first = fields.first().map_or("", |f| f.narrow.as_str());
+    if first.chars().count() <= width {
+        return first.to_owned();
+    }
+    match width {
+        0 => String::new(),
+        _ => first.chars().take(width - 1).chain(['…']).collect(),
+    }
+}
+
+fn join<'a>(parts: impl Iterator<Item = &'a str>, separator: &str) -> String {
+    parts.collect::<Vec<_>>().join(separator)
+}
+
+/// The status line for `elapsed` into the run, at most `width` characters.
+fn status(
+    timeline: &Timeline,
+    elapsed: Duration,
+    snap: Snapshot,
+    ttft_ms: Option<f64>,
+    width: usize,
+) -> String {
+    fit(&status_fields(timeline, elapsed, snap, ttft_ms), width)
+}
+
+/// The width of the terminal stderr writes to, in columns (`None` when unknown).
+fn stderr_columns() -> Option<usize> {
+    let size = rustix::termios::tcgetwinsize(std::io::stderr()).ok()?;
+    (size.ws_col > 0).then_some(usize::from(size.ws_col))
+}
+
+/// The bar message's share of a terminal `columns` wide.
+fn message_width(columns: Option<usize>) -> usize {
+    columns
+        .unwrap_or(DEFAULT_COLUMNS)
+        .saturating_sub(BAR_COLUMNS)
+}
+
+/// The line printed (without a terminal) for a step whose measure window ended.
+fn step_line(timeline: &Timeline, step: &StepLive, elapsed: Duration) -> String {
+    let load = timeline.steps().get(step.index).map_or(0.0, |s| s.load);
+    let inflight = step.inflight.map_or_else(
+        || "–".to_owned(),
+        |s| format!("mean {:.1}, max {}", s.mean, s.max),
+    );
     format!(
-        "step {}/{steps} load {load} {:<8} {left} | in flight {} | ok {} | errors {} | TTFT p50 {}",
-        pos.step + 1,
-        pos.phase.as_str(),
-        snap.inflight,
-        snap.ok,
-        snap.failed,
-        ttft_ms.map_or_else(|| "–".to_owned(), |ms| format!("{ms:.1} ms")),
+        "[{:>6.1}s] step {}/{} (load {load}) measured{}: {} ok, {} errors finished in the window; in flight {inflight}; TTFT mean {}",
+        elapsed.as_secs_f64(),
+        step.index + 1,
+        timeline.steps().len(),
+        if step.cut_short {
+            " (window cut short)"
+        } else {
+            ""
+        },
+        step.ok,
+        step.failed,
+        step.ttft_mean_ms
+            .map_or_else(|| "–".to_owned(), |ms| format!("{ms:.1} ms")),
     )
 }
 
-/// Shows progress until the task is aborted (the bar is cleared when it is dropped).
+/// Shows progress until the run is over ([`LiveCounters::is_finished`], set when
+/// `run_sweep` returns), then prints the step lines not printed yet, clears the bar and
+/// returns. Aborting it instead may lose the last step's line.
 pub(crate) async fn show(timeline: Timeline, live: Arc<LiveCounters>) {
     let terminal = output::stderr_is_terminal();
     // Wait for the first request: the sweep's clock starts just before it.
@@ -108,15 +243,20 @@ pub(crate) async fn show(timeline: Timeline, live: Arc<LiveCounters>) {
     }
     let mut tick = tokio::time::interval(TICK);
     loop {
-        tick.tick().await;
-        if live.started.load(Ordering::Relaxed) > 0 || live.inflight() > 0 {
+        if live.is_finished() || live.started.load(Ordering::Relaxed) > 0 || live.inflight() > 0 {
             break;
+        }
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = live.changed() => {}
         }
         if let Some(bar) = &waiting {
             bar.tick();
         }
     }
-    drop(waiting);
+    if let Some(bar) = waiting {
+        bar.finish_and_clear();
+    }
     let start = Instant::now();
     if terminal {
         show_bar(&timeline, &live, start, tick).await;
@@ -135,8 +275,7 @@ async fn show_bar(
     let bar = output::progress_bar(total_ms);
     let mut recent = RecentTtft::default();
     let mut last_ok = 0;
-    loop {
-        tick.tick().await;
+    while !live.is_finished() {
         let snap = Snapshot::read(live);
         if snap.ok != last_ok {
             recent.push(snap.last_ttft_us);
@@ -144,8 +283,15 @@ async fn show_bar(
         }
         let elapsed = start.elapsed();
         bar.set_position((elapsed.as_millis() as u64).min(total_ms));
-        bar.set_message(status(timeline, elapsed, snap, recent.median_ms()));
+        // Read every time: the terminal may have been resized.
+        let width = message_width(stderr_columns());
+        bar.set_message(status(timeline, elapsed, snap, recent.median_ms(), width));
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = live.changed() => {}
+        }
     }
+    bar.finish_and_clear();
 }
 
 async fn show_lines(
@@ -156,83 +302,226 @@ async fn show_lines(
 ) {
     let mut recent = RecentTtft::default();
     let mut last_ok = 0;
-    let mut reported_steps = 0;
+    let mut printed = 0;
     let mut last_line = Instant::now();
-    let mut at_step_start = Snapshot::default();
     loop {
-        tick.tick().await;
+        // Read before the steps: once finished, every step is in.
+        let finished = live.is_finished();
         let snap = Snapshot::read(live);
         if snap.ok != last_ok {
             recent.push(snap.last_ttft_us);
             last_ok = snap.ok;
         }
         let elapsed = start.elapsed();
-        let finished = timeline
-            .steps()
-            .iter()
-            .take_while(|s| s.measure_end <= elapsed)
-            .count();
-        if finished > reported_steps {
-            for step in &timeline.steps()[reported_steps..finished] {
-                output::note(&format!(
-                    "[{:>6.1}s] step {}/{} (load {}) measured: +{} ok, +{} errors since the last step line; in flight {}; TTFT p50 {}",
-                    elapsed.as_secs_f64(),
-                    step.index + 1,
-                    timeline.steps().len(),
-                    step.load,
-                    snap.ok.saturating_sub(at_step_start.ok),
-                    snap.failed.saturating_sub(at_step_start.failed),
-                    snap.inflight,
-                    recent
-                        .median_ms()
-                        .map_or_else(|| "–".to_owned(), |ms| format!("{ms:.1} ms")),
-                ));
+        let ended = live.steps_since(printed);
+        if !ended.is_empty() {
+            for step in &ended {
+                output::note(&step_line(timeline, step, elapsed));
             }
-            reported_steps = finished;
-            at_step_start = snap;
+            printed += ended.len();
             last_line = Instant::now();
-        } else if last_line.elapsed() >= HEARTBEAT {
+        } else if !finished && last_line.elapsed() >= HEARTBEAT {
             output::note(&format!(
                 "[{:>6.1}s] {}",
                 elapsed.as_secs_f64(),
-                status(timeline, elapsed, snap, recent.median_ms())
+                status(timeline, elapsed, snap, recent.median_ms(), usize::MAX)
             ));
             last_line = Instant::now();
+        }
+        if finished {
+            return;
+        }
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = live.changed() => {}
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use loadtest_sweep::summary::InflightStats;
+
     use super::*;
 
-    #[test]
-    fn status_names_step_phase_and_counts() {
-        let t = Timeline::new(
-            &[1.0, 4.0],
+    fn timeline(loads: &[f64]) -> Timeline {
+        Timeline::new(
+            loads,
             Duration::from_secs(2),
             Duration::ZERO,
             Duration::from_secs(10),
             Duration::ZERO,
-        );
-        let snap = Snapshot {
-            inflight: 4,
-            started: 20,
-            ok: 15,
-            failed: 1,
+        )
+    }
+
+    fn snap(inflight: usize, ok: u64, failed: u64) -> Snapshot {
+        Snapshot {
+            inflight,
+            ok,
+            failed,
             last_ttft_us: 0,
-        };
-        let s = status(&t, Duration::from_secs(13), snap, Some(29.25));
-        assert!(s.starts_with("step 2/2 load 4 measure"), "{s}");
-        assert!(s.contains("0:09 left"), "{s}");
-        assert!(
-            s.contains("in flight 4 | ok 15 | errors 1 | TTFT p50 29.2 ms"),
-            "{s}"
+        }
+    }
+
+    /// How many fields a fitted line shows.
+    fn shown(line: &str) -> usize {
+        if line.is_empty() {
+            0
+        } else if line.contains(WIDE_SEPARATOR) {
+            line.split(WIDE_SEPARATOR).count()
+        } else {
+            line.split(NARROW_SEPARATOR).count()
+        }
+    }
+
+    fn typical() -> Vec<Field> {
+        status_fields(
+            &timeline(&[1.0, 4.0]),
+            Duration::from_secs(13),
+            snap(4, 15, 1),
+            Some(29.25),
+        )
+    }
+
+    fn large() -> Vec<Field> {
+        let loads: Vec<f64> = (1..=20).map(|i| f64::from(i) * 64.0).collect();
+        status_fields(
+            &timeline(&loads),
+            Duration::from_secs(100),
+            snap(1024, 1_234_567, 12_345),
+            None,
+        )
+    }
+
+    #[test]
+    fn the_full_line_names_step_phase_time_counts_ttft_and_inflight() {
+        let s = fit(&typical(), 200);
+        assert_eq!(
+            s,
+            "step 2/2 load 4 measure | 0:09 left | ok 15, errors 1 | TTFT p50 29.2 ms | in flight 4"
         );
-        let drain = status(&t, Duration::from_secs(30), snap, None);
-        assert!(
-            drain.contains("draining") && drain.ends_with("TTFT p50 –"),
-            "{drain}"
+        let t = timeline(&[1.0, 4.0]);
+        let drain = status(&t, Duration::from_secs(30), snap(0, 1, 0), None, 200);
+        assert_eq!(
+            drain,
+            "step 2/2 load 4 drain | draining | ok 1, errors 0 | TTFT p50 – | in flight 0"
+        );
+    }
+
+    #[test]
+    fn lines_fit_40_80_115_and_200_columns() {
+        let typical = typical();
+        assert_eq!(fit(&typical, 115), fit(&typical, 200));
+        assert_eq!(
+            fit(&typical, 80),
+            "2/2 L4 measure|0:09 left|ok 15 err 1|TTFT 29ms|inflight 4"
+        );
+        assert_eq!(fit(&typical, 40), "2/2 L4 measure|0:09 left|ok 15 err 1");
+        let large = large();
+        assert_eq!(
+            fit(&large, 200),
+            "step 10/20 load 640 measure | 1:42 left | ok 1234567, errors 12345 | TTFT p50 – | in flight 1024"
+        );
+        assert_eq!(
+            fit(&large, 115),
+            "step 10/20 load 640 measure | 1:42 left | ok 1234567, errors 12345 | TTFT p50 – | in flight 1024"
+        );
+        assert_eq!(
+            fit(&large, 80),
+            "10/20 L640 measure|1:42 left|ok 1234567 err 12345|TTFT –|inflight 1024"
+        );
+        // Two wide fields fit where three narrow ones do not.
+        assert_eq!(fit(&large, 40), "step 10/20 load 640 measure | 1:42 left");
+    }
+
+    #[test]
+    fn lines_never_exceed_the_width_and_keep_the_most_important_fields() {
+        for fields in [typical(), large()] {
+            for width in 0..=200 {
+                let line = fit(&fields, width);
+                assert!(
+                    line.chars().count() <= width,
+                    "{width}: {line:?} is {} chars",
+                    line.chars().count()
+                );
+                // The k most important fields are there whenever their narrow forms fit.
+                for k in 1..=fields.len() {
+                    let narrow = fields[..k]
+                        .iter()
+                        .map(|f| f.narrow.as_str())
+                        .collect::<Vec<_>>()
+                        .join(NARROW_SEPARATOR);
+                    if narrow.chars().count() <= width {
+                        assert!(shown(&line) >= k, "{width}: {line:?} lacks field {k}");
+                    }
+                }
+                // In order of importance: the line starts with the first field.
+                if width >= fields[0].narrow.chars().count() {
+                    assert!(
+                        line.starts_with(&fields[0].wide) || line.starts_with(&fields[0].narrow),
+                        "{width}: {line:?}"
+                    );
+                }
+                // Wider never shows fewer fields.
+                if width > 0 {
+                    assert!(shown(&line) >= shown(&fit(&fields, width - 1)), "{width}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn widths_count_characters_not_bytes() {
+        // "–" and "…" are 3 bytes each but one column.
+        let fields = vec![Field::new("TTFT p50 –".to_owned(), "TTFT –".to_owned())];
+        assert_eq!(fit(&fields, 10), "TTFT p50 –");
+        assert_eq!(fit(&fields, 9), "TTFT –");
+        assert_eq!(fit(&fields, 5), "TTFT…");
+        assert_eq!(fit(&fields, 1), "…");
+        assert_eq!(fit(&fields, 0), "");
+        assert_eq!(fit(&[], 10), "");
+    }
+
+    #[test]
+    fn the_message_gets_what_the_bar_leaves() {
+        assert_eq!(message_width(Some(200)), 200 - BAR_COLUMNS);
+        assert_eq!(message_width(Some(10)), 0);
+        assert_eq!(message_width(None), DEFAULT_COLUMNS - BAR_COLUMNS);
+        // Not a terminal here (tests capture stderr), or a real one: either way no panic.
+        let _ = stderr_columns();
+    }
+
+    #[test]
+    fn step_lines_report_the_step_s_own_figures() {
+        let t = timeline(&[1.0, 2.5]);
+        let step = StepLive {
+            index: 1,
+            ok: 40,
+            failed: 2,
+            ttft_mean_ms: Some(12.34),
+            inflight: Some(InflightStats {
+                samples: 10,
+                mean: 2.04,
+                min: 1,
+                max: 3,
+            }),
+            cut_short: false,
+        };
+        assert_eq!(
+            step_line(&t, &step, Duration::from_millis(22_500)),
+            "[  22.5s] step 2/2 (load 2.5) measured: 40 ok, 2 errors finished in the window; in flight mean 2.0, max 3; TTFT mean 12.3 ms"
+        );
+        let cut = StepLive {
+            index: 0,
+            ok: 0,
+            failed: 0,
+            ttft_mean_ms: None,
+            inflight: None,
+            cut_short: true,
+        };
+        assert_eq!(
+            step_line(&t, &cut, Duration::from_secs(3)),
+            "[   3.0s] step 1/2 (load 1) measured (window cut short): 0 ok, 0 errors finished in the window; in flight –; TTFT mean –"
         );
     }
 
@@ -254,7 +543,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn runs_on_the_counters_until_aborted() {
+    async fn runs_on_the_counters_until_the_run_is_over() {
         let t = Timeline::new(
             &[1.0, 2.0],
             Duration::ZERO,
@@ -269,8 +558,23 @@ mod tests {
         live.ok.store(2, Ordering::Relaxed);
         live.last_ttft_us.store(25_000, Ordering::Relaxed);
         tokio::time::sleep(Duration::from_millis(900)).await;
-        assert!(!task.is_finished(), "show returned on its own");
-        task.abort();
-        assert!(task.await.unwrap_err().is_cancelled());
+        assert!(!task.is_finished(), "show returned before the run was over");
+        live.mark_finished();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("show did not return once the run was over")
+            .expect("show panicked");
+    }
+
+    #[tokio::test]
+    async fn returns_when_the_run_ends_before_any_request() {
+        let live = Arc::new(LiveCounters::default());
+        let task = tokio::spawn(show(timeline(&[1.0]), Arc::clone(&live)));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        live.mark_finished();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("show kept waiting for a first request")
+            .expect("show panicked");
     }
 }

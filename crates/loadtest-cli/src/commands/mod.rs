@@ -6,6 +6,7 @@ pub(crate) mod metrics;
 pub(crate) mod probe;
 pub(crate) mod progress;
 pub(crate) mod report;
+pub(crate) mod signals;
 pub(crate) mod sim;
 pub(crate) mod sweep;
 

@@ -164,9 +164,29 @@ impl Args {
                 metrics_garbage: self.metrics_garbage,
             },
         };
-        config.validate()?;
+        config.validate().map_err(|err| match err {
+            loadtest_sim::SimError::Config {
+                field,
+                value,
+                expected,
+            } => anyhow::anyhow!("invalid {} {value}: expected {expected}", flag_of(field)),
+            other => other.into(),
+        })?;
         Ok(config)
     }
+}
+
+/// The command-line flag that sets a [`SimConfig`] field, for error messages.
+fn flag_of(field: &str) -> String {
+    let flag = match field {
+        "ttft" | "itl" | "step_base" | "step_per_seq" | "prefill_per_token" | "metrics_delay" => {
+            return format!("--{}-ms", field.replace('_', "-"));
+        }
+        "stall" => "stall-s",
+        "fault_429" => "fault-429",
+        other => return format!("--{}", other.replace('_', "-")),
+    };
+    format!("--{flag}")
 }
 
 /// Runs the subcommand: prints `listening on <url>`, serves until Ctrl-C or SIGTERM.

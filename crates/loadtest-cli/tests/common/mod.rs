@@ -29,3 +29,89 @@ pub fn start_sim(extra: &[&str]) -> (Child, String) {
         .to_owned();
     (child, url)
 }
+
+/// One request a [`canned_server`] received: its head (request line and headers) and body.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// Request line and headers, as sent.
+    pub head: String,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// What a [`canned_server`] answers: status line, content type, body.
+pub type Answer = (&'static str, &'static str, String);
+
+/// A loopback HTTP/1.1 server (port 0) answering each request with `respond(head, body)` and
+/// closing the connection; every request is kept in the returned list. Runs until the test
+/// process ends.
+pub fn canned_server(
+    respond: impl Fn(&str, &[u8]) -> Answer + Send + Sync + 'static,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Seen>>>) {
+    let respond = std::sync::Arc::new(respond);
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = std::sync::Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let log = std::sync::Arc::clone(&log);
+            let respond = std::sync::Arc::clone(&respond);
+            std::thread::spawn(move || -> std::io::Result<()> {
+                stream.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+                let mut reader = BufReader::new(stream.try_clone()?);
+                let mut head = String::new();
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line)? == 0 {
+                        return Ok(());
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                    head.push_str(&line);
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body)?;
+                let (status, content_type, answer) = respond(&head, &body);
+                log.lock().unwrap().push(Seen { head, body });
+                write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                    answer.len()
+                )?;
+                stream.flush()
+            });
+        }
+    });
+    (url, seen)
+}
+
+/// `/v1/models` lists `m`, like a real server.
+pub fn models_answer() -> Answer {
+    (
+        "200 OK",
+        "application/json",
+        r#"{"object":"list","data":[{"id":"m","object":"model"}]}"#.to_owned(),
+    )
+}
+
+/// A complete streamed chat answer: one token, usage, `[DONE]`.
+pub fn one_token_stream() -> Answer {
+    (
+        "200 OK",
+        "text/event-stream",
+        concat!(
+            "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":\"length\"}]}\n\n",
+            "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1,\"total_tokens\":4}}\n\n",
+            "data: [DONE]\n\n"
+        )
+        .to_owned(),
+    )
+}

@@ -216,13 +216,9 @@ impl Body for ChannelBody {
     }
 }
 
-/// Path of a file under `shared/fixtures/`.
+/// Path of a file under `testdata/` (the real captures).
 pub fn fixture_path(rel: &str) -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/"
-    ))
-    .join(rel)
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/")).join(rel)
 }
 
 /// Bytes of a fixture.

@@ -85,9 +85,10 @@ impl Shared {
         self.set_status(PollerStatus::Unavailable(why));
     }
 
-    /// Adds a warning for the caller (and logs it).
+    /// Adds a warning for the caller, who reports it (so it is logged at `info` only: a front
+    /// end printing the caller's warnings would otherwise show it twice).
     pub(crate) fn warn(&self, warning: String) {
-        tracing::warn!(target: "loadtest_gpu", "{warning}");
+        tracing::info!(target: "loadtest_gpu", "{warning}");
         let mut inner = self.lock();
         if inner.warnings.len() < MAX_WARNINGS {
             inner.warnings.push(warning);

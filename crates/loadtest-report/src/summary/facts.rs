@@ -84,7 +84,15 @@ pub(super) fn write(md: &mut String, run: &RunData) {
     );
     let input = match (&s.input_size, s.prompt_file_rows, &s.input_source) {
         (Some(size), _, _) => format!("{}, `{}` tokens", s.input_mode, cell(size, 80)),
-        (None, Some(rows), _) => format!("{}, {rows} prompts", s.input_mode),
+        (None, Some(rows), _) => match &s.prompt_file {
+            Some(file) => format!(
+                "{}, {rows} prompts from `{}` (SHA-256 `{}`)",
+                s.input_mode,
+                cell(&file.path.display().to_string(), 120),
+                cell(&file.sha256, 64)
+            ),
+            None => format!("{}, {rows} prompts", s.input_mode),
+        },
         (None, None, Some(source)) => format!("{}: {}", s.input_mode, cell(source, 120)),
         (None, None, None) => s.input_mode.clone(),
     };
@@ -109,27 +117,46 @@ pub(super) fn write(md: &mut String, run: &RunData) {
         ),
     );
     row("seed", s.seed.to_string());
+    if !s.extra_body.is_empty() {
+        let body = serde_json::Value::Object(s.extra_body.clone()).to_string();
+        row("extra body", format!("`{}`", cell(&body, 200)));
+    }
+    let delivered = f.telemetry.as_ref();
     row(
         "server metrics",
         match &t.metrics_url {
-            Some(url) => format!(
-                "`{}` every {}",
-                cell(url, 200),
-                duration_s(s.poll_interval_s.as_secs_f64())
-            ),
+            Some(url) => match delivered {
+                Some(d) if d.metrics_scrapes_ok == 0 && d.metrics_scrapes_failed > 0 => format!(
+                    "`{}`: **every scrape failed** ({} scrapes; {}): no server data",
+                    cell(url, 200),
+                    d.metrics_scrapes_failed,
+                    cell(
+                        d.metrics_first_error.as_deref().unwrap_or("unknown error"),
+                        160
+                    )
+                ),
+                _ => format!(
+                    "`{}` every {}",
+                    cell(url, 200),
+                    duration_s(s.poll_interval_s.as_secs_f64())
+                ),
+            },
             None => "off (`--no-metrics`)".to_owned(),
         },
     );
     row(
         "GPU telemetry",
-        if s.gpu.enabled {
-            format!(
+        match (
+            s.gpu.enabled,
+            delivered.and_then(|d| d.gpu_unavailable.as_deref()),
+        ) {
+            (false, _) => "off (`--no-gpu`)".to_owned(),
+            (true, Some(why)) => format!("unavailable: {}", cell(why, 160)),
+            (true, None) => format!(
                 "`{}` every {}",
                 cell(&s.gpu.nvidia_smi.display().to_string(), 120),
                 duration_s(s.gpu.interval.as_secs_f64())
-            )
-        } else {
-            "off (`--no-gpu`)".to_owned()
+            ),
         },
     );
     if !t.headers.is_empty() {

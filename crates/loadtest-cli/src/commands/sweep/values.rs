@@ -1,0 +1,159 @@
+//! Checks of single flag values: each error names the flag, the value and what is expected.
+
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use loadtest_dist::DistSpec;
+use loadtest_sweep::config::LoadMode;
+
+/// `--base-url` / `--metrics-url`: `http[s]://HOST[:PORT][/prefix]`, normalised as the client
+/// uses it (no trailing `/`; for the base URL also no trailing `/v1`).
+pub(crate) fn base_url(flag: &str, url: &str) -> Result<String> {
+    let shape = url_shape(flag, url)?;
+    loadtest_client::normalize_base_url(&shape)
+        .map_err(|e| anyhow::anyhow!("invalid {flag} {url:?}: {e}"))
+}
+
+/// `--metrics-url`: any `http[s]://HOST…` URL, used as given (without a trailing `/`).
+pub(crate) fn url_shape(flag: &str, url: &str) -> Result<String> {
+    let trimmed = url.trim().trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("http://")
+        .or_else(|| trimmed.strip_prefix("https://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(trimmed.to_owned()),
+        _ => bail!("invalid {flag} {url:?}: expected http://HOST[:PORT] or https://HOST[:PORT]"),
+    }
+}
+
+/// `--header 'Name: value'`.
+pub(crate) fn header(text: &str) -> Result<(String, String)> {
+    let Some((name, value)) = text.split_once(':') else {
+        bail!("invalid --header {text:?}: expected 'Name: value'");
+    };
+    let name = name.trim();
+    let valid_name = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if !valid_name {
+        bail!("invalid --header {text:?}: {name:?} is not a valid header name");
+    }
+    let value = value.trim();
+    if value.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+        bail!("invalid --header for {name:?}: the value contains control characters");
+    }
+    Ok((name.to_owned(), value.to_owned()))
+}
+
+/// A share between 0 and 1.
+pub(crate) fn fraction(flag: &str, value: f64) -> Result<f64> {
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        bail!("invalid {flag} {value}: expected a fraction between 0 and 1")
+    }
+}
+
+/// `--steps` as a list of load levels of `mode`.
+pub(crate) fn steps(flag: &str, text: &str, mode: LoadMode) -> Result<Vec<f64>> {
+    let mut steps = Vec::new();
+    for part in text.split(',') {
+        let part = part.trim();
+        let value = match mode {
+            LoadMode::Concurrency => match part.parse::<u32>() {
+                Ok(n) if n >= 1 => f64::from(n),
+                _ => bail!(
+                    "invalid {flag} {text:?}: {part:?} is not a whole number >= 1 (expected a comma list of concurrency levels, e.g. 1,2,4,8)"
+                ),
+            },
+            LoadMode::Rate => match part.parse::<f64>() {
+                Ok(r) if r.is_finite() && r > 0.0 && r <= 1e6 => r,
+                _ => bail!(
+                    "invalid {flag} {text:?}: {part:?} is not a rate > 0 (expected a comma list of requests/s, e.g. 0.5,1,2,4)"
+                ),
+            },
+        };
+        steps.push(value);
+    }
+    Ok(steps)
+}
+
+/// A number of seconds, `> 0` (or `>= 0` with `zero_ok`).
+pub(crate) fn seconds(flag: &str, value: f64, zero_ok: bool) -> Result<Duration> {
+    let ok = value.is_finite() && (value > 0.0 || (zero_ok && value == 0.0)) && value < 1e9;
+    if !ok {
+        let expected = if zero_ok { ">= 0" } else { "> 0" };
+        bail!("invalid {flag} {value}: expected a number of seconds {expected}");
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+/// A token-count distribution spec.
+pub(crate) fn dist(flag: &str, text: &str) -> Result<DistSpec> {
+    text.parse::<DistSpec>()
+        .map_err(|e| anyhow::anyhow!("invalid {flag} {text:?}: {e}"))
+}
+
+/// `--extra-body`: a JSON object whose keys the client does not set itself.
+pub(crate) fn extra_body(text: &str) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        anyhow::anyhow!(
+            "invalid --extra-body: not JSON ({e}); expected an object, e.g. '{{\"temperature\": 0.7}}'"
+        )
+    })?;
+    let serde_json::Value::Object(map) = value else {
+        bail!("invalid --extra-body: expected a JSON object, e.g. '{{\"temperature\": 0.7}}'");
+    };
+    if let Err(e) = loadtest_client::ExtraFields::new(&map) {
+        bail!("invalid --extra-body: {e}");
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_lose_the_v1_suffix() {
+        assert_eq!(
+            base_url("--base-url", "http://h:8000/v1/").unwrap(),
+            "http://h:8000"
+        );
+        assert_eq!(
+            base_url("--base-url", "https://gw/vllm/v1").unwrap(),
+            "https://gw/vllm"
+        );
+        assert!(
+            base_url("--base-url", "localhost:8000")
+                .unwrap_err()
+                .to_string()
+                .starts_with("invalid --base-url")
+        );
+    }
+
+    #[test]
+    fn extra_bodies_are_objects_without_reserved_keys() {
+        let map = extra_body(r#"{"temperature":0.5,"chat_template_kwargs":{"x":1}}"#).unwrap();
+        assert_eq!(map.len(), 2);
+        assert!(
+            extra_body("[1]")
+                .unwrap_err()
+                .to_string()
+                .contains("object")
+        );
+        assert!(
+            extra_body("{")
+                .unwrap_err()
+                .to_string()
+                .contains("not JSON")
+        );
+        assert!(
+            extra_body(r#"{"stream":false}"#)
+                .unwrap_err()
+                .to_string()
+                .contains("\"stream\"")
+        );
+    }
+}
