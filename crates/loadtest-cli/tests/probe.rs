@@ -7,7 +7,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-const ROW_KEYS: [&str; 25] = loadtest_client::REQUEST_ROW_KEYS;
+const ROW_KEYS: [&str; 25] = loadtest_run::REQUEST_ROW_KEYS;
 
 fn fixture(rel: &str) -> Vec<u8> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/").to_owned() + rel;

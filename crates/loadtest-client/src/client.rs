@@ -18,7 +18,9 @@ use hyper_util::rt::TokioExecutor;
 use crate::config::ClientConfig;
 use crate::error::{ClientError, error_chain};
 use crate::measure::{GapSink, Progress, StreamMeasurer};
-use crate::record::{RequestRecord, Status};
+use loadtest_run::Status;
+
+use crate::record::RequestRecord;
 use crate::request::{Endpoint, PartsBody, StreamRequest};
 
 /// How much of an HTTP error body is read for its message.

@@ -1,7 +1,7 @@
 //! A streaming client for OpenAI-compatible LLM servers (vLLM, SGLang, TGI, llama.cpp) that
 //! measures each request the way a load tester needs: monotonic timestamps taken when the
 //! bytes arrive, before any parsing, and one [`RequestRecord`] per request that never is an
-//! `Err` — every failure is a [`Status`].
+//! `Err` — every failure is a [`Status`](loadtest_run::Status).
 //!
 //! The pieces, each usable alone:
 //! - [`sse`]: an incremental WHATWG Server-Sent Events parser (any HTTP stack);
@@ -9,7 +9,6 @@
 //! - [`measure`]: the per-request state machine (TTFT, e2e, gaps, usage, status);
 //! - [`gaps`]: per-request gap statistics in constant memory;
 //! - [`Client`]: pooled keep-alive HTTP/1.1 and HTTPS (hyper, rustls) to one server;
-//! - [`row`]: the `requests.jsonl` row.
 //!
 //! # Measurements
 //!
@@ -28,7 +27,7 @@
 //! ```no_run
 //! use std::sync::Arc;
 //! use std::time::Duration;
-//! use loadtest_client::{Client, ClientConfig, Endpoint, Prompt, RequestRow, RowContext, StreamRequest};
+//! use loadtest_client::{Client, ClientConfig, Endpoint, Prompt, StreamRequest};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut config = ClientConfig::new("http://localhost:8000");
@@ -40,14 +39,9 @@
 //! let prompt = Prompt::text("Write a haiku about load testing.");
 //! let req = StreamRequest::new(Endpoint::Chat, model, prompt)?.with_max_tokens(Some(64));
 //!
-//! let run_start = std::time::Instant::now();
-//! let run_start_unix_s = loadtest_client::row::unix_now_s();
 //! let mut itl = Vec::new(); // the sweep feeds an HDR histogram instead
 //! let record = client.stream(&req, &mut |gap: Duration| itl.push(gap)).await;
 //! println!("{} ttft={:?} tokens={:?}", record.status, record.ttft, record.usage.completion_tokens);
-//!
-//! let row = RequestRow::new(&record, &RowContext::new(0, run_start, run_start_unix_s));
-//! println!("{}", serde_json::to_string(&row)?);
 //! # Ok(())
 //! # }
 //! ```
@@ -77,7 +71,6 @@ pub mod gaps;
 pub mod measure;
 mod record;
 mod request;
-pub mod row;
 pub mod sse;
 
 pub use client::{Client, GetResponse, MAX_GET_BODY_BYTES, normalize_base_url};
@@ -89,8 +82,7 @@ pub use decode::Usage;
 pub use error::ClientError;
 pub use gaps::GapSummary;
 pub use measure::{GapSink, NoGapSink};
-pub use record::{MAX_ERROR_CHARS, RequestRecord, Status, sanitize_error};
+pub use record::{MAX_ERROR_CHARS, RequestRecord, sanitize_error};
 pub use request::{
     ChatMessage, Endpoint, ExtraFields, Prompt, RESERVED_KEYS, RequestError, StreamRequest,
 };
-pub use row::{Phase, REQUEST_ROW_KEYS, RequestRow, RowContext};

@@ -30,7 +30,9 @@ use std::time::{Duration, Instant};
 
 use crate::decode::{ChunkKind, Usage, decode_chunk};
 use crate::gaps::GapStats;
-use crate::record::{RequestRecord, Status, sanitize_error};
+use loadtest_run::Status;
+
+use crate::record::{RequestRecord, sanitize_error};
 use crate::sse::{SseError, SseEvent, SseParser};
 
 /// Receives every gap between consecutive token events as it is measured (the sweep feeds an

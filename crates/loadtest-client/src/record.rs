@@ -1,64 +1,14 @@
 //! The outcome of one request: its [`Status`] and timings ([`RequestRecord`]).
 
-use std::fmt;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use loadtest_run::Status;
 
 use crate::decode::Usage;
 use crate::gaps::GapSummary;
 
 /// Longest `error` text kept, in characters.
 pub const MAX_ERROR_CHARS: usize = 240;
-
-/// How a request ended. Serialised in snake_case (`http_error`, …).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// A complete stream: a `finish_reason` was seen and no error.
-    Ok,
-    /// The server answered with a non-2xx status (`http_status` holds it).
-    HttpError,
-    /// The per-request deadline (connect to last byte) passed first.
-    Timeout,
-    /// No connection could be made (refused, DNS, TLS handshake, connect timeout).
-    ConnectError,
-    /// The stream broke: malformed SSE or JSON, invalid UTF-8, a mid-stream error event, or
-    /// the connection dropped (or the body ended) before a `finish_reason`.
-    StreamError,
-    /// The caller cancelled the request (Ctrl-C, end of the run's drain).
-    Cancelled,
-}
-
-impl Status {
-    /// The snake_case name, as written to `requests.jsonl`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Ok => "ok",
-            Status::HttpError => "http_error",
-            Status::Timeout => "timeout",
-            Status::ConnectError => "connect_error",
-            Status::StreamError => "stream_error",
-            Status::Cancelled => "cancelled",
-        }
-    }
-
-    /// Every status, in a fixed order (for per-status counters).
-    pub const ALL: [Status; 6] = [
-        Status::Ok,
-        Status::HttpError,
-        Status::Timeout,
-        Status::ConnectError,
-        Status::StreamError,
-        Status::Cancelled,
-    ];
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// One request's timing record (design §6). Durations are measured from [`start`](Self::start)
 /// with a monotonic clock, stamped when the bytes arrived, before any parsing.

@@ -11,9 +11,8 @@ use std::time::{Duration, Instant};
 
 use common::{Expected, Reply, expected, serve, sse_fixtures};
 use loadtest_client::measure::{NoGapSink, StreamMeasurer};
-use loadtest_client::{
-    Client, ClientConfig, Endpoint, Prompt, RequestRecord, Status, StreamRequest,
-};
+use loadtest_client::{Client, ClientConfig, Endpoint, Prompt, RequestRecord, StreamRequest};
+use loadtest_run::Status;
 use proptest::prelude::*;
 
 fn request() -> StreamRequest {

@@ -10,8 +10,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::{Reply, Step, fixture, serve};
 use loadtest_client::{
-    Client, ClientConfig, Endpoint, NoGapSink, Prompt, RequestRecord, Status, StreamRequest,
+    Client, ClientConfig, Endpoint, NoGapSink, Prompt, RequestRecord, StreamRequest,
 };
+use loadtest_run::Status;
 
 fn request() -> StreamRequest {
     StreamRequest::new(Endpoint::Chat, Arc::from("m"), Prompt::text("hi")).unwrap()

@@ -9,10 +9,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::{Reply, Step, fixture, serve};
-use loadtest_client::{
-    Client, ClientConfig, Endpoint, NoGapSink, Prompt, RequestRow, RowContext, Status,
-    StreamRequest,
-};
+use loadtest_client::{Client, ClientConfig, Endpoint, NoGapSink, Prompt, StreamRequest};
+use loadtest_run::Status;
 
 const ROLE: &str =
     "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n";
@@ -205,34 +203,4 @@ async fn preflight_helpers() {
     let err = client.first_model().await.unwrap_err();
     assert!(!err.is_unreachable());
     assert!(err.to_string().contains("model list"), "{err}");
-}
-
-#[tokio::test]
-async fn row_from_a_real_record() {
-    let body = fixture("vllm-0.32.0/sse_chat_usage.txt");
-    let server = serve(move |_| Reply::sse_pieces([body.clone()])).await;
-    let client = Client::new(&ClientConfig::new(server.url())).unwrap();
-    let req = StreamRequest::new(Endpoint::Chat, Arc::from("m"), Prompt::text("hi"))
-        .unwrap()
-        .with_max_tokens(Some(16));
-    let run_start = std::time::Instant::now();
-    let r = client.stream(&req, &mut NoGapSink).await;
-    let mut ctx = RowContext::new(3, run_start, 1_800_000_000.0);
-    ctx.max_tokens = req.max_tokens();
-    let row = RequestRow::new(&r, &ctx);
-    assert_eq!(row.id, 3);
-    assert_eq!(row.chunks, 16);
-    assert_eq!(row.completion_tokens, Some(16));
-    assert_eq!(row.prompt_tokens, Some(27));
-    assert_eq!(row.max_tokens, Some(16));
-    assert_eq!(row.finish_reason.as_deref(), Some("length"));
-    assert!(row.tpot_s.is_some());
-    assert!(row.start_unix_s >= 1_800_000_000.0 && row.start_s >= 0.0);
-    let v: serde_json::Value = serde_json::to_value(&row).unwrap();
-    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-    let mut want = loadtest_client::REQUEST_ROW_KEYS.to_vec();
-    let mut got = keys.clone();
-    want.sort_unstable();
-    got.sort_unstable();
-    assert_eq!(got, want);
 }

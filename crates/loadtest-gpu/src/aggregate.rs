@@ -3,68 +3,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use loadtest_run::GpuStepStats;
 
 use crate::sample::{GpuSample, signed_secs};
-
-/// Statistics of one GPU over one step window. Every value is `None` when no sample in the
-/// window carried it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GpuStepStats {
-    /// GPU index.
-    pub gpu: u32,
-    /// UUID, from the last sample in the window that had one.
-    pub uuid: Option<String>,
-    /// Product name, from the last sample in the window that had one.
-    pub name: Option<String>,
-    /// Samples whose arrival time lies in the window (ends included).
-    pub samples: u64,
-    /// Mean of `utilization.gpu` over the samples, percent.
-    pub util_gpu_mean_pct: Option<f64>,
-    /// Max of `utilization.gpu`, percent.
-    pub util_gpu_max_pct: Option<f64>,
-    /// Mean of `utilization.memory`, percent.
-    pub util_mem_mean_pct: Option<f64>,
-    /// Max of `memory.used`, MiB.
-    pub mem_used_max_mib: Option<f64>,
-    /// `memory.total` of the last sample that had it, MiB.
-    pub mem_total_mib: Option<f64>,
-    /// Mean of `power.draw` over the samples, W.
-    pub power_mean_w: Option<f64>,
-    /// Max of `power.draw`, W.
-    pub power_max_w: Option<f64>,
-    /// Energy, J: trapezoidal integral of `power.draw` over the covered part of the window.
-    pub energy_j: Option<f64>,
-    /// Seconds of the window the energy integral covers (≤ `window_s`).
-    pub energy_covered_s: f64,
-    /// Length of the window, s.
-    pub window_s: f64,
-    /// Max of `temperature.gpu`, °C.
-    pub temp_max_c: Option<f64>,
-    /// Mean of `clocks.sm`, MHz.
-    pub sm_clock_mean_mhz: Option<f64>,
-}
-
-/// Tokens per joule: `tokens / energy_j`, `None` unless the energy is finite and positive.
-///
-/// ```
-/// assert_eq!(loadtest_gpu::tokens_per_joule(6_000, 3_000.0), Some(2.0));
-/// assert_eq!(loadtest_gpu::tokens_per_joule(6_000, 0.0), None);
-/// ```
-#[must_use]
-pub fn tokens_per_joule(tokens: u64, energy_j: f64) -> Option<f64> {
-    #[allow(clippy::cast_precision_loss)] // token counts stay far below 2^53
-    (energy_j.is_finite() && energy_j > 0.0).then(|| tokens as f64 / energy_j)
-}
-
-/// Sum of the GPUs' energies, `None` when no GPU has one.
-#[must_use]
-pub fn total_energy_j(stats: &[GpuStepStats]) -> Option<f64> {
-    stats
-        .iter()
-        .filter_map(|s| s.energy_j)
-        .fold(None, |acc, e| Some(acc.unwrap_or(0.0) + e))
-}
 
 #[derive(Debug, Default, Clone, Copy)]
 struct MeanMax {

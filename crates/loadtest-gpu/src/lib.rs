@@ -7,16 +7,18 @@
 //!   `[Not Supported]`, any `[…]` and empty fields are `None`; malformed lines are skipped and
 //!   counted; a dead child is restarted with bounded backoff. A missing binary or driver is a
 //!   status and a warning, never an error — the caller goes on without GPU numbers.
-//! - [`StepAggregator`] turns the samples of a step window into [`GpuStepStats`] per GPU:
+//! - [`StepAggregator`] turns the samples of a step window into
+//!   [`GpuStepStats`](loadtest_run::GpuStepStats) per GPU (the run folder's type):
 //!   utilisation mean/max, memory max, power mean/max, energy (trapezoidal integral, J),
-//!   temperature max, SM clock mean. [`tokens_per_joule`] divides a token count by it.
-//! - [`GpuMetricsRow`] is one row of `gpu_metrics.csv`, with [`gpu_metrics_header`].
+//!   temperature max, SM clock mean. `loadtest_run::tokens_per_joule` divides a token count
+//!   by it.
 //!
 //! Aggregating samples (runnable; in a run they come from [`GpuPoller::drain`]):
 //!
 //! ```
 //! use std::time::{Duration, Instant};
-//! use loadtest_gpu::{GpuReading, GpuSample, StepAggregator, tokens_per_joule, total_energy_j};
+//! use loadtest_gpu::{GpuReading, GpuSample, StepAggregator};
+//! use loadtest_run::{tokens_per_joule, total_energy_j};
 //!
 //! let start = Instant::now();
 //! let end = start + Duration::from_secs(10);
@@ -37,15 +39,13 @@
 //!
 //! ```no_run
 //! use std::time::{Duration, Instant};
-//! use loadtest_gpu::{GpuMetricsRow, GpuPoller, GpuPollerConfig, gpu_metrics_header};
+//! use loadtest_gpu::{GpuPoller, GpuPollerConfig};
 //!
 //! # async fn demo() {
-//! let run_start = Instant::now();
 //! let mut poller = GpuPoller::start(GpuPollerConfig::new(Duration::from_millis(500)));
-//! let mut csv = gpu_metrics_header();
 //! tokio::time::sleep(Duration::from_secs(3)).await;
 //! for sample in poller.drain() {
-//!     GpuMetricsRow::from_sample(&sample, run_start, Some(0), "measure").write_csv_line(&mut csv);
+//!     println!("GPU {} at {:.3}: {:?} W", sample.reading.gpu, sample.unix_s, sample.reading.power_w);
 //! }
 //! poller.stop().await;
 //! for warning in poller.warnings() {
@@ -62,10 +62,10 @@ mod parse;
 mod poller;
 mod sample;
 
-pub use aggregate::{GpuStepStats, StepAggregator, tokens_per_joule, total_energy_j};
+pub use aggregate::StepAggregator;
 pub use fields::{FULL_FIELDS, QueryField, SAFE_FIELDS, query_arg};
 pub use lines::{Line, LineSplitter, MAX_LINE_BYTES};
-pub use metrics_csv::{GPU_METRICS_COLUMNS, GpuMetricsRow, gpu_metrics_header};
+pub use metrics_csv::metrics_row;
 pub use parse::{GpuReading, ParseLineError, missing_or_text, parse_line};
 pub use poller::{
     GpuPoller, GpuPollerConfig, PollerStats, PollerStatus, RestartPolicy, Unavailable,

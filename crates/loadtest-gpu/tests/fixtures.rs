@@ -5,9 +5,10 @@
 use std::time::{Duration, Instant};
 
 use loadtest_gpu::{
-    FULL_FIELDS, GPU_METRICS_COLUMNS, GpuMetricsRow, GpuReading, GpuSample, Line, LineSplitter,
-    ParseLineError, QueryField, gpu_metrics_header, parse_line,
+    FULL_FIELDS, GpuReading, GpuSample, Line, LineSplitter, ParseLineError, QueryField,
+    metrics_row, parse_line,
 };
+use loadtest_run::{GPU_METRICS_COLUMNS, gpu_metrics_header};
 use proptest::prelude::*;
 
 const LMS: &str = include_str!("data/h200x8_lms200.csv");
@@ -95,7 +96,7 @@ fn fixture_rows_have_every_column() {
             child_run: 0,
             reading: r.unwrap(),
         };
-        GpuMetricsRow::from_sample(&sample, start, Some(1), "measure").write_csv_line(&mut csv);
+        metrics_row(&sample, start, Some(1), "measure").write_csv_line(&mut csv);
     }
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 41);

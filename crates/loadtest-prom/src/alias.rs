@@ -5,10 +5,12 @@
 //! label (`engine`, `model_name`, ranks, …) except `le` for histogram buckets, and
 //! `finished_reason`, which [`crate::CanonicalSnapshot`] also keeps per value.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Which server produced a scrape, from its metric-name prefixes ([`SERVER_PREFIXES`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 pub enum ServerKind {
     /// vLLM (`vllm:` names).
     #[serde(rename = "vllm")]
@@ -75,7 +77,7 @@ pub fn detect_server<'n>(names: impl IntoIterator<Item = &'n str>) -> ServerKind
 }
 
 /// Whether a canonical scalar is a gauge (sampled) or a counter (differenced).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ScalarKind {
     /// Point-in-time value: mean/max over a window's samples.
@@ -85,7 +87,7 @@ pub enum ScalarKind {
 }
 
 /// How the series of one wire name are combined into the canonical value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Aggregation {
     /// Sum over series (counts, totals, request gauges: one series per DP engine).
@@ -95,7 +97,7 @@ pub enum Aggregation {
 }
 
 /// The scalar canonical metrics: the scalar columns of `vllm_metrics.csv` (§9), in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ScalarMetric {
     /// Requests in the running batch (gauge).
@@ -152,7 +154,7 @@ impl ScalarMetric {
 }
 
 /// The histogram canonical metrics (all in seconds).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum HistogramMetric {
     /// Server time to first token.
     #[serde(rename = "ttft_s")]

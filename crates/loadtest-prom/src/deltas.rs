@@ -4,17 +4,19 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::Serialize;
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
 
 use crate::alias::{HistogramMetric, ScalarKind, ScalarMetric, ServerKind};
 use crate::histogram::{Bucket, HistogramSnapshot, mean};
 use crate::snapshot::CanonicalSnapshot;
 
 /// End − start of one counter over a window.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CounterDelta {
     /// Wire name it was read from (in the window-end scrape).
-    pub wire: &'static str,
+    pub wire: Cow<'static, str>,
     /// Value at the window start.
     pub start: f64,
     /// Value at the window end.
@@ -30,7 +32,7 @@ impl CounterDelta {
         let reset = restarted || end < start;
         let delta = if reset { end } else { end - start };
         Self {
-            wire,
+            wire: Cow::Borrowed(wire),
             start,
             end,
             delta,
@@ -40,10 +42,10 @@ impl CounterDelta {
 }
 
 /// Statistics of one gauge over the scrapes of a window.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GaugeStats {
     /// Wire name it was read from.
-    pub wire: &'static str,
+    pub wire: Cow<'static, str>,
     /// Number of finite samples used (NaN / ±Inf samples are left out).
     pub samples: u64,
     /// Mean of the samples.
@@ -103,7 +105,7 @@ impl GaugeWindow {
     #[must_use]
     pub fn stats(&self, metric: ScalarMetric) -> Option<GaugeStats> {
         let acc = self.acc[metric as usize];
-        let wire = acc.wire?;
+        let wire = Cow::Borrowed(acc.wire?);
         (acc.samples > 0).then(|| GaugeStats {
             wire,
             samples: acc.samples,
@@ -115,10 +117,10 @@ impl GaugeWindow {
 }
 
 /// Delta of one histogram over a window, with its statistics.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistogramDelta {
     /// Wire family name it was read from.
-    pub wire: &'static str,
+    pub wire: Cow<'static, str>,
     /// Observations in the window.
     pub count: f64,
     /// Sum of the window's observations.
@@ -184,7 +186,7 @@ impl HistogramDelta {
     #[must_use]
     pub fn from_window(wire: &'static str, window: HistogramSnapshot, reset: bool) -> Self {
         Self {
-            wire,
+            wire: Cow::Borrowed(wire),
             count: window.count,
             sum: window.sum,
             mean: window.mean(),
@@ -198,7 +200,7 @@ impl HistogramDelta {
 }
 
 /// Server TTFT split into its parts, from the window's histogram means.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TtftSplit {
     /// Mean queue time (`queue_s`).
     pub queue_mean_s: f64,
@@ -215,7 +217,7 @@ pub struct TtftSplit {
 }
 
 /// Rates and ratios derived from a window's deltas.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DerivedRates {
     /// Generation tokens per second of window.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -239,7 +241,7 @@ pub struct DerivedRates {
 
 /// Everything the server's metrics say about one window (one sweep step): the content of
 /// `vllm_step_deltas.json` (§9). Keys are canonical names; each entry names its wire source.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepDeltas {
     /// Server of the window-end scrape.
     pub server: ServerKind,

@@ -1,7 +1,7 @@
 //! Cumulative histograms: buckets sorted by numeric `le`, mean, and PromQL
 //! `histogram_quantile`.
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// One cumulative bucket: observations `<= le`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -28,8 +28,39 @@ impl Serialize for Bucket {
     }
 }
 
+impl<'de> Deserialize<'de> for Bucket {
+    /// Reads what [`Serialize`] writes: `le` a number or the string `"+Inf"`.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Le {
+            Number(f64),
+            Text(String),
+        }
+        #[derive(Deserialize)]
+        struct Raw {
+            le: Le,
+            count: f64,
+        }
+        let raw = Raw::deserialize(deserializer)?;
+        let le = match raw.le {
+            Le::Number(le) => le,
+            Le::Text(text) if text == "+Inf" => f64::INFINITY,
+            Le::Text(text) => {
+                return Err(serde::de::Error::custom(format!(
+                    "bucket bound {text:?} is neither a number nor \"+Inf\""
+                )));
+            }
+        };
+        Ok(Bucket {
+            le,
+            count: raw.count,
+        })
+    }
+}
+
 /// A histogram as scraped (cumulative since server start), summed over engines.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistogramSnapshot {
     /// Buckets sorted by `le` (numerically), equal bounds merged; normally ends with `+Inf`.
     pub buckets: Vec<Bucket>,

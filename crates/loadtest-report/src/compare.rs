@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use loadtest_sweep::StepSummary;
+use loadtest_run::StepSummary;
 
 use crate::format::{cell, change, fixed, latency, load, percent, rate, relative};
 use crate::summary::{gpu_power_w, has_gpu, has_server};

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use loadtest_sweep::{RunFacts, StepSummaryFile};
+use loadtest_run::{RunFacts, StepSummaryFile};
 use serde::de::DeserializeOwned;
 
 use crate::ReportError;

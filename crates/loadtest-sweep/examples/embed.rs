@@ -15,7 +15,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use loadtest_client::{Prompt, RequestRow};
+use loadtest_client::Prompt;
+
+use loadtest_run::RequestRow;
 use loadtest_sim::{SimConfig, Simulator};
 use loadtest_sweep::config::{SweepConfig, TargetConfig};
 use loadtest_sweep::inputs::{InputSource, RequestInputs, RequestSource};

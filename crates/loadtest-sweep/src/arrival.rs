@@ -2,65 +2,16 @@
 //! drawn from the seed with mean 1 and scaled by the current rate, so the schedule is a pure
 //! function of (seed, step plan).
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
+use loadtest_run::Arrival;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, Exp1, Gamma};
-use serde::{Deserialize, Serialize};
 
-use crate::timeline::{Phase, Timeline};
+use crate::timeline::Timeline;
 
-/// The arrival process (`--arrival`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Arrival {
-    /// Exponential gaps: a Poisson process (coefficient of variation 1).
-    #[default]
-    Poisson,
-    /// Equal gaps (CV 0).
-    Constant,
-    /// Gamma gaps with shape = `burstiness` (CV = 1/√burstiness; 1.0 is Poisson, below 1 is
-    /// burstier).
-    Gamma {
-        /// The gamma shape.
-        burstiness: f64,
-    },
-}
-
-impl FromStr for Arrival {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "poisson" => Ok(Arrival::Poisson),
-            "constant" => Ok(Arrival::Constant),
-            _ => {
-                let value = s
-                    .strip_prefix("gamma:")
-                    .ok_or_else(|| "expected poisson, constant or gamma:<burstiness>".to_owned())?;
-                match value.parse::<f64>() {
-                    Ok(b) if b.is_finite() && b > 0.0 => Ok(Arrival::Gamma { burstiness: b }),
-                    _ => Err(format!(
-                        "burstiness {value:?} is not a number > 0 (expected gamma:<burstiness>)"
-                    )),
-                }
-            }
-        }
-    }
-}
-
-impl fmt::Display for Arrival {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Arrival::Poisson => f.write_str("poisson"),
-            Arrival::Constant => f.write_str("constant"),
-            Arrival::Gamma { burstiness } => write!(f, "gamma:{burstiness}"),
-        }
-    }
-}
+use loadtest_run::Phase;
 
 /// Yields arrival offsets (from the sweep start) in order until the timeline ends.
 pub(crate) struct Arrivals {

@@ -5,29 +5,14 @@
 
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use loadtest_run::{AutoStop, AutoStopped};
 
 use crate::cancel::CancelToken;
-use crate::config::KneeRule;
 use crate::recorder::{SharedSteps, StepAccumulator};
-use crate::slo::Slo;
-use crate::stats::percentile_linear;
 use crate::timeline::Timeline;
-
-/// When `--steps auto` stops.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct AutoStop {
-    /// Stop once a step's failed share exceeds this (default 0.05).
-    pub max_error_rate: f64,
-}
-
-impl Default for AutoStop {
-    fn default() -> Self {
-        AutoStop {
-            max_error_rate: 0.05,
-        }
-    }
-}
+use loadtest_run::KneeRule;
+use loadtest_run::Slo;
+use loadtest_run::percentile_linear;
 
 /// The concurrency levels `--steps auto` may visit: 1, 2, 4, … up to `max_inflight`.
 pub fn doubling_steps(max_inflight: usize) -> Vec<f64> {
@@ -35,17 +20,6 @@ pub fn doubling_steps(max_inflight: usize) -> Vec<f64> {
         .take_while(|n| *n <= max_inflight.max(1))
         .map(|n| n as f64)
         .collect()
-}
-
-/// Why and where `--steps auto` stopped.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AutoStopped {
-    /// The last step run.
-    pub step: usize,
-    /// Its load.
-    pub load: f64,
-    /// What was seen at the end of its window.
-    pub reason: String,
 }
 
 /// A step's numbers at the end of its window.

@@ -5,55 +5,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use loadtest_dist::DistSpec;
-use serde::{Deserialize, Serialize};
 
 use loadtest_client::{ClientConfig, Endpoint};
 
-use crate::arrival::Arrival;
-use crate::auto_stop::AutoStop;
+use loadtest_run::{Arrival, AutoStop, GpuSettings, KneeRule, LoadMode, PromptFileFacts, Slo};
+
 use crate::inputs::InputSource;
-use crate::prompt_file::PromptFileFacts;
-use crate::slo::Slo;
-
-/// How step values are read (§3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LoadMode {
-    /// Each step value is a number of concurrent in-flight requests (closed loop).
-    Concurrency,
-    /// Each step value is an arrival rate in requests/s (open loop).
-    Rate,
-}
-
-impl LoadMode {
-    /// `concurrency` or `rate`, as written to the output files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LoadMode::Concurrency => "concurrency",
-            LoadMode::Rate => "rate",
-        }
-    }
-}
-
-/// The knee rule (§ "Finding capacity"): the knee is the load after which output
-/// throughput grows by less than `min_throughput_gain` while e2e latency p50 grows by more
-/// than `max_latency_growth` (both relative to the previous step).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct KneeRule {
-    /// Relative throughput gain below which the curve has flattened (`--knee-throughput-gain`).
-    pub min_throughput_gain: f64,
-    /// Relative latency growth above which latency is climbing (`--knee-latency-growth`).
-    pub max_latency_growth: f64,
-}
-
-impl Default for KneeRule {
-    fn default() -> Self {
-        KneeRule {
-            min_throughput_gain: 0.10,
-            max_latency_growth: 0.50,
-        }
-    }
-}
 
 /// The server under test.
 #[derive(Debug, Clone)]
@@ -68,18 +25,6 @@ pub struct TargetConfig {
     /// Where to scrape metrics (`--metrics-url`, default `<base_url>/metrics`); `None` with
     /// `--no-metrics`.
     pub metrics_url: Option<String>,
-}
-
-/// GPU telemetry settings.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct GpuSettings {
-    /// Poll nvidia-smi at all (`--no-gpu` turns it off).
-    pub enabled: bool,
-    /// The nvidia-smi binary (`--nvidia-smi`).
-    pub nvidia_smi: PathBuf,
-    /// Sample interval (`--gpu-poll-interval-s`).
-    #[serde(with = "secs")]
-    pub interval: Duration,
 }
 
 /// Everything a sweep needs. [`SweepConfig::new`] gives the seed tool's defaults.
@@ -198,21 +143,5 @@ impl TargetConfig {
             endpoint: Endpoint::Chat,
             metrics_url: Some(format!("{base}/metrics")),
         }
-    }
-}
-
-/// Serde for a `Duration` as a number of seconds.
-pub(crate) mod secs {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64())
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let value = f64::deserialize(d)?;
-        Duration::try_from_secs_f64(value).map_err(serde::de::Error::custom)
     }
 }

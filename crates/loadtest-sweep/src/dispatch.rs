@@ -8,16 +8,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::rows::{RowContext, request_row};
 use hdrhistogram::Histogram;
-use loadtest_client::{
-    Client, Endpoint, ExtraFields, GapSink, RequestRow, RowContext, Status, StreamRequest,
-};
+use loadtest_client::{Client, Endpoint, ExtraFields, GapSink, StreamRequest};
+use loadtest_run::{RequestRow, Status};
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::cancel::CancelToken;
 use crate::inputs::InputPlan;
 use crate::live::LiveCounters;
-use crate::timeline::{Phase, Timeline};
+use crate::timeline::Timeline;
+use loadtest_run::Phase;
 
 /// New connections are opened at most this often, so that thousands of streams starting at
 /// once do not overflow the server's accept queue (a dropped SYN costs a silent 1 s retry).
@@ -200,9 +201,9 @@ pub(crate) async fn send_one(
     // Both dispatchers send only in warmup, ramp and measure; the other two arms are there
     // for exhaustiveness.
     let row_phase = match phase {
-        Phase::Warmup => loadtest_client::Phase::Warmup,
-        Phase::Ramp => loadtest_client::Phase::Ramp,
-        Phase::Measure | Phase::Cooldown | Phase::Drain => loadtest_client::Phase::Measure,
+        Phase::Warmup => loadtest_run::Phase::Warmup,
+        Phase::Ramp => loadtest_run::Phase::Ramp,
+        Phase::Measure | Phase::Cooldown | Phase::Drain => loadtest_run::Phase::Measure,
     };
     let histogram = (phase == Phase::Measure)
         .then(|| shared.itl.get(step))
@@ -225,7 +226,7 @@ pub(crate) async fn send_one(
         input_tokens_target: inputs.input_tokens_target,
         max_tokens: Some(max_tokens),
     };
-    let mut row = RequestRow::new(&record, &ctx);
+    let mut row = request_row(&record, &ctx);
     row.sched_delay_s =
         scheduled.map(|at| record.start.saturating_duration_since(at).as_secs_f64());
     // The recorder outlives every worker; a send error means the run is being torn down.

@@ -4,42 +4,27 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-use loadtest_client::row::unix_now_s;
+use crate::rows::unix_now_s;
 use loadtest_client::{Client, ExtraFields};
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::cancel::CancelToken;
-use crate::config::{LoadMode, SweepConfig};
+use crate::config::SweepConfig;
 use crate::dispatch::{CONNECTION_PACE, ConnectionPacer, Dispatch, worker, worker_count};
-use crate::finalize::{Collected, RunFacts, finalize};
+use crate::finalize::{Collected, config_json, finalize, run_facts};
 use crate::health::LagRecorder;
 use crate::inputs::InputPlan;
 use crate::live::LiveCounters;
 use crate::preflight::{metrics_endpoint, preflight};
 use crate::recorder::RecordSink;
-use crate::run_dir::{create_exact_run_dir, create_run_dir, write_json_atomic};
+use crate::run_dir::{create_exact_run_dir, create_run_dir};
 use crate::stats::new_us_histogram;
 use crate::timeline::Timeline;
 use crate::windows::{WindowWatch, watch_windows};
 use crate::{RunOutcome, SweepError, auto_stop, open_loop, recorder, scrape, telemetry};
-
-/// The file names of a run folder (§9).
-pub mod files {
-    /// Effective configuration.
-    pub const CONFIG: &str = "config.json";
-    /// One line per finished request.
-    pub const REQUESTS: &str = "requests.jsonl";
-    /// One row per `/metrics` scrape.
-    pub const VLLM_METRICS: &str = "vllm_metrics.csv";
-    /// One row per GPU per sample.
-    pub const GPU_METRICS: &str = "gpu_metrics.csv";
-    /// Per-step statistics.
-    pub const STEP_SUMMARY: &str = "step_summary.json";
-    /// Per-step server deltas.
-    pub const STEP_DELTAS: &str = "vllm_step_deltas.json";
-    /// The report.
-    pub const SUMMARY_MD: &str = "summary.md";
-}
+use loadtest_run::LoadMode;
+use loadtest_run::files;
+use loadtest_run::write_json_atomic;
 
 /// Runs a whole sweep. `cancel` stops it early (Ctrl-C): dispatch stops, in-flight requests
 /// are cancelled, and every output is written for what ran. `live` is updated as requests
@@ -107,10 +92,10 @@ pub async fn run_sweep_with_sink(
         Some(dir) => create_exact_run_dir(dir)?,
         None => create_run_dir(&config.output_dir, &config.run_name, &stamp)?,
     };
-    let facts = RunFacts::new(&config, &server, &run_dir, started_at);
+    let facts = run_facts(&config, &server, &run_dir, started_at);
     let opened = (|| {
-        write_json_atomic(&run_dir.join(files::CONFIG), &facts.config_json(None))?;
-        Ok::<_, crate::OutputError>((
+        write_json_atomic(&run_dir.join(files::CONFIG), &config_json(&facts, None))?;
+        Ok::<_, loadtest_run::OutputError>((
             recorder::open_requests_file(&run_dir.join(files::REQUESTS))?,
             scrape::create_csv(&run_dir.join(files::VLLM_METRICS))?,
             telemetry::create_csv(&run_dir.join(files::GPU_METRICS))?,

@@ -1,273 +1,133 @@
 //! After the run: per-step summaries, server deltas and the whole-file outputs
-//! (`step_summary.json`, `vllm_step_deltas.json`, `summary.md`, the final `config.json`).
+//! (`step_summary.json`, `vllm_step_deltas.json`, the final `config.json`), then the report
+//! (`summary.md`, `charts/`) rendered from them by `loadtest-report`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use loadtest_prom::{GaugeWindow, StepDeltas};
-use serde::{Deserialize, Serialize};
+use loadtest_run::{
+    AutoStopped, LatencyStats, LoadMode, RunFacts, ServerBlock, Settings, StepDeltasEntry,
+    StepDeltasFile, StepSummary, StepSummaryFile, TargetFacts, TelemetryFacts, files, find_knee,
+    tokens_per_joule, total_energy_j, write_json_atomic,
+};
 
-use crate::arrival::Arrival;
-use crate::auto_stop::{AutoStop, AutoStopped};
-use crate::config::{KneeRule, LoadMode, SweepConfig, secs};
-use crate::engine::files;
-use crate::knee::find_knee;
+use crate::config::SweepConfig;
 use crate::preflight::ServerInfo;
-use crate::recorder::Recorded;
-use crate::recorder::StepAccumulator;
-use crate::run_dir::{write_atomic, write_json_atomic};
+use crate::recorder::{Recorded, StepAccumulator};
 use crate::scrape::Scraped;
-use crate::server_block::ServerBlock;
-use crate::slo::Slo;
-use crate::stats::LatencyStats;
-use crate::summary::{StepSummary, StepSummaryFile};
-use crate::summary_md::render_summary_md;
+use crate::stats::latency_from_histogram_us;
 use crate::telemetry::Telemetry;
-use crate::timeline::StepWindow;
-use crate::timeline::Timeline;
+use crate::timeline::{StepWindow, Timeline};
 use crate::windows::WindowObservation;
 use crate::{RunOutcome, SweepError};
 
-/// The facts of a run, written to `config.json` (§9).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunFacts {
-    /// This tool's name and version.
-    pub tool: String,
-    /// When the run started (UTC, RFC 3339).
-    pub started_at: String,
-    /// When the run ended (set at the end).
-    pub finished_at: Option<String>,
-    /// True when Ctrl-C / SIGTERM stopped the run.
-    pub interrupted: bool,
-    /// The run folder.
-    pub run_dir: PathBuf,
-    /// The server: URL, model, version, kind.
-    pub target: TargetFacts,
-    /// Every setting, defaults resolved.
-    pub settings: Settings,
-    /// The command line that started the run, secrets redacted (empty when embedded).
-    #[serde(default)]
-    pub command_line: Vec<String>,
-    /// What the run's server and GPU telemetry actually delivered (set at the end; null in
-    /// the config.json written at the start).
-    #[serde(default)]
-    pub telemetry: Option<TelemetryFacts>,
-}
-
-/// What the run's `/metrics` scrapes and nvidia-smi polling delivered: the facts a reader
-/// needs to tell "off" from "on but failing".
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct TelemetryFacts {
-    /// Scrapes of the metrics URL that succeeded (0 with `--no-metrics`).
-    pub metrics_scrapes_ok: u64,
-    /// Scrapes that failed.
-    pub metrics_scrapes_failed: u64,
-    /// Why the first failing scrape failed.
-    pub metrics_first_error: Option<String>,
-    /// nvidia-smi samples received (0 with `--no-gpu`).
-    pub gpu_samples: u64,
-    /// Why GPU telemetry was unavailable, when it was enabled but delivered nothing.
-    pub gpu_unavailable: Option<String>,
-}
-
-/// The server as config.json shows it (credentials redacted).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TargetFacts {
-    /// `--base-url`.
-    pub base_url: String,
-    /// Model requests named.
-    pub model: String,
-    /// `GET /version`.
-    pub server_version: Option<String>,
-    /// Detected from `/metrics`.
-    pub server_kind: Option<String>,
-    /// `--endpoint`.
-    pub endpoint: String,
-    /// `--metrics-url` (null with `--no-metrics`).
-    pub metrics_url: Option<String>,
-    /// `"<redacted>"` when an api key was given (its value is never written), else null.
-    pub api_key: Option<String>,
-    /// `--header`s, secret values redacted.
-    pub headers: Vec<(String, String)>,
-}
-
-/// The settings of config.json.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Settings {
-    /// `--load-mode`.
-    pub load_mode: LoadMode,
-    /// `--steps`.
-    pub steps: Vec<f64>,
-    /// `--step-duration-s`.
-    #[serde(with = "secs")]
-    pub step_duration_s: Duration,
-    /// `--warmup-s`.
-    #[serde(with = "secs")]
-    pub warmup_s: Duration,
-    /// `--ramp-s`.
-    #[serde(with = "secs")]
-    pub ramp_s: Duration,
-    /// `--cooldown-s`.
-    #[serde(with = "secs")]
-    pub cooldown_s: Duration,
-    /// `fixed-prompt`, `prompt-file`, `synthetic`, or `custom` (an embedding program's source).
-    pub input_mode: String,
-    /// The custom source's own description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_source: Option<String>,
-    /// `--input-size` (synthetic).
-    pub input_size: Option<String>,
-    /// Prompts in the prompt file.
-    pub prompt_file_rows: Option<usize>,
-    /// `--prompt-text` (fixed-prompt mode).
-    #[serde(default)]
-    pub prompt_text: Option<String>,
-    /// `--prompt-file`: path and SHA-256 of the file read.
-    #[serde(default)]
-    pub prompt_file: Option<crate::prompt_file::PromptFileFacts>,
-    /// `--extra-body` (with `--temperature`, `--top-p`): fields merged into every request.
-    #[serde(default)]
-    pub extra_body: serde_json::Map<String, serde_json::Value>,
-    /// `--max-output-tokens`.
-    pub max_output_tokens: String,
-    /// `--ignore-eos`.
-    pub ignore_eos: bool,
-    /// `--seed`.
-    pub seed: u64,
-    /// `--timeout-s`.
-    #[serde(with = "secs")]
-    pub timeout_s: Duration,
-    /// `--max-inflight`.
-    pub max_inflight: usize,
-    /// `--poll-interval-s`.
-    #[serde(with = "secs")]
-    pub poll_interval_s: Duration,
-    /// GPU telemetry.
-    pub gpu: crate::config::GpuSettings,
-    /// `--output-dir`.
-    pub output_dir: PathBuf,
-    /// `--run-name`.
-    pub run_name: String,
-    /// `--max-error-rate`.
-    pub max_error_rate: Option<f64>,
-    /// `--arrival` (rate mode).
-    #[serde(default)]
-    pub arrival: Arrival,
-    /// `--slo` (and `--slo-attainment`).
-    #[serde(default)]
-    pub slo: Option<Slo>,
-    /// `--knee-throughput-gain`, `--knee-latency-growth`.
-    #[serde(default)]
-    pub knee: KneeRule,
-    /// `--steps auto` (its stop rule), null otherwise.
-    #[serde(default)]
-    pub auto_stop: Option<AutoStop>,
-}
-
-impl RunFacts {
-    pub(crate) fn new(
-        config: &SweepConfig,
-        server: &ServerInfo,
-        run_dir: &Path,
-        started_at: time::OffsetDateTime,
-    ) -> Self {
-        use crate::inputs::InputSource;
-        let (input_mode, input_size, prompt_file_rows) = match &config.input {
-            InputSource::FixedPrompt(_) => ("fixed-prompt", None, None),
-            InputSource::PromptFile(rows) => ("prompt-file", None, Some(rows.len())),
-            InputSource::Synthetic(spec) => ("synthetic", Some(spec.to_string()), None),
-            InputSource::Custom(_) => ("custom", None, None),
-        };
-        let input_source = match &config.input {
-            InputSource::Custom(source) => Some(source.describe()),
-            _ => None,
-        };
-        let client = &config.target.client;
-        let prompt_text = match &config.input {
-            InputSource::FixedPrompt(prompt) => prompt.as_text(),
-            _ => None,
-        };
-        let secrets: Vec<&str> = client
-            .api_key
-            .iter()
-            .map(String::as_str)
-            .chain(
-                client
-                    .headers
-                    .iter()
-                    .filter(|(name, _)| loadtest_client::is_sensitive(name))
-                    .map(|(_, value)| value.as_str()),
-            )
-            .filter(|s| !s.is_empty())
-            .collect();
-        let command_line = config
-            .command_line
-            .iter()
-            .map(|arg| redact(arg, &secrets))
-            .collect();
-        RunFacts {
-            command_line,
-            telemetry: None,
-            tool: format!("vllm-loadtest {}", env!("CARGO_PKG_VERSION")),
-            started_at: rfc3339(started_at),
-            finished_at: None,
-            interrupted: false,
-            run_dir: run_dir.to_owned(),
-            target: TargetFacts {
-                base_url: client.base_url.clone(),
-                model: server.model.clone(),
-                server_version: server.server_version.clone(),
-                server_kind: server
-                    .server_kind
-                    .and_then(|k| serde_json::to_value(k).ok())
-                    .and_then(|v| v.as_str().map(str::to_owned)),
-                endpoint: config.target.endpoint.to_string(),
-                metrics_url: config.target.metrics_url.clone(),
-                api_key: client.api_key.as_ref().map(|_| "<redacted>".to_owned()),
-                headers: client.redacted_headers(),
-            },
-            settings: Settings {
-                load_mode: config.load_mode,
-                steps: config.steps.clone(),
-                step_duration_s: config.step_duration,
-                warmup_s: config.warmup,
-                ramp_s: config.ramp,
-                cooldown_s: config.cooldown,
-                input_mode: input_mode.to_owned(),
-                input_source,
-                input_size,
-                prompt_file_rows,
-                prompt_text,
-                prompt_file: config.prompt_file.clone(),
-                extra_body: config.extra_body.clone(),
-                max_output_tokens: config.max_output_tokens.to_string(),
-                ignore_eos: config.ignore_eos,
-                seed: config.seed,
-                timeout_s: client.request_timeout,
-                max_inflight: config.max_inflight,
-                poll_interval_s: config.poll_interval,
-                gpu: config.gpu.clone(),
-                output_dir: config.output_dir.clone(),
-                run_name: config.run_name.clone(),
-                max_error_rate: config.max_error_rate,
-                arrival: config.arrival,
-                slo: config.slo.clone(),
-                knee: config.knee,
-                auto_stop: config.auto_stop,
-            },
-        }
+/// The facts of a run as config.json records them at its start.
+pub(crate) fn run_facts(
+    config: &SweepConfig,
+    server: &ServerInfo,
+    run_dir: &Path,
+    started_at: time::OffsetDateTime,
+) -> RunFacts {
+    use crate::inputs::InputSource;
+    let (input_mode, input_size, prompt_file_rows) = match &config.input {
+        InputSource::FixedPrompt(_) => ("fixed-prompt", None, None),
+        InputSource::PromptFile(rows) => ("prompt-file", None, Some(rows.len())),
+        InputSource::Synthetic(spec) => ("synthetic", Some(spec.to_string()), None),
+        InputSource::Custom(_) => ("custom", None, None),
+    };
+    let input_source = match &config.input {
+        InputSource::Custom(source) => Some(source.describe()),
+        _ => None,
+    };
+    let client = &config.target.client;
+    let prompt_text = match &config.input {
+        InputSource::FixedPrompt(prompt) => prompt.as_text(),
+        _ => None,
+    };
+    let secrets: Vec<&str> = client
+        .api_key
+        .iter()
+        .map(String::as_str)
+        .chain(
+            client
+                .headers
+                .iter()
+                .filter(|(name, _)| loadtest_client::is_sensitive(name))
+                .map(|(_, value)| value.as_str()),
+        )
+        .filter(|s| !s.is_empty())
+        .collect();
+    let command_line = config
+        .command_line
+        .iter()
+        .map(|arg| redact(arg, &secrets))
+        .collect();
+    RunFacts {
+        command_line,
+        telemetry: None,
+        tool: format!("vllm-loadtest {}", env!("CARGO_PKG_VERSION")),
+        started_at: rfc3339(started_at),
+        finished_at: None,
+        interrupted: false,
+        run_dir: run_dir.to_owned(),
+        target: TargetFacts {
+            base_url: client.base_url.clone(),
+            model: server.model.clone(),
+            server_version: server.server_version.clone(),
+            server_kind: server
+                .server_kind
+                .and_then(|k| serde_json::to_value(k).ok())
+                .and_then(|v| v.as_str().map(str::to_owned)),
+            endpoint: config.target.endpoint.to_string(),
+            metrics_url: config.target.metrics_url.clone(),
+            api_key: client.api_key.as_ref().map(|_| "<redacted>".to_owned()),
+            headers: client.redacted_headers(),
+        },
+        settings: Settings {
+            load_mode: config.load_mode,
+            steps: config.steps.clone(),
+            step_duration_s: config.step_duration,
+            warmup_s: config.warmup,
+            ramp_s: config.ramp,
+            cooldown_s: config.cooldown,
+            input_mode: input_mode.to_owned(),
+            input_source,
+            input_size,
+            prompt_file_rows,
+            prompt_text,
+            prompt_file: config.prompt_file.clone(),
+            extra_body: config.extra_body.clone(),
+            max_output_tokens: config.max_output_tokens.to_string(),
+            ignore_eos: config.ignore_eos,
+            seed: config.seed,
+            timeout_s: client.request_timeout,
+            max_inflight: config.max_inflight,
+            poll_interval_s: config.poll_interval,
+            gpu: config.gpu.clone(),
+            output_dir: config.output_dir.clone(),
+            run_name: config.run_name.clone(),
+            max_error_rate: config.max_error_rate,
+            arrival: config.arrival,
+            slo: config.slo.clone(),
+            knee: config.knee,
+            auto_stop: config.auto_stop,
+        },
     }
+}
 
-    /// The config.json document; `finished` marks the end of the run.
-    pub(crate) fn config_json(&self, finished: Option<(time::OffsetDateTime, bool)>) -> Self {
-        let mut facts = self.clone();
-        if let Some((at, interrupted)) = finished {
-            facts.finished_at = Some(rfc3339(at));
-            facts.interrupted = interrupted;
-        }
-        facts
+/// `facts` as config.json records them; `finished` marks the end of the run.
+pub(crate) fn config_json(
+    facts: &RunFacts,
+    finished: Option<(time::OffsetDateTime, bool)>,
+) -> RunFacts {
+    let mut facts = facts.clone();
+    if let Some((at, interrupted)) = finished {
+        facts.finished_at = Some(rfc3339(at));
+        facts.interrupted = interrupted;
     }
+    facts
 }
 
 /// `text` with every occurrence of a secret replaced by `<redacted>`.
@@ -320,21 +180,21 @@ pub(crate) fn finalize(c: Collected<'_>) -> Result<RunOutcome, SweepError> {
         summaries.push(summarize_step(&c, step, observed, acc, deltas.as_ref()));
         step_deltas.push(deltas);
     }
-    for (summary, deltas) in summaries.iter().zip(&step_deltas) {
-        if let Some((start_s, end_s, d)) = deltas {
-            deltas_entries.push(serde_json::json!({
-                "step": summary.step,
-                "load": summary.load,
-                "start_scrape_s": start_s,
-                "end_scrape_s": end_s,
-                "deltas": d,
-            }));
+    for (summary, deltas) in summaries.iter().zip(step_deltas) {
+        if let Some((start_scrape_s, end_scrape_s, deltas)) = deltas {
+            deltas_entries.push(StepDeltasEntry {
+                step: summary.step,
+                load: summary.load,
+                start_scrape_s,
+                end_scrape_s,
+                deltas,
+            });
         }
     }
     collect_warnings(&c, &summaries, &mut warnings);
     let finished = time::OffsetDateTime::now_utc();
     let interrupted = c.interrupted_at.is_some();
-    let mut facts = c.facts.config_json(Some((finished, interrupted)));
+    let mut facts = config_json(&c.facts, Some((finished, interrupted)));
     facts.telemetry = Some(TelemetryFacts {
         metrics_scrapes_ok: c.scraped.as_ref().map_or(0, |s| s.ok),
         metrics_scrapes_failed: c.scraped.as_ref().map_or(0, |s| s.failed),
@@ -366,13 +226,14 @@ pub(crate) fn finalize(c: Collected<'_>) -> Result<RunOutcome, SweepError> {
     write_json_atomic(&dir.join(files::STEP_SUMMARY), &file)?;
     write_json_atomic(
         &dir.join(files::STEP_DELTAS),
-        &serde_json::json!({ "steps": deltas_entries }),
-    )?;
-    write_atomic(
-        &dir.join(files::SUMMARY_MD),
-        render_summary_md(&facts, &file).as_bytes(),
+        &StepDeltasFile {
+            steps: deltas_entries,
+        },
     )?;
     write_json_atomic(&dir.join(files::CONFIG), &facts)?;
+    // summary.md and the charts, from the files just written: the one renderer, so an
+    // embedding program gets the same report as the command line.
+    loadtest_report::render_run(dir)?;
     let measured: u64 = file.steps.iter().map(|s| s.counts.started).sum();
     let failed: u64 = file.steps.iter().map(|s| s.counts.failed()).sum();
     Ok(RunOutcome {
@@ -410,15 +271,15 @@ fn summarize_step(
         hists
             .get(step.index)
             .and_then(|m| m.lock().ok())
-            .and_then(|h| LatencyStats::from_histogram_us(&h))
+            .and_then(|h| latency_from_histogram_us(&h))
     };
     let gpu = c.gpu.steps.get(step.index).cloned().unwrap_or_default();
     let generation_tokens = server
         .as_ref()
         .and_then(|s| s.generation_tokens)
         .map_or(acc.output_tokens_in_window, |t| t as u64);
-    let tokens_per_joule = loadtest_gpu::total_energy_j(&gpu)
-        .and_then(|j| loadtest_gpu::tokens_per_joule(generation_tokens, j));
+    let tokens_per_joule =
+        total_energy_j(&gpu).and_then(|j| tokens_per_joule(generation_tokens, j));
     let rate_mode = settings.load_mode == LoadMode::Rate;
     let mut summary = StepSummary {
         step: step.index,

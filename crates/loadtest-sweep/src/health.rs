@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
+use loadtest_run::ClientHealth;
 use tokio::sync::Mutex;
 
 use crate::stats::new_us_histogram;
@@ -16,22 +16,6 @@ pub const TICK: Duration = Duration::from_millis(10);
 pub const LAG_P99_BOUND: Duration = Duration::from_millis(5);
 /// Share of all cores above which a step is `bound`.
 pub const CPU_SHARE_BOUND: f64 = 0.9;
-
-/// The client block of a step (§6).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct ClientHealth {
-    /// CPU time of this process over the window ÷ window length, in percent of one core.
-    pub cpu_pct: Option<f64>,
-    /// Cores available to this process.
-    pub cores: usize,
-    /// 99th percentile of the ticker's lateness, in milliseconds.
-    pub sched_lag_p99_ms: Option<f64>,
-    /// Largest ticker lateness, in milliseconds.
-    pub sched_lag_max_ms: Option<f64>,
-    /// True when the client itself was the bottleneck: lag p99 above 5 ms, or CPU above
-    /// 90 % of all cores.
-    pub bound: bool,
-}
 
 /// CPU seconds (user + system) used by this process so far, from `/proc/self/stat`.
 /// `None` where procfs is missing.

@@ -35,20 +35,16 @@ mod engine;
 mod finalize;
 pub mod health;
 pub mod inputs;
-pub mod knee;
 mod live;
 mod open_loop;
 mod output_file;
 mod preflight;
 pub mod prompt_file;
 mod recorder;
+mod rows;
 pub mod run_dir;
 mod scrape;
-pub mod server_block;
-pub mod slo;
 pub mod stats;
-pub mod summary;
-mod summary_md;
 mod synthetic;
 mod telemetry;
 pub mod timeline;
@@ -59,14 +55,11 @@ use std::path::PathBuf;
 pub use cancel::CancelToken;
 pub use config::SweepConfig;
 pub use dispatch::CONNECTION_PACE;
-pub use engine::{files, run_sweep, run_sweep_with_sink};
-pub use finalize::{RunFacts, TelemetryFacts};
+pub use engine::{run_sweep, run_sweep_with_sink};
 pub use live::{LiveCounters, StepLive};
 pub use preflight::ServerInfo;
 pub use recorder::RecordSink;
-pub use run_dir::OutputError;
-pub use summary::{StepSummary, StepSummaryFile};
-pub use summary_md::render_summary_md;
+pub use rows::{RowContext, request_row, unix_now_s};
 pub use synthetic::synthetic_prompt;
 
 /// Why a sweep could not run. Request failures are never errors: they are recorded.
@@ -97,7 +90,10 @@ pub enum SweepError {
     Client(loadtest_client::ClientError),
     /// A file of the run folder could not be written.
     #[error(transparent)]
-    Output(#[from] OutputError),
+    Output(#[from] loadtest_run::OutputError),
+    /// The report (summary.md, charts) could not be rendered from the files written.
+    #[error(transparent)]
+    Report(#[from] loadtest_report::ReportError),
     /// A task of the engine failed (a bug).
     #[error("internal error: {message}")]
     Internal {
@@ -112,7 +108,7 @@ pub struct RunOutcome {
     /// The run folder.
     pub run_dir: PathBuf,
     /// One summary per step whose window began.
-    pub steps: Vec<StepSummary>,
+    pub steps: Vec<loadtest_run::StepSummary>,
     /// True when stopped by Ctrl-C / SIGTERM.
     pub interrupted: bool,
     /// Requests started in measure windows.

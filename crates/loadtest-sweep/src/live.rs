@@ -9,7 +9,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use loadtest_client::RequestRecord;
 use tokio::sync::Notify;
 
-use crate::summary::InflightStats;
+use loadtest_run::InflightStats;
 
 /// Live counts of one run, since it started.
 #[derive(Debug, Default)]
@@ -176,7 +176,7 @@ impl LiveCounters {
 mod tests {
     use std::time::{Duration, Instant};
 
-    use loadtest_client::Status;
+    use loadtest_run::Status;
 
     use super::*;
 

@@ -10,9 +10,11 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use crate::arrival::{Arrival, Arrivals};
+use crate::arrival::Arrivals;
+
 use crate::dispatch::{Dispatch, send_one};
-use crate::timeline::Phase;
+use loadtest_run::Arrival;
+use loadtest_run::Phase;
 
 /// The last stretch before an arrival is spun, not slept.
 pub const SPIN_WINDOW: Duration = Duration::from_micros(300);

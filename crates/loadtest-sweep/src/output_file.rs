@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::run_dir::OutputError;
+use loadtest_run::OutputError;
 
 /// A buffered file that keeps the first error it met. Callers write whole lines; after an
 /// error (a full disk, say) the file is cut back to the last successful flush, so it stays

@@ -2,6 +2,7 @@
 //! `prompt`, `text` or `messages`.
 
 use loadtest_client::{ChatMessage, Prompt};
+use loadtest_run::PromptFileFacts;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -45,18 +46,6 @@ pub enum PromptFileError {
         /// What is wrong with it.
         reason: String,
     },
-}
-
-/// Where a prompt file's rows came from, for config.json: enough to tell whether a later run
-/// used the same file.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct PromptFileFacts {
-    /// The path as given.
-    pub path: PathBuf,
-    /// SHA-256 of the file's bytes, lowercase hex.
-    pub sha256: String,
-    /// Prompts read (blank lines skipped).
-    pub rows: usize,
 }
 
 /// Reads every prompt of a JSONL prompt file. Blank lines are skipped.

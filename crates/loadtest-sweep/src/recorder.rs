@@ -10,14 +10,14 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use loadtest_client::{Phase as RowPhase, RequestRow, Status};
+use loadtest_run::{Phase as RowPhase, RequestRow, Status};
 use tokio::sync::mpsc;
 
 use crate::output_file::OutputFile;
-use crate::run_dir::OutputError;
-use crate::slo::{Latencies, Slo};
-use crate::summary::{ErrorKindSummary, StatusCounts};
 use crate::timeline::Timeline;
+use loadtest_run::OutputError;
+use loadtest_run::{ErrorKindSummary, StatusCounts};
+use loadtest_run::{Latencies, Slo};
 
 /// Receives every finished request's row, in the recorder's thread, after it was written to
 /// `requests.jsonl`: an embedding program's own sink (see `examples/embed.rs`).

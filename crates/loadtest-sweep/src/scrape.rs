@@ -17,8 +17,9 @@ use tokio::sync::mpsc;
 
 use crate::cancel::CancelToken;
 use crate::output_file::OutputFile;
-use crate::run_dir::OutputError;
-use crate::timeline::{Phase, Timeline};
+use crate::timeline::Timeline;
+use loadtest_run::OutputError;
+use loadtest_run::Phase;
 
 /// Why a scrape was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

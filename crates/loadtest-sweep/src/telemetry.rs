@@ -6,15 +6,15 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use loadtest_gpu::{
-    ClockAnchor, GpuMetricsRow, GpuPoller, GpuPollerConfig, GpuSample, GpuStepStats,
-    StepAggregator, gpu_metrics_header,
+    ClockAnchor, GpuPoller, GpuPollerConfig, GpuSample, StepAggregator, metrics_row,
 };
+use loadtest_run::{GpuStepStats, gpu_metrics_header};
 
 use crate::cancel::CancelToken;
-use crate::config::GpuSettings;
 use crate::output_file::OutputFile;
-use crate::run_dir::OutputError;
 use crate::timeline::Timeline;
+use loadtest_run::GpuSettings;
+use loadtest_run::OutputError;
 
 /// How often samples are moved from the poller to the file.
 const DRAIN_EVERY: Duration = Duration::from_secs(1);
@@ -77,7 +77,7 @@ pub(crate) async fn run(
             telemetry.samples += 1;
             let elapsed = sample.at.saturating_duration_since(run_start);
             let pos = timeline.at(elapsed);
-            let row = GpuMetricsRow::from_sample(
+            let row = metrics_row(
                 sample,
                 run_start,
                 u32::try_from(pos.step).ok(),

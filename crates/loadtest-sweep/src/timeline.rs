@@ -3,36 +3,7 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
-/// The phase a request started in (§3). Only `Measure` requests enter statistics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    /// Load at the first step's level before anything is measured.
-    Warmup,
-    /// Load rising linearly from the previous level.
-    Ramp,
-    /// The window the step's statistics describe.
-    Measure,
-    /// No new requests; in-flight ones finish.
-    Cooldown,
-    /// After the last step: in-flight requests get up to `--timeout-s`.
-    Drain,
-}
-
-impl Phase {
-    /// The name written to the output files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Warmup => "warmup",
-            Phase::Ramp => "ramp",
-            Phase::Measure => "measure",
-            Phase::Cooldown => "cooldown",
-            Phase::Drain => "drain",
-        }
-    }
-}
+pub use loadtest_run::Phase;
 
 /// One step's boundaries, as offsets from the sweep start.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::cancel::CancelToken;
-use crate::health::{ClientHealth, LagRecorder, assess, process_cpu_time};
+use crate::health::{LagRecorder, assess, process_cpu_time};
 use crate::live::LiveCounters;
-use crate::summary::InflightStats;
 use crate::timeline::Timeline;
+use loadtest_run::ClientHealth;
+use loadtest_run::InflightStats;
 
 /// In-flight sampling period.
 const SAMPLE_EVERY: Duration = Duration::from_millis(100);

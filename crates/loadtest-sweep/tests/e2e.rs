@@ -6,9 +6,10 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use loadtest_run::files;
 use loadtest_sim::Endpoint as SimEndpoint;
 use loadtest_sweep::inputs::InputSource;
-use loadtest_sweep::{CancelToken, LiveCounters, files, run_sweep};
+use loadtest_sweep::{CancelToken, LiveCounters, run_sweep};
 
 const ALL_FILES: [&str; 7] = [
     files::CONFIG,
@@ -90,7 +91,11 @@ async fn three_steps_write_every_file_and_count_every_request() {
     let csv = std::fs::read_to_string(dir.join(files::VLLM_METRICS)).unwrap();
     assert!(csv.lines().count() > 10, "{csv}");
     let md = std::fs::read_to_string(dir.join(files::SUMMARY_MD)).unwrap();
-    assert!(md.contains("## Steps (client view)") && !md.contains("NaN"));
+    assert!(md.contains("## Steps") && !md.contains("NaN"));
+    // The one report renderer: a library caller gets the charts the command line gets.
+    for chart in ["throughput.svg", "latency.svg", "server.svg"] {
+        assert!(dir.join(files::CHARTS_DIR).join(chart).is_file(), "{chart}");
+    }
     sim.shutdown().await;
 }
 

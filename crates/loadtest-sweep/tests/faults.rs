@@ -12,9 +12,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use loadtest_run::files;
 use loadtest_sim::{Endpoint as SimEndpoint, FaultCounts, Faults, SimConfig, SimHandle, Simulator};
 use loadtest_sweep::config::SweepConfig;
-use loadtest_sweep::{CancelToken, LiveCounters, RunOutcome, files, run_sweep};
+use loadtest_sweep::{CancelToken, LiveCounters, RunOutcome, run_sweep};
 
 /// A fixed-profile simulator (20 ms to first token, 5 ms per token) with `faults`.
 async fn sim_with(faults: Faults) -> SimHandle {

@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use loadtest_sweep::files;
+use loadtest_run::files;
 
 /// The backticked names in the first column of the table after `<!-- schema: NAME -->`.
 fn documented(name: &str) -> Vec<String> {

@@ -5,9 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use loadtest_sweep::arrival::Arrival;
-use loadtest_sweep::config::LoadMode;
-use loadtest_sweep::files;
+use loadtest_run::Arrival;
+use loadtest_run::LoadMode;
+use loadtest_run::files;
 
 fn cv(xs: &[f64]) -> f64 {
     let m = xs.iter().sum::<f64>() / xs.len() as f64;
@@ -44,7 +44,8 @@ async fn below_saturation_the_offered_rate_is_achieved() {
     let rows = common::rows(&outcome.run_dir);
     assert!(rows.iter().all(|r| r["sched_delay_s"].is_number()));
     let md = std::fs::read_to_string(outcome.run_dir.join(files::SUMMARY_MD)).unwrap();
-    assert!(md.contains("## Open loop (rate mode)") && md.contains("Highest load meeting"));
+    assert!(md.contains("sched delay p50 / p99"), "{md}");
+    assert!(md.contains("met up to load **50**"), "{md}");
     sim.shutdown().await;
 }
 
@@ -147,7 +148,7 @@ async fn steps_auto_stops_after_the_knee() {
     let mut config = common::config(&sim.base_url(), out.path(), &[], 2.0);
     config.max_inflight = 256;
     config.steps = loadtest_sweep::auto_stop::doubling_steps(config.max_inflight);
-    config.auto_stop = Some(loadtest_sweep::auto_stop::AutoStop::default());
+    config.auto_stop = Some(loadtest_run::AutoStop::default());
     let outcome = common::run(config).await;
     let summary = common::json(&outcome.run_dir, files::STEP_SUMMARY);
     let stopped = &summary["auto_stopped"];

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use loadtest_sweep::files;
+use loadtest_run::files;
 
 /// One row of `vllm_metrics.csv`: elapsed_s, step, phase.
 #[derive(Debug)]

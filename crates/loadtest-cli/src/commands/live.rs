@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use loadtest_sweep::timeline::{Phase, Timeline};
+use loadtest_sweep::timeline::Timeline;
+
+use loadtest_run::Phase;
 use loadtest_sweep::{LiveCounters, StepLive};
 
 use crate::output;
@@ -340,7 +342,7 @@ async fn show_lines(
 
 #[cfg(test)]
 mod tests {
-    use loadtest_sweep::summary::InflightStats;
+    use loadtest_run::InflightStats;
 
     use super::*;
 

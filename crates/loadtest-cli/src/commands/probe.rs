@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use loadtest_client::row::unix_now_s;
 use loadtest_client::{
-    Client, ClientConfig, Endpoint, NoGapSink, Prompt, RequestRecord, RequestRow, RowContext,
-    StreamRequest,
+    Client, ClientConfig, Endpoint, NoGapSink, Prompt, RequestRecord, StreamRequest,
 };
+use loadtest_run::RequestRow;
+use loadtest_sweep::{RowContext, request_row, unix_now_s};
 
 use crate::output;
 
@@ -167,7 +167,7 @@ async fn probe(args: Args, config: ClientConfig) -> anyhow::Result<ExitCode> {
         let record = client.stream(&request, &mut NoGapSink).await;
         let mut ctx = RowContext::new(id, run_start, run_start_unix_s);
         ctx.max_tokens = Some(args.max_output_tokens);
-        let row = RequestRow::new(&record, &ctx);
+        let row = request_row(&record, &ctx);
         if args.json {
             output::line(&serde_json::to_string(&row)?);
         } else {
@@ -262,9 +262,9 @@ fn summary(records: &[RequestRecord]) -> String {
     if let Some((mean, _, _)) = stats(ok.iter().filter_map(|r| r.e2e.map(secs)).collect()) {
         text.push_str(&format!(" · e2e mean {:.3} s", mean));
     }
-    for status in loadtest_client::Status::ALL {
+    for status in loadtest_run::Status::ALL {
         let n = records.iter().filter(|r| r.status == status).count();
-        if n > 0 && status != loadtest_client::Status::Ok {
+        if n > 0 && status != loadtest_run::Status::Ok {
             text.push_str(&format!(" · {n} {status}"));
         }
     }

@@ -8,11 +8,13 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use loadtest_client::{ClientConfig, Endpoint as ClientEndpoint, StreamRequest};
 use loadtest_dist::DistSpec;
-use loadtest_sweep::arrival::Arrival;
-use loadtest_sweep::auto_stop::{AutoStop, doubling_steps};
-use loadtest_sweep::config::{GpuSettings, KneeRule, LoadMode, SweepConfig, TargetConfig};
+use loadtest_run::Arrival;
+use loadtest_run::AutoStop;
+use loadtest_run::Slo;
+use loadtest_run::{GpuSettings, KneeRule, LoadMode};
+use loadtest_sweep::auto_stop::doubling_steps;
+use loadtest_sweep::config::{SweepConfig, TargetConfig};
 use loadtest_sweep::inputs::InputSource;
-use loadtest_sweep::slo::Slo;
 use loadtest_sweep::timeline::Timeline;
 use loadtest_sweep::{CancelToken, LiveCounters, run_sweep};
 
@@ -449,12 +451,6 @@ async fn run_async(args: SweepArgs, open_files: Option<u64>) -> Result<ExitCode>
         Ok(outcome) => outcome,
         Err(err) => return Err(err.into()),
     };
-    // The engine wrote a plain summary.md; the report adds charts and the full tables.
-    if let Err(err) = loadtest_report::render_run(&outcome.run_dir) {
-        output::note(&format!(
-            "warning: the full report could not be rendered: {err}"
-        ));
-    }
     if quiet {
         // Scripts read the run folder's path from stdout.
         output::line(&outcome.run_dir.display().to_string());

@@ -1,7 +1,7 @@
 //! What each chart plots, taken from the step summaries: series of (load, value) points.
 
-use loadtest_sweep::StepSummary;
-use loadtest_sweep::config::LoadMode;
+use loadtest_run::LoadMode;
+use loadtest_run::StepSummary;
 use plotters::style::RGBColor;
 
 use super::ChartKind;

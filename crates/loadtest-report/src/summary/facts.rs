@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use loadtest_sweep::config::LoadMode;
+use loadtest_run::LoadMode;
 
 use crate::RunData;
 use crate::format::{cell, duration_s, load};

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use loadtest_sweep::StepSummary;
+use loadtest_run::StepSummary;
 
 use crate::RunData;
 use crate::format::{finite, latency, load, rate};

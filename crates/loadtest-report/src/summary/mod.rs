@@ -9,7 +9,7 @@ mod steps;
 
 use std::fmt::Write as _;
 
-use loadtest_sweep::StepSummary;
+use loadtest_run::StepSummary;
 
 use crate::RunData;
 use crate::charts::ChartKind;

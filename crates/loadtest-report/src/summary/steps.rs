@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use loadtest_sweep::StepSummary;
+use loadtest_run::StepSummary;
 
 use super::{gpu_power_w, gpu_util_pct, has_gpu, has_server, load_cell};
 use crate::RunData;

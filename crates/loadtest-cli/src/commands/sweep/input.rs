@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use loadtest_client::Prompt;
+use loadtest_run::PromptFileFacts;
 use loadtest_sweep::inputs::InputSource;
-use loadtest_sweep::prompt_file::{PromptFileFacts, load_prompt_file};
+use loadtest_sweep::prompt_file::load_prompt_file;
 
 use super::InputMode;
 use super::values;

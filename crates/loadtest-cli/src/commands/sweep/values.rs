@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use loadtest_dist::DistSpec;
-use loadtest_sweep::config::LoadMode;
+use loadtest_run::LoadMode;
 
 /// `--base-url` / `--metrics-url`: `http[s]://HOST[:PORT][/prefix]`, normalised as the client
 /// uses it (no trailing `/`; for the base URL also no trailing `/v1`).

@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::KneeRule;
-use crate::summary::StepSummary;
+use crate::config_json::KneeRule;
+use crate::step_summary::StepSummary;
 
 /// Where the knee is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -2,10 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use loadtest_gpu::GpuStepStats;
+use crate::gpu::GpuStepStats;
 
 use crate::auto_stop::AutoStopped;
-use crate::health::ClientHealth;
+use crate::client_health::ClientHealth;
 use crate::knee::Knee;
 use crate::server_block::ServerBlock;
 use crate::slo::SloResult;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::summary::StepSummary;
+use crate::step_summary::StepSummary;
 
 /// Which latency an objective bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -150,16 +150,19 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 
 /// One request's latencies, as the SLO sees them (seconds).
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Latencies {
+pub struct Latencies {
+    /// Time to first token.
     pub ttft: Option<f64>,
+    /// Time per output token.
     pub tpot: Option<f64>,
+    /// End to end.
     pub e2e: Option<f64>,
 }
 
 impl Slo {
     /// Whether an `ok` request meets every per-request objective. A latency the request
     /// lacks (e.g. TPOT of a one-token answer) does not count against it.
-    pub(crate) fn request_meets(&self, l: &Latencies) -> bool {
+    pub fn request_meets(&self, l: &Latencies) -> bool {
         self.terms
             .iter()
             .filter(|t| t.percentile.is_none())

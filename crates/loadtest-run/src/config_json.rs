@@ -1,0 +1,277 @@
+//! `config.json`: the run's facts — tool, times, target, every resolved setting, the command
+//! line and what telemetry delivered — and the setting types it holds.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::auto_stop::AutoStop;
+use crate::slo::Slo;
+
+/// The facts of a run, written to `config.json` (§9).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunFacts {
+    /// This tool's name and version.
+    pub tool: String,
+    /// When the run started (UTC, RFC 3339).
+    pub started_at: String,
+    /// When the run ended (set at the end).
+    pub finished_at: Option<String>,
+    /// True when Ctrl-C / SIGTERM stopped the run.
+    pub interrupted: bool,
+    /// The run folder.
+    pub run_dir: PathBuf,
+    /// The server: URL, model, version, kind.
+    pub target: TargetFacts,
+    /// Every setting, defaults resolved.
+    pub settings: Settings,
+    /// The command line that started the run, secrets redacted (empty when embedded).
+    #[serde(default)]
+    pub command_line: Vec<String>,
+    /// What the run's server and GPU telemetry actually delivered (set at the end; null in
+    /// the config.json written at the start).
+    #[serde(default)]
+    pub telemetry: Option<TelemetryFacts>,
+}
+
+/// What the run's `/metrics` scrapes and nvidia-smi polling delivered: the facts a reader
+/// needs to tell "off" from "on but failing".
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TelemetryFacts {
+    /// Scrapes of the metrics URL that succeeded (0 with `--no-metrics`).
+    pub metrics_scrapes_ok: u64,
+    /// Scrapes that failed.
+    pub metrics_scrapes_failed: u64,
+    /// Why the first failing scrape failed.
+    pub metrics_first_error: Option<String>,
+    /// nvidia-smi samples received (0 with `--no-gpu`).
+    pub gpu_samples: u64,
+    /// Why GPU telemetry was unavailable, when it was enabled but delivered nothing.
+    pub gpu_unavailable: Option<String>,
+}
+
+/// The server as config.json shows it (credentials redacted).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TargetFacts {
+    /// `--base-url`.
+    pub base_url: String,
+    /// Model requests named.
+    pub model: String,
+    /// `GET /version`.
+    pub server_version: Option<String>,
+    /// Detected from `/metrics`.
+    pub server_kind: Option<String>,
+    /// `--endpoint`.
+    pub endpoint: String,
+    /// `--metrics-url` (null with `--no-metrics`).
+    pub metrics_url: Option<String>,
+    /// `"<redacted>"` when an api key was given (its value is never written), else null.
+    pub api_key: Option<String>,
+    /// `--header`s, secret values redacted.
+    pub headers: Vec<(String, String)>,
+}
+
+/// The settings of config.json.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    /// `--load-mode`.
+    pub load_mode: LoadMode,
+    /// `--steps`.
+    pub steps: Vec<f64>,
+    /// `--step-duration-s`.
+    #[serde(with = "secs")]
+    pub step_duration_s: Duration,
+    /// `--warmup-s`.
+    #[serde(with = "secs")]
+    pub warmup_s: Duration,
+    /// `--ramp-s`.
+    #[serde(with = "secs")]
+    pub ramp_s: Duration,
+    /// `--cooldown-s`.
+    #[serde(with = "secs")]
+    pub cooldown_s: Duration,
+    /// `fixed-prompt`, `prompt-file`, `synthetic`, or `custom` (an embedding program's source).
+    pub input_mode: String,
+    /// The custom source's own description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_source: Option<String>,
+    /// `--input-size` (synthetic).
+    pub input_size: Option<String>,
+    /// Prompts in the prompt file.
+    pub prompt_file_rows: Option<usize>,
+    /// `--prompt-text` (fixed-prompt mode).
+    #[serde(default)]
+    pub prompt_text: Option<String>,
+    /// `--prompt-file`: path and SHA-256 of the file read.
+    #[serde(default)]
+    pub prompt_file: Option<PromptFileFacts>,
+    /// `--extra-body` (with `--temperature`, `--top-p`): fields merged into every request.
+    #[serde(default)]
+    pub extra_body: serde_json::Map<String, serde_json::Value>,
+    /// `--max-output-tokens`.
+    pub max_output_tokens: String,
+    /// `--ignore-eos`.
+    pub ignore_eos: bool,
+    /// `--seed`.
+    pub seed: u64,
+    /// `--timeout-s`.
+    #[serde(with = "secs")]
+    pub timeout_s: Duration,
+    /// `--max-inflight`.
+    pub max_inflight: usize,
+    /// `--poll-interval-s`.
+    #[serde(with = "secs")]
+    pub poll_interval_s: Duration,
+    /// GPU telemetry.
+    pub gpu: GpuSettings,
+    /// `--output-dir`.
+    pub output_dir: PathBuf,
+    /// `--run-name`.
+    pub run_name: String,
+    /// `--max-error-rate`.
+    pub max_error_rate: Option<f64>,
+    /// `--arrival` (rate mode).
+    #[serde(default)]
+    pub arrival: Arrival,
+    /// `--slo` (and `--slo-attainment`).
+    #[serde(default)]
+    pub slo: Option<Slo>,
+    /// `--knee-throughput-gain`, `--knee-latency-growth`.
+    #[serde(default)]
+    pub knee: KneeRule,
+    /// `--steps auto` (its stop rule), null otherwise.
+    #[serde(default)]
+    pub auto_stop: Option<AutoStop>,
+}
+
+/// How step values are read (§3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadMode {
+    /// Each step value is a number of concurrent in-flight requests (closed loop).
+    Concurrency,
+    /// Each step value is an arrival rate in requests/s (open loop).
+    Rate,
+}
+
+impl LoadMode {
+    /// `concurrency` or `rate`, as written to the output files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoadMode::Concurrency => "concurrency",
+            LoadMode::Rate => "rate",
+        }
+    }
+}
+
+/// The knee rule (§ "Finding capacity"): the knee is the load after which output
+/// throughput grows by less than `min_throughput_gain` while e2e latency p50 grows by more
+/// than `max_latency_growth` (both relative to the previous step).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct KneeRule {
+    /// Relative throughput gain below which the curve has flattened (`--knee-throughput-gain`).
+    pub min_throughput_gain: f64,
+    /// Relative latency growth above which latency is climbing (`--knee-latency-growth`).
+    pub max_latency_growth: f64,
+}
+
+impl Default for KneeRule {
+    fn default() -> Self {
+        KneeRule {
+            min_throughput_gain: 0.10,
+            max_latency_growth: 0.50,
+        }
+    }
+}
+
+/// GPU telemetry settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GpuSettings {
+    /// Poll nvidia-smi at all (`--no-gpu` turns it off).
+    pub enabled: bool,
+    /// The nvidia-smi binary (`--nvidia-smi`).
+    pub nvidia_smi: PathBuf,
+    /// Sample interval (`--gpu-poll-interval-s`).
+    #[serde(with = "secs")]
+    pub interval: Duration,
+}
+
+/// Where a prompt file's rows came from, for config.json: enough to tell whether a later run
+/// used the same file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromptFileFacts {
+    /// The path as given.
+    pub path: PathBuf,
+    /// SHA-256 of the file's bytes, lowercase hex.
+    pub sha256: String,
+    /// Prompts read (blank lines skipped).
+    pub rows: usize,
+}
+
+/// The arrival process (`--arrival`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arrival {
+    /// Exponential gaps: a Poisson process (coefficient of variation 1).
+    #[default]
+    Poisson,
+    /// Equal gaps (CV 0).
+    Constant,
+    /// Gamma gaps with shape = `burstiness` (CV = 1/√burstiness; 1.0 is Poisson, below 1 is
+    /// burstier).
+    Gamma {
+        /// The gamma shape.
+        burstiness: f64,
+    },
+}
+
+impl FromStr for Arrival {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "poisson" => Ok(Arrival::Poisson),
+            "constant" => Ok(Arrival::Constant),
+            _ => {
+                let value = s
+                    .strip_prefix("gamma:")
+                    .ok_or_else(|| "expected poisson, constant or gamma:<burstiness>".to_owned())?;
+                match value.parse::<f64>() {
+                    Ok(b) if b.is_finite() && b > 0.0 => Ok(Arrival::Gamma { burstiness: b }),
+                    _ => Err(format!(
+                        "burstiness {value:?} is not a number > 0 (expected gamma:<burstiness>)"
+                    )),
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for Arrival {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Arrival::Poisson => f.write_str("poisson"),
+            Arrival::Constant => f.write_str("constant"),
+            Arrival::Gamma { burstiness } => write!(f, "gamma:{burstiness}"),
+        }
+    }
+}
+
+/// Serde for a `Duration` as a number of seconds.
+pub(crate) mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let value = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(value).map_err(serde::de::Error::custom)
+    }
+}

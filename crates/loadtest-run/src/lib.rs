@@ -1,0 +1,70 @@
+//! The run folder of vllm-loadtest — the product's contract — in one place: the file names,
+//! every file's types and their (de)serialisation, atomic whole-file writes, and a reader for
+//! each file. The engine (`loadtest-sweep`) writes these types, the report
+//! (`loadtest-report`) and any other tool read them; nothing here runs a request.
+//!
+//! | file | type |
+//! |---|---|
+//! | `config.json` | [`RunFacts`] ([`read_config`]) |
+//! | `requests.jsonl` | one [`RequestRow`] per line ([`read_requests`]) |
+//! | `vllm_metrics.csv` | header [`files::vllm_metrics_header`]; rows from `loadtest_prom::CanonicalSnapshot::csv_values` |
+//! | `gpu_metrics.csv` | [`GpuMetricsRow`], header [`gpu_metrics_header`] |
+//! | `step_summary.json` | [`StepSummaryFile`] ([`read_step_summary`]) |
+//! | `vllm_step_deltas.json` | [`StepDeltasFile`] ([`read_step_deltas`]) |
+//!
+//! Every field is documented in `docs/output-format.md`, which a test holds against a real run.
+//!
+//! ```
+//! use loadtest_run::{RequestRow, Status, Phase};
+//!
+//! let line = r#"{"id":0,"step":0,"phase":"measure","load":4.0,"start_unix_s":1700000000.0,"start_s":2.5,"ttft_s":0.05,"e2e_s":0.9,"total_s":0.91,"tpot_s":0.007,"chunks":128,"gap_mean_s":0.007,"gap_p50_s":0.007,"gap_p99_s":0.01,"gap_max_s":0.02,"prompt_tokens":256,"completion_tokens":128,"cached_tokens":null,"input_tokens_target":256,"max_tokens":128,"finish_reason":"length","status":"ok","http_status":200,"error":null,"sched_delay_s":null}"#;
+//! let row: RequestRow = serde_json::from_str(line).unwrap();
+//! assert_eq!(row.status, Status::Ok);
+//! assert_eq!(row.phase, Some(Phase::Measure));
+//! assert_eq!(serde_json::to_string(&row).unwrap(), line);
+//! ```
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
+mod atomic;
+mod auto_stop;
+mod client_health;
+mod config_json;
+pub mod files;
+mod gpu;
+mod knee;
+mod read;
+mod request_row;
+mod server_block;
+mod slo;
+mod stats;
+mod step_deltas;
+mod step_summary;
+
+pub use atomic::{OutputError, write_atomic, write_json_atomic};
+pub use auto_stop::{AutoStop, AutoStopped};
+pub use client_health::ClientHealth;
+pub use config_json::{
+    Arrival, GpuSettings, KneeRule, LoadMode, PromptFileFacts, RunFacts, Settings, TargetFacts,
+    TelemetryFacts,
+};
+pub use gpu::{
+    GPU_METRICS_COLUMNS, GpuMetricsRow, GpuStepStats, gpu_metrics_header, tokens_per_joule,
+    total_energy_j,
+};
+pub use knee::{Knee, find_knee, step_latency_p50};
+pub use read::{ReadError, read_config, read_requests, read_step_deltas, read_step_summary};
+pub use request_row::{Phase, REQUEST_ROW_KEYS, RequestRow, Status};
+pub use server_block::{ServerBlock, ServerHistogram};
+pub use slo::{
+    DEFAULT_ATTAINMENT, Latencies, PercentileCheck, Slo, SloError, SloMetric, SloResult, SloTerm,
+    parse_duration,
+};
+pub use stats::{LatencyStats, percentile_linear};
+pub use step_deltas::{StepDeltasEntry, StepDeltasFile};
+pub use step_summary::{
+    ErrorKindSummary, InflightStats, StatusCounts, StepSummary, StepSummaryFile,
+};

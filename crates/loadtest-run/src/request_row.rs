@@ -1,0 +1,172 @@
+//! `requests.jsonl`: one [`RequestRow`] per finished request, with its [`Status`] and the
+//! [`Phase`] of the run it started in.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A phase of the run (the timeline's, and the `phase` column of every file). A request
+/// starts only in `Warmup`, `Ramp` or `Measure`; only `Measure` requests enter statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Load at the first step's level before anything is measured.
+    Warmup,
+    /// Load rising linearly from the previous level.
+    Ramp,
+    /// The window the step's statistics describe.
+    Measure,
+    /// No new requests; in-flight ones finish.
+    Cooldown,
+    /// After the last step: in-flight requests get up to `--timeout-s`.
+    Drain,
+}
+
+impl Phase {
+    /// The name written to the output files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Warmup => "warmup",
+            Phase::Ramp => "ramp",
+            Phase::Measure => "measure",
+            Phase::Cooldown => "cooldown",
+            Phase::Drain => "drain",
+        }
+    }
+}
+
+/// How a request ended. Serialised in snake_case (`http_error`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// A complete stream: a `finish_reason` was seen and no error.
+    Ok,
+    /// The server answered with a non-2xx status (`http_status` holds it).
+    HttpError,
+    /// The per-request deadline (connect to last byte) passed first.
+    Timeout,
+    /// No connection could be made (refused, DNS, TLS handshake, connect timeout).
+    ConnectError,
+    /// The stream broke: malformed SSE or JSON, invalid UTF-8, a mid-stream error event, or
+    /// the connection dropped (or the body ended) before a `finish_reason`.
+    StreamError,
+    /// The caller cancelled the request (Ctrl-C, end of the run's drain).
+    Cancelled,
+}
+
+impl Status {
+    /// The snake_case name, as written to `requests.jsonl`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::HttpError => "http_error",
+            Status::Timeout => "timeout",
+            Status::ConnectError => "connect_error",
+            Status::StreamError => "stream_error",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    /// Every status, in a fixed order (for per-status counters).
+    pub const ALL: [Status; 6] = [
+        Status::Ok,
+        Status::HttpError,
+        Status::Timeout,
+        Status::ConnectError,
+        Status::StreamError,
+        Status::Cancelled,
+    ];
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One line of `requests.jsonl`, fields in the documented order (docs/output-format.md). Times are seconds;
+/// optional fields are `null` when unknown or not meaningful (never guessed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestRow {
+    /// Request index in the run (0-based, in dispatch order).
+    pub id: u64,
+    /// Step index; `null` outside a sweep (e.g. `probe`).
+    pub step: Option<u32>,
+    /// Phase the request started in; `null` outside a sweep.
+    pub phase: Option<Phase>,
+    /// The step's load level (concurrency or req/s); `null` outside a sweep.
+    pub load: Option<f64>,
+    /// Wall-clock start, unix seconds.
+    pub start_unix_s: f64,
+    /// Start relative to the run's start, seconds.
+    pub start_s: f64,
+    /// Time to first token.
+    pub ttft_s: Option<f64>,
+    /// Start to last token event.
+    pub e2e_s: Option<f64>,
+    /// Start to stream end (or failure).
+    pub total_s: f64,
+    /// `(e2e − ttft) / (completion_tokens − 1)` when `completion_tokens > 1`.
+    pub tpot_s: Option<f64>,
+    /// Token events (SSE chunks carrying output).
+    pub chunks: u64,
+    /// Mean gap between token events.
+    pub gap_mean_s: Option<f64>,
+    /// Median gap (an estimate: see docs/metrics.md).
+    pub gap_p50_s: Option<f64>,
+    /// 99th percentile gap.
+    pub gap_p99_s: Option<f64>,
+    /// Largest gap.
+    pub gap_max_s: Option<f64>,
+    /// `usage.prompt_tokens`.
+    pub prompt_tokens: Option<u64>,
+    /// `usage.completion_tokens`.
+    pub completion_tokens: Option<u64>,
+    /// `usage.prompt_tokens_details.cached_tokens`.
+    pub cached_tokens: Option<u64>,
+    /// The prompt length the run aimed for (synthetic prompts), when known.
+    pub input_tokens_target: Option<u64>,
+    /// `max_tokens` sent, when any.
+    pub max_tokens: Option<u32>,
+    /// The server's `finish_reason` (`stop`, `length`, …).
+    pub finish_reason: Option<String>,
+    /// How the request ended.
+    pub status: Status,
+    /// The response's HTTP status, when headers arrived.
+    pub http_status: Option<u16>,
+    /// Short sanitised error text.
+    pub error: Option<String>,
+    /// Open-loop (rate) mode: actual start − scheduled arrival (dispatch lateness plus any
+    /// wait for an in-flight slot); `null` in closed-loop mode and outside a sweep.
+    #[serde(default)]
+    pub sched_delay_s: Option<f64>,
+}
+
+/// The keys of a `requests.jsonl` row, in order (design §9).
+pub const REQUEST_ROW_KEYS: [&str; 25] = [
+    "id",
+    "step",
+    "phase",
+    "load",
+    "start_unix_s",
+    "start_s",
+    "ttft_s",
+    "e2e_s",
+    "total_s",
+    "tpot_s",
+    "chunks",
+    "gap_mean_s",
+    "gap_p50_s",
+    "gap_p99_s",
+    "gap_max_s",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "input_tokens_target",
+    "max_tokens",
+    "finish_reason",
+    "status",
+    "http_status",
+    "error",
+    "sched_delay_s",
+];
