@@ -4,8 +4,9 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Output};
-use std::time::Duration;
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 const ROW_KEYS: [&str; 25] = loadtest_run::REQUEST_ROW_KEYS;
 
@@ -30,14 +31,40 @@ fn serve(chat_status: u16) -> String {
     format!("http://{addr}")
 }
 
-fn handle(mut stream: TcpStream, models: &[u8], sse: &[u8], err: &[u8], chat_status: u16) {
+/// A server whose `/v1/models` answers and whose chat completions never do: each chat request
+/// is read whole, reported on the returned channel, and its connection held open.
+fn serve_stalling() -> (String, mpsc::Receiver<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let models = fixture("vllm-0.32.0/models.json");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let (models, tx) = (models.clone(), tx.clone());
+            std::thread::spawn(move || {
+                let mut held = stream.try_clone().unwrap();
+                // `handle` answers the models; a chat request (status 0) is left unanswered.
+                if !handle(stream, &models, b"", b"", 0) {
+                    let _ = tx.send(());
+                }
+                std::thread::sleep(Duration::from_secs(30));
+                let _ = held.flush();
+            });
+        }
+    });
+    (format!("http://{addr}"), rx)
+}
+
+/// Answers one request; returns false for a chat request left unanswered (`chat_status` 0).
+fn handle(mut stream: TcpStream, models: &[u8], sse: &[u8], err: &[u8], chat_status: u16) -> bool {
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).is_err() {
-        return;
+        return true;
     }
     let mut content_length = 0usize;
     loop {
@@ -55,6 +82,8 @@ fn handle(mut stream: TcpStream, models: &[u8], sse: &[u8], err: &[u8], chat_sta
     reader.read_exact(&mut body).unwrap();
     let (status, content_type, payload) = if request_line.starts_with("GET /v1/models") {
         (200, "application/json", models)
+    } else if chat_status == 0 {
+        return false;
     } else if request_line.starts_with("POST /v1/chat/completions") && chat_status == 200 {
         (200, "text/event-stream", sse)
     } else {
@@ -66,6 +95,7 @@ fn handle(mut stream: TcpStream, models: &[u8], sse: &[u8], err: &[u8], chat_sta
     );
     let _ = stream.write_all(head.as_bytes());
     let _ = stream.write_all(payload);
+    true
 }
 
 fn probe(args: &[&str]) -> Output {
@@ -186,4 +216,91 @@ fn bad_flags_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     let out = probe(&["--base-url", "http://127.0.0.1:9", "--endpoint", "nope"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_signal_stops_the_probe_and_prints_what_it_has() {
+    for sig in ["INT", "TERM", "HUP"] {
+        let (url, chat_seen) = serve_stalling();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vllm-loadtest"))
+            .args(["probe", "--base-url", &url, "--model", "tiny-llama"])
+            .args(["--requests", "3", "--timeout-s", "60"])
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("VLLM_API_KEY")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The first request is in flight once the server has read it.
+        chat_seen.recv_timeout(Duration::from_secs(20)).unwrap();
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{sig}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "SIG{sig}: the probe did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut stdout = String::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut stdout)
+            .unwrap();
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert_eq!(status.code(), Some(130), "SIG{sig}: {stdout}{stderr}");
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines.len(), 3, "SIG{sig}: {stdout}");
+        assert!(lines[0].starts_with("probing "), "{stdout}");
+        assert!(lines[1].starts_with("#0   cancelled"), "{stdout}");
+        assert!(
+            lines[2].starts_with("summary: 0/1 ok") && lines[2].contains("1 cancelled"),
+            "{stdout}"
+        );
+        assert!(stderr.contains(": stopping"), "SIG{sig}: {stderr}");
+    }
+}
+
+#[test]
+fn the_api_key_rules_are_the_sweep_s() {
+    // --api-key and an Authorization header both set the header.
+    let out = probe(&[
+        "--base-url",
+        "http://127.0.0.1:9",
+        "--api-key",
+        "sk-5ecret",
+        "--header",
+        "authorization: Bearer sk-5ecret",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--api-key and --header 'Authorization: …' both set"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("5ecret"), "{stderr}");
+    // A malformed header never echoes its text.
+    for header in ["Authorization Bearer sk-5ecret", "Bad Name: sk-5ecret"] {
+        let out = probe(&["--base-url", "http://127.0.0.1:9", "--header", header]);
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("invalid --header"), "{stderr}");
+        assert!(!stderr.contains("5ecret"), "{stderr}");
+    }
 }

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use loadtest_run::ReadError;
+
 /// Why a report could not be rendered. Every variant names the file concerned.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -11,30 +13,10 @@ pub enum ReportError {
         /// The path given.
         path: PathBuf,
     },
-    /// A file every report needs is absent.
-    #[error("{path} is missing: {hint}")]
-    Missing {
-        /// The file looked for.
-        path: PathBuf,
-        /// What its absence usually means.
-        hint: &'static str,
-    },
-    /// A file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// A JSON file of the run folder does not have the documented shape.
-    #[error("{path} is not a valid run file: {source}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// The decoding error (with line and column).
-        source: serde_json::Error,
-    },
+    /// `config.json` or `step_summary.json` is missing, unreadable or malformed (the message
+    /// names the file and, when missing, what that usually means).
+    #[error(transparent)]
+    Read(#[from] ReadError),
     /// An output file could not be written.
     #[error("cannot write {path}: {source}")]
     Write {

@@ -8,6 +8,12 @@
 //! writes them elsewhere. [`compare_runs`] renders a markdown diff of two runs per common load
 //! level, with better / worse marked.
 //!
+//! The run folder's file names, types and readers are `loadtest_run`'s
+//! ([`loadtest_run::files`], [`loadtest_run::read_config`],
+//! [`loadtest_run::read_step_summary`]); [`RunData::load`] calls them, and a missing,
+//! unreadable or malformed file is a [`ReportError::Read`] holding their
+//! [`ReadError`](loadtest_run::ReadError).
+//!
 //! ```
 //! use std::path::Path;
 //!
@@ -42,10 +48,12 @@ mod write;
 
 use std::path::{Path, PathBuf};
 
+use loadtest_run::files::{CHARTS_DIR, SUMMARY_MD};
+
 pub use charts::{Chart, ChartKind, render_charts};
 pub use compare::{SAME_WITHIN, compare_runs, render_compare};
 pub use error::ReportError;
-pub use run_data::{CHARTS_DIR, CONFIG_JSON, RunData, STEP_SUMMARY_JSON, SUMMARY_MD};
+pub use run_data::RunData;
 pub use summary::render_summary;
 
 /// What [`render_run`] wrote.

@@ -1,21 +1,12 @@
 //! Reading a run folder: `config.json` (the run's facts) and `step_summary.json` (the
-//! per-step statistics). Nothing else is needed to render the report.
+//! per-step statistics), with `loadtest_run`'s readers. Nothing else is needed to render the
+//! report.
 
 use std::path::{Path, PathBuf};
 
 use loadtest_run::{RunFacts, StepSummaryFile};
-use serde::de::DeserializeOwned;
 
 use crate::ReportError;
-
-/// `config.json`, as the sweep names it.
-pub const CONFIG_JSON: &str = "config.json";
-/// `step_summary.json`, as the sweep names it.
-pub const STEP_SUMMARY_JSON: &str = "step_summary.json";
-/// The report file written into the run folder.
-pub const SUMMARY_MD: &str = "summary.md";
-/// The folder of the chart files, relative to the run folder.
-pub const CHARTS_DIR: &str = "charts";
 
 /// The files of one run folder that the report reads.
 #[derive(Debug, Clone)]
@@ -29,30 +20,24 @@ pub struct RunData {
 }
 
 impl RunData {
-    /// Reads `config.json` and `step_summary.json` from `dir`.
+    /// Reads `config.json` and `step_summary.json` from `dir`
+    /// ([`loadtest_run::read_config`], [`loadtest_run::read_step_summary`]).
     ///
     /// # Errors
-    /// [`ReportError::NotADirectory`] when `dir` is not a folder, [`ReportError::Missing`]
-    /// when one of the two files is absent (a run killed before its end has no
-    /// `step_summary.json`), [`ReportError::Read`] / [`ReportError::Parse`] otherwise.
+    /// [`ReportError::NotADirectory`] when `dir` is not a folder; otherwise
+    /// [`ReportError::Read`] with the [`ReadError`](loadtest_run::ReadError): `Missing` when
+    /// one of the two files is absent (a run killed before its end has no
+    /// `step_summary.json`), `Io` or `Parse` when it cannot be read or decoded.
     pub fn load(dir: &Path) -> Result<Self, ReportError> {
         if !dir.is_dir() {
             return Err(ReportError::NotADirectory {
                 path: dir.to_owned(),
             });
         }
-        let facts = read_json(
-            &dir.join(CONFIG_JSON),
-            "every run folder starts with it; is this a vllm-loadtest run folder?",
-        )?;
-        let summary = read_json(
-            &dir.join(STEP_SUMMARY_JSON),
-            "it is written when a run ends; this run was killed before finishing (requests.jsonl still holds its raw records)",
-        )?;
         Ok(RunData {
             dir: dir.to_owned(),
-            facts,
-            summary,
+            facts: loadtest_run::read_config(dir)?,
+            summary: loadtest_run::read_step_summary(dir)?,
         })
     }
 
@@ -63,26 +48,4 @@ impl RunData {
             |n| n.to_string_lossy().into_owned(),
         )
     }
-}
-
-fn read_json<T: DeserializeOwned>(path: &Path, hint: &'static str) -> Result<T, ReportError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ReportError::Missing {
-                path: path.to_owned(),
-                hint,
-            });
-        }
-        Err(source) => {
-            return Err(ReportError::Read {
-                path: path.to_owned(),
-                source,
-            });
-        }
-    };
-    serde_json::from_str(&text).map_err(|source| ReportError::Parse {
-        path: path.to_owned(),
-        source,
-    })
 }

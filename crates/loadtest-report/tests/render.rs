@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use loadtest_report::{
     ChartKind, ReportError, RunData, render_charts, render_run_to, render_summary,
 };
+use loadtest_run::ReadError;
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -320,7 +321,7 @@ fn errors_name_the_file() {
     std::fs::create_dir(&run).unwrap();
     std::fs::copy(data("run_a").join("config.json"), run.join("config.json")).unwrap();
     let err = RunData::load(&run).unwrap_err();
-    assert!(matches!(err, ReportError::Missing { .. }));
+    assert!(matches!(err, ReportError::Read(ReadError::Missing { .. })));
     let text = err.to_string();
     assert!(
         text.contains("step_summary.json is missing") && text.contains("killed before finishing"),
@@ -328,10 +329,10 @@ fn errors_name_the_file() {
     );
     std::fs::write(run.join("step_summary.json"), "{\"steps\": [").unwrap();
     let err = RunData::load(&run).unwrap_err();
-    assert!(matches!(err, ReportError::Parse { .. }));
+    assert!(matches!(err, ReportError::Read(ReadError::Parse { .. })));
     assert!(
         err.to_string()
-            .contains("step_summary.json is not a valid run file"),
+            .contains("step_summary.json: not a valid step summary"),
         "{err}"
     );
     std::fs::write(

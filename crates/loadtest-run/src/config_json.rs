@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::auto_stop::AutoStop;
+use crate::knee::KneeRule;
 use crate::slo::Slo;
 
 /// The facts of a run, written to `config.json` (§9).
@@ -163,26 +164,6 @@ impl LoadMode {
         match self {
             LoadMode::Concurrency => "concurrency",
             LoadMode::Rate => "rate",
-        }
-    }
-}
-
-/// The knee rule (§ "Finding capacity"): the knee is the load after which output
-/// throughput grows by less than `min_throughput_gain` while e2e latency p50 grows by more
-/// than `max_latency_growth` (both relative to the previous step).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct KneeRule {
-    /// Relative throughput gain below which the curve has flattened (`--knee-throughput-gain`).
-    pub min_throughput_gain: f64,
-    /// Relative latency growth above which latency is climbing (`--knee-latency-growth`).
-    pub max_latency_growth: f64,
-}
-
-impl Default for KneeRule {
-    fn default() -> Self {
-        KneeRule {
-            min_throughput_gain: 0.10,
-            max_latency_growth: 0.50,
         }
     }
 }

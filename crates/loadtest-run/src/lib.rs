@@ -43,19 +43,20 @@ mod slo;
 mod stats;
 mod step_deltas;
 mod step_summary;
+mod verdicts;
 
 pub use atomic::{OutputError, write_atomic, write_json_atomic};
 pub use auto_stop::{AutoStop, AutoStopped};
 pub use client_health::ClientHealth;
 pub use config_json::{
-    Arrival, GpuSettings, KneeRule, LoadMode, PromptFileFacts, RunFacts, Settings, TargetFacts,
+    Arrival, GpuSettings, LoadMode, PromptFileFacts, RunFacts, Settings, TargetFacts,
     TelemetryFacts,
 };
 pub use gpu::{
     GPU_METRICS_COLUMNS, GpuMetricsRow, GpuStepStats, gpu_metrics_header, tokens_per_joule,
     total_energy_j,
 };
-pub use knee::{Knee, find_knee, step_latency_p50};
+pub use knee::{Knee, KneeRule, knee_between};
 pub use read::{ReadError, read_config, read_requests, read_step_deltas, read_step_summary};
 pub use request_row::{Phase, REQUEST_ROW_KEYS, RequestRow, Status};
 pub use server_block::{ServerBlock, ServerHistogram};
@@ -68,3 +69,4 @@ pub use step_deltas::{StepDeltasEntry, StepDeltasFile};
 pub use step_summary::{
     ErrorKindSummary, InflightStats, StatusCounts, StepSummary, StepSummaryFile,
 };
+pub use verdicts::{find_knee, step_latency_p50};

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::step_summary::StepSummary;
+use crate::stats::LatencyStats;
 
 /// Which latency an objective bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -206,23 +206,24 @@ pub struct PercentileCheck {
 }
 
 impl Slo {
-    /// The step's result: `good` requests met every per-request objective; percentile
-    /// objectives are read from the step's statistics (from the scheduled arrival in rate
-    /// mode).
-    pub fn evaluate(&self, good: u64, window_s: f64, step: &StepSummary) -> SloResult {
-        let started = step.counts.started;
+    /// The one SLO rule, on any statistics: `good` of `started` requests met every
+    /// per-request objective; `stats_of` gives the latency statistics each percentile
+    /// objective is read from. Used for a finished step ([`Slo::evaluate`]) and mid-run (the
+    /// `--steps auto` controller), so both judge alike.
+    pub fn evaluate_with(
+        &self,
+        good: u64,
+        started: u64,
+        window_s: f64,
+        stats_of: impl Fn(SloMetric) -> Option<LatencyStats>,
+    ) -> SloResult {
         let good_fraction = (started > 0).then(|| good as f64 / started as f64);
         let percentiles: Vec<PercentileCheck> = self
             .terms
             .iter()
             .filter_map(|t| {
                 let pct = t.percentile?;
-                let stats = match t.metric {
-                    SloMetric::Ttft => step.ttft_from_sched_s.or(step.ttft_s),
-                    SloMetric::Tpot => step.tpot_s,
-                    SloMetric::E2e => step.e2e_from_sched_s.or(step.e2e_s),
-                };
-                let value_s = stats.and_then(|s| s.percentile(pct));
+                let value_s = stats_of(t.metric).and_then(|s| s.percentile(pct));
                 Some(PercentileCheck {
                     objective: t.label(),
                     value_s,

@@ -21,7 +21,7 @@ use loadtest_run::RequestRow;
 use loadtest_sim::{SimConfig, Simulator};
 use loadtest_sweep::config::{SweepConfig, TargetConfig};
 use loadtest_sweep::inputs::{InputSource, RequestInputs, RequestSource};
-use loadtest_sweep::{CancelToken, LiveCounters, RecordSink, run_sweep_with_sink};
+use loadtest_sweep::{RecordSink, RunOptions, run_sweep};
 
 /// My own prompts: a fixed set of questions, each with its own output budget.
 #[derive(Debug)]
@@ -79,14 +79,11 @@ async fn main() {
     config.run_name = "embed".into();
     let sink = TokensByStatus::default();
     let tally = Arc::clone(&sink.0);
-    let outcome = run_sweep_with_sink(
-        config,
-        CancelToken::new(),
-        Arc::new(LiveCounters::default()),
-        Some(Box::new(sink)),
-    )
-    .await
-    .expect("sweep");
+    let options = RunOptions {
+        sink: Some(Box::new(sink)),
+        ..RunOptions::default()
+    };
+    let outcome = run_sweep(config, options).await.expect("sweep");
     for step in &outcome.steps {
         println!(
             "load {:>3}: {:>4} ok, {:>7.1} output tok/s, TTFT p50 {:.1} ms",

@@ -5,14 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use loadtest_run::{AutoStop, AutoStopped};
+use loadtest_run::{AutoStop, AutoStopped, KneeRule, LatencyStats, Slo, SloMetric, knee_between};
 
 use crate::cancel::CancelToken;
 use crate::recorder::{SharedSteps, StepAccumulator};
 use crate::timeline::Timeline;
-use loadtest_run::KneeRule;
-use loadtest_run::Slo;
-use loadtest_run::percentile_linear;
 
 /// The concurrency levels `--steps auto` may visit: 1, 2, 4, … up to `max_inflight`.
 pub fn doubling_steps(max_inflight: usize) -> Vec<f64> {
@@ -25,21 +22,25 @@ pub fn doubling_steps(max_inflight: usize) -> Vec<f64> {
 /// A step's numbers at the end of its window.
 struct Interim {
     output_tokens_per_s: f64,
-    e2e_p50_s: Option<f64>,
-    finished: u64,
+    window_s: f64,
+    ttft: Option<LatencyStats>,
+    tpot: Option<LatencyStats>,
+    e2e: Option<LatencyStats>,
+    started: u64,
     failed: u64,
     slo_good: u64,
 }
 
 impl Interim {
     fn of(acc: &StepAccumulator, window: Duration) -> Self {
-        let mut e2e = acc.e2e_s.clone();
-        e2e.sort_by(f64::total_cmp);
+        let window_s = window.as_secs_f64().max(1e-9);
         Interim {
-            output_tokens_per_s: acc.output_tokens_in_window as f64
-                / window.as_secs_f64().max(1e-9),
-            e2e_p50_s: (!e2e.is_empty()).then(|| percentile_linear(&e2e, 50.0)),
-            finished: acc.counts.started,
+            output_tokens_per_s: acc.output_tokens_in_window as f64 / window_s,
+            window_s,
+            ttft: LatencyStats::from_values(&mut acc.ttft_s.clone()),
+            tpot: LatencyStats::from_values(&mut acc.tpot_s.clone()),
+            e2e: LatencyStats::from_values(&mut acc.e2e_s.clone()),
+            started: acc.counts.started,
             failed: acc.counts.failed(),
             slo_good: acc.slo_good,
         }
@@ -86,8 +87,8 @@ pub(crate) async fn watch(w: AutoWatch) -> Option<AutoStopped> {
 }
 
 fn stop_reason(w: &AutoWatch, previous: Option<&Interim>, now: &Interim) -> Option<String> {
-    if now.finished > 0 {
-        let error_rate = now.failed as f64 / now.finished as f64;
+    if now.started > 0 {
+        let error_rate = now.failed as f64 / now.started as f64;
         if error_rate > w.rule.max_error_rate {
             return Some(format!(
                 "{:.1} % of the step's requests failed (limit {:.0} %)",
@@ -97,33 +98,50 @@ fn stop_reason(w: &AutoWatch, previous: Option<&Interim>, now: &Interim) -> Opti
         }
     }
     if let Some(slo) = &w.slo
-        && now.finished > 0
+        && now.started > 0
     {
-        let good = now.slo_good as f64 / now.finished as f64;
-        if good < slo.attainment {
+        // The same rule as the step's final verdict (percentile objectives included).
+        let result =
+            slo.evaluate_with(
+                now.slo_good,
+                now.started,
+                now.window_s,
+                |metric| match metric {
+                    SloMetric::Ttft => now.ttft,
+                    SloMetric::Tpot => now.tpot,
+                    SloMetric::E2e => now.e2e,
+                },
+            );
+        if !result.met {
+            let missed: Vec<&str> = result
+                .percentiles
+                .iter()
+                .filter(|p| !p.met)
+                .map(|p| p.objective.as_str())
+                .collect();
             return Some(format!(
-                "SLO {slo} broken: {:.1} % of requests met it (needs {:.0} %)",
-                good * 100.0,
-                slo.attainment * 100.0
+                "SLO {slo} broken: {:.1} % of requests met it (needs {:.0} %){}",
+                result.good_fraction.unwrap_or(0.0) * 100.0,
+                slo.attainment * 100.0,
+                if missed.is_empty() {
+                    String::new()
+                } else {
+                    format!("; missed {}", missed.join(", "))
+                }
             ));
         }
     }
     let prev = previous?;
-    let (Some(a), Some(b)) = (prev.e2e_p50_s, now.e2e_p50_s) else {
-        return None;
-    };
-    if prev.output_tokens_per_s <= 0.0 || a <= 0.0 {
-        return None;
-    }
-    let gain = now.output_tokens_per_s / prev.output_tokens_per_s - 1.0;
-    let growth = b / a - 1.0;
-    (gain < w.knee.min_throughput_gain && growth > w.knee.max_latency_growth).then(|| {
-        format!(
-            "knee passed: output throughput {:+.1} % for e2e p50 {:+.0} %",
-            gain * 100.0,
-            growth * 100.0
-        )
-    })
+    let (gain, growth) = knee_between(
+        &w.knee,
+        (prev.output_tokens_per_s, prev.e2e?.p50),
+        (now.output_tokens_per_s, now.e2e?.p50),
+    )?;
+    Some(format!(
+        "knee passed: output throughput {:+.1} % for e2e p50 {:+.0} %",
+        gain * 100.0,
+        growth * 100.0
+    ))
 }
 
 #[cfg(test)]

@@ -26,25 +26,32 @@ use loadtest_run::LoadMode;
 use loadtest_run::files;
 use loadtest_run::write_json_atomic;
 
-/// Runs a whole sweep. `cancel` stops it early (Ctrl-C): dispatch stops, in-flight requests
-/// are cancelled, and every output is written for what ran. `live` is updated as requests
-/// go, for a progress display.
-pub async fn run_sweep(
-    config: SweepConfig,
-    cancel: CancelToken,
-    live: Arc<LiveCounters>,
-) -> Result<RunOutcome, SweepError> {
-    run_sweep_with_sink(config, cancel, live, None).await
+/// How a caller drives and watches a sweep; `RunOptions::default()` runs it to its end.
+#[derive(Default)]
+pub struct RunOptions {
+    /// Stops the run early (Ctrl-C): dispatch stops, in-flight requests are cancelled, and
+    /// every output is written for what ran.
+    pub cancel: CancelToken,
+    /// Updated as requests go, for a progress display.
+    pub live: Arc<LiveCounters>,
+    /// Also receives every finished request's row (besides `requests.jsonl`).
+    pub sink: Option<Box<dyn RecordSink>>,
 }
 
-/// [`run_sweep`], also handing every finished request's row to `sink` (in addition to
-/// `requests.jsonl`).
-pub async fn run_sweep_with_sink(
-    config: SweepConfig,
-    cancel: CancelToken,
-    live: Arc<LiveCounters>,
-    sink: Option<Box<dyn RecordSink>>,
-) -> Result<RunOutcome, SweepError> {
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("cancel", &self.cancel)
+            .field("sink", &self.sink.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs a whole sweep: checks `config` ([`SweepConfig::validate`]), then preflight, warmup,
+/// the steps, the drain, and writes the run folder (the report included).
+pub async fn run_sweep(config: SweepConfig, options: RunOptions) -> Result<RunOutcome, SweepError> {
+    let RunOptions { cancel, live, sink } = options;
+    config.validate()?;
     let _finished = live.finish_on_drop(); // readers learn the run is over, on every way out
     let timeline = Timeline::new(
         &config.steps,

@@ -10,7 +10,7 @@
 //! use std::time::Duration;
 //! use loadtest_sweep::config::{SweepConfig, TargetConfig};
 //! use loadtest_sweep::inputs::InputSource;
-//! use loadtest_sweep::{CancelToken, LiveCounters, run_sweep};
+//! use loadtest_sweep::{RunOptions, run_sweep};
 //!
 //! # async fn demo() -> Result<(), loadtest_sweep::SweepError> {
 //! let input = InputSource::Synthetic("normal:256:64:32:1024".parse().unwrap());
@@ -18,7 +18,7 @@
 //! config.steps = vec![1.0, 4.0];
 //! config.step_duration = Duration::from_secs(30);
 //! config.ignore_eos = true;
-//! let outcome = run_sweep(config, CancelToken::new(), Arc::new(LiveCounters::default())).await?;
+//! let outcome = run_sweep(config, RunOptions::default()).await?;
 //! println!("wrote {}", outcome.run_dir.display());
 //! # Ok(()) }
 //! ```
@@ -48,6 +48,7 @@ pub mod stats;
 mod synthetic;
 mod telemetry;
 pub mod timeline;
+pub mod validate;
 mod windows;
 
 use std::path::PathBuf;
@@ -55,7 +56,7 @@ use std::path::PathBuf;
 pub use cancel::CancelToken;
 pub use config::SweepConfig;
 pub use dispatch::CONNECTION_PACE;
-pub use engine::{run_sweep, run_sweep_with_sink};
+pub use engine::{RunOptions, run_sweep};
 pub use live::{LiveCounters, StepLive};
 pub use preflight::ServerInfo;
 pub use recorder::RecordSink;
@@ -65,6 +66,9 @@ pub use synthetic::synthetic_prompt;
 /// Why a sweep could not run. Request failures are never errors: they are recorded.
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
+    /// The configuration breaks a rule of the engine ([`SweepConfig::validate`]).
+    #[error(transparent)]
+    Config(#[from] validate::ConfigError),
     /// The configuration cannot be run.
     #[error("{message}")]
     Usage {

@@ -3,13 +3,12 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use loadtest_run::files;
 use loadtest_sim::Endpoint as SimEndpoint;
 use loadtest_sweep::inputs::InputSource;
-use loadtest_sweep::{CancelToken, LiveCounters, run_sweep};
+use loadtest_sweep::{CancelToken, RunOptions, run_sweep};
 
 const ALL_FILES: [&str; 7] = [
     files::CONFIG,
@@ -111,9 +110,11 @@ async fn cancel_mid_step_writes_partial_outputs() {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         trigger.cancel();
     });
-    let outcome = run_sweep(config, cancel, Arc::new(LiveCounters::default()))
-        .await
-        .unwrap();
+    let options = RunOptions {
+        cancel,
+        ..RunOptions::default()
+    };
+    let outcome = run_sweep(config, options).await.unwrap();
     assert!(outcome.interrupted);
     let dir = &outcome.run_dir;
     for file in ALL_FILES {
@@ -174,13 +175,7 @@ async fn unreachable_server_is_an_error_before_anything_is_written() {
         .unwrap()
         .port();
     let config = common::config(&format!("http://127.0.0.1:{port}"), out.path(), &[1.0], 1.0);
-    let err = run_sweep(
-        config,
-        CancelToken::new(),
-        Arc::new(LiveCounters::default()),
-    )
-    .await
-    .unwrap_err();
+    let err = run_sweep(config, RunOptions::default()).await.unwrap_err();
     assert!(
         matches!(err, loadtest_sweep::SweepError::Unreachable { .. }),
         "{err}"

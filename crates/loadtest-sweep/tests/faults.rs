@@ -9,13 +9,12 @@ mod common;
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use loadtest_run::files;
 use loadtest_sim::{Endpoint as SimEndpoint, FaultCounts, Faults, SimConfig, SimHandle, Simulator};
 use loadtest_sweep::config::SweepConfig;
-use loadtest_sweep::{CancelToken, LiveCounters, RunOutcome, run_sweep};
+use loadtest_sweep::{RunOptions, RunOutcome, run_sweep};
 
 /// A fixed-profile simulator (20 ms to first token, 5 ms per token) with `faults`.
 async fn sim_with(faults: Faults) -> SimHandle {
@@ -39,11 +38,7 @@ fn short_config(sim: &SimHandle, out: &Path, load: f64) -> SweepConfig {
 async fn sweep(config: SweepConfig) -> RunOutcome {
     let outcome = tokio::time::timeout(
         Duration::from_secs(30),
-        run_sweep(
-            config,
-            CancelToken::new(),
-            Arc::new(LiveCounters::default()),
-        ),
+        run_sweep(config, RunOptions::default()),
     )
     .await
     .expect("the sweep did not finish")

@@ -17,8 +17,6 @@ pub(crate) const LIMIT: usize = 500;
 pub(crate) const OVERSIZED: &[(&str, usize, &str)] = &[
     ("crates/loadtest-cli/src/commands/live.rs", 580, "split pending"),
     ("crates/loadtest-cli/src/commands/sweep.rs", 571, "split pending"),
-    ("crates/loadtest-report/src/compare.rs", 548, "split pending"),
-    ("crates/loadtest-sim/src/metrics/render.rs", 579, "split pending"),
     ("crates/loadtest-sweep/src/scrape.rs", 660, "split pending"),
 ];
 

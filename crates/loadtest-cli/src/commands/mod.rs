@@ -1,5 +1,6 @@
 //! One module per subcommand: its clap arguments and its `run`.
 
+pub(crate) mod common;
 pub(crate) mod compare;
 pub(crate) mod live;
 pub(crate) mod metrics;

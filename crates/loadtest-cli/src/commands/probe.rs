@@ -10,33 +10,18 @@ use loadtest_client::{
     Client, ClientConfig, Endpoint, NoGapSink, Prompt, RequestRecord, StreamRequest,
 };
 use loadtest_run::RequestRow;
-use loadtest_sweep::{RowContext, request_row, unix_now_s};
+use loadtest_sweep::{CancelToken, RowContext, request_row, unix_now_s};
 
+use crate::commands::common::{self, EndpointArg};
+use crate::commands::signals::{EXIT_INTERRUPTED, Handlers};
 use crate::output;
-
-/// Which OpenAI endpoint to call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum EndpointArg {
-    /// `POST /v1/chat/completions`.
-    Chat,
-    /// `POST /v1/completions`.
-    Completions,
-}
-
-impl From<EndpointArg> for Endpoint {
-    fn from(e: EndpointArg) -> Self {
-        match e {
-            EndpointArg::Chat => Endpoint::Chat,
-            EndpointArg::Completions => Endpoint::Completions,
-        }
-    }
-}
 
 /// Arguments of `vllm-loadtest probe`.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Exit status: 0 when every request is ok, 1 when any failed, \
-2 when the server cannot be reached or a flag is wrong."
+2 when the server cannot be reached or a flag is wrong, 130 when stopped by Ctrl-C, SIGTERM \
+or SIGHUP (the requests done so far are printed)."
 )]
 pub(crate) struct Args {
     /// Server root, e.g. http://localhost:8000 (http or https).
@@ -82,67 +67,77 @@ pub(crate) struct Args {
 
 /// Runs the subcommand.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let config = client_config(&args)?;
+    let (config, env_key_ignored) = client_config(&args)?;
+    if env_key_ignored {
+        output::note(common::ENV_KEY_IGNORED_NOTE);
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(probe(args, config))
+    runtime.block_on(async {
+        // Installed before the first request: from here a signal stops the probe cleanly.
+        let cancel = CancelToken::new();
+        let signals = Handlers::install()
+            .map(|handlers| tokio::spawn(handlers.watch(cancel.clone(), Some("stopping"))));
+        let result = probe(args, config, &cancel).await;
+        if let Some(task) = signals {
+            task.abort();
+        }
+        match result {
+            Ok(_) if cancel.is_cancelled() => Ok(ExitCode::from(EXIT_INTERRUPTED)),
+            other => other,
+        }
+    })
 }
 
-fn client_config(args: &Args) -> anyhow::Result<ClientConfig> {
+/// The client's config, and whether an `Authorization` header leaves the environment's api
+/// key unused.
+fn client_config(args: &Args) -> anyhow::Result<(ClientConfig, bool)> {
     if !(args.timeout_s.is_finite() && args.timeout_s > 0.0) {
         bail!(
             "invalid --timeout-s {}: expected a positive number of seconds",
             args.timeout_s
         );
     }
+    let headers = common::headers(&args.headers)?;
+    let api_key = common::api_key(args.api_key.as_deref(), &headers, common::process_env)?;
     let mut config = ClientConfig::new(args.base_url.clone());
     config.request_timeout = Duration::from_secs_f64(args.timeout_s);
     config.connect_timeout = config.connect_timeout.min(config.request_timeout);
     config.pool_size = 1;
-    config.api_key = args
-        .api_key
-        .clone()
-        .or_else(|| env_key("OPENAI_API_KEY"))
-        .or_else(|| env_key("VLLM_API_KEY"));
-    for header in &args.headers {
-        let Some((name, value)) = header.split_once(':') else {
-            bail!("invalid --header {header:?}: expected 'Name: value'");
-        };
-        if name.trim().is_empty() {
-            bail!("invalid --header {header:?}: the name is empty (expected 'Name: value')");
-        }
-        config
-            .headers
-            .push((name.trim().to_owned(), value.trim().to_owned()));
-    }
-    Ok(config)
+    config.api_key = api_key.key;
+    config.headers = headers;
+    Ok((config, api_key.env_key_ignored))
 }
 
-fn env_key(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-async fn probe(args: Args, config: ClientConfig) -> anyhow::Result<ExitCode> {
+/// Probes until done or `cancel`: a cancel during the preflight ends it with nothing printed;
+/// during a request, that request is printed as `cancelled` and the summary follows.
+async fn probe(args: Args, config: ClientConfig, cancel: &CancelToken) -> anyhow::Result<ExitCode> {
     let client = Client::new(&config).context("invalid --base-url or --header")?;
     let base = client.base_url().to_owned();
 
     // Preflight: reachability, and the model when not given.
-    let model = match &args.model {
-        Some(model) => {
-            if let Err(e) = client.get("/v1/models").await
-                && e.is_unreachable()
-            {
-                bail!("server unreachable: {e}");
+    let preflight = async {
+        match &args.model {
+            Some(model) => {
+                if let Err(e) = client.get("/v1/models").await
+                    && e.is_unreachable()
+                {
+                    bail!("server unreachable: {e}");
+                }
+                Ok(model.clone())
             }
-            model.clone()
+            None => match client.first_model().await {
+                Ok(model) => Ok(model),
+                Err(e) if e.is_unreachable() => bail!("server unreachable: {e}"),
+                Err(e) => bail!("cannot pick a model ({e}); pass --model"),
+            },
         }
-        None => match client.first_model().await {
-            Ok(model) => model,
-            Err(e) if e.is_unreachable() => bail!("server unreachable: {e}"),
-            Err(e) => bail!("cannot pick a model ({e}); pass --model"),
-        },
+    };
+    let model = tokio::select! {
+        model = preflight => model?,
+        () = cancel.cancelled() => return Ok(ExitCode::from(EXIT_INTERRUPTED)),
     };
 
     let endpoint = Endpoint::from(args.endpoint);
@@ -164,7 +159,12 @@ async fn probe(args: Args, config: ClientConfig) -> anyhow::Result<ExitCode> {
     let run_start_unix_s = unix_now_s();
     let mut records = Vec::with_capacity(args.requests as usize);
     for id in 0..u64::from(args.requests) {
-        let record = client.stream(&request, &mut NoGapSink).await;
+        if cancel.is_cancelled() {
+            break;
+        }
+        let record = client
+            .stream_until(&request, &mut NoGapSink, cancel.cancelled())
+            .await;
         let mut ctx = RowContext::new(id, run_start, run_start_unix_s);
         ctx.max_tokens = Some(args.max_output_tokens);
         let row = request_row(&record, &ctx);

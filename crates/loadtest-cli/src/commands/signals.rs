@@ -57,41 +57,69 @@ pub(crate) fn react(signal: StopSignal, first: Option<Instant>, now: Instant) ->
 }
 
 /// Watches the signals until the process ends, cancelling `cancel` on the first (with a note
-/// on stderr unless `quiet`).
+/// on stderr unless `quiet`). The sweep's watcher: the note says that outputs are written.
 pub(crate) async fn watch(cancel: CancelToken, quiet: bool) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-    ) else {
-        tracing::warn!("cannot install signal handlers: Ctrl-C will kill the run without outputs");
-        return;
-    };
-    let mut first = None;
-    loop {
-        let received = tokio::select! {
-            _ = int.recv() => StopSignal::Interrupt,
-            _ = term.recv() => StopSignal::Terminate,
-            _ = hup.recv() => StopSignal::HangUp,
-        };
-        match react(received, first, Instant::now()) {
-            Reaction::Stop => {
-                first = Some(Instant::now());
-                if !quiet {
-                    let name = match received {
-                        StopSignal::Interrupt => "interrupted",
-                        StopSignal::Terminate => "terminated (SIGTERM)",
-                        StopSignal::HangUp => "hung up (SIGHUP)",
-                    };
-                    output::note(&format!(
-                        "{name}: stopping, writing outputs (Ctrl-C again to exit at once)"
-                    ));
-                }
-                cancel.cancel();
+    if let Some(handlers) = Handlers::install() {
+        handlers
+            .watch(cancel, (!quiet).then_some("stopping, writing outputs"))
+            .await;
+    }
+}
+
+/// The installed handlers of SIGINT, SIGTERM and SIGHUP: from [`Handlers::install`] on, these
+/// signals no longer kill the process; [`Handlers::watch`] acts on them.
+pub(crate) struct Handlers {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Handlers {
+    /// Installs the handlers now (inside a tokio runtime), or warns and returns `None`.
+    pub(crate) fn install() -> Option<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) {
+            (Ok(int), Ok(term), Ok(hup)) => Some(Handlers { int, term, hup }),
+            _ => {
+                tracing::warn!(
+                    "cannot install signal handlers: Ctrl-C will kill the run without outputs"
+                );
+                None
             }
-            Reaction::Ignore => tracing::debug!(?received, "already stopping"),
-            Reaction::ExitNow => std::process::exit(i32::from(EXIT_INTERRUPTED)),
+        }
+    }
+
+    /// Watches the signals until the process ends, cancelling `cancel` on the first (by
+    /// [`react`]); `note` (e.g. "stopping") is printed on stderr after the signal's name, none
+    /// when `None`.
+    pub(crate) async fn watch(mut self, cancel: CancelToken, note: Option<&str>) {
+        let mut first = None;
+        loop {
+            let received = tokio::select! {
+                _ = self.int.recv() => StopSignal::Interrupt,
+                _ = self.term.recv() => StopSignal::Terminate,
+                _ = self.hup.recv() => StopSignal::HangUp,
+            };
+            match react(received, first, Instant::now()) {
+                Reaction::Stop => {
+                    first = Some(Instant::now());
+                    if let Some(note) = note {
+                        let name = match received {
+                            StopSignal::Interrupt => "interrupted",
+                            StopSignal::Terminate => "terminated (SIGTERM)",
+                            StopSignal::HangUp => "hung up (SIGHUP)",
+                        };
+                        output::note(&format!("{name}: {note} (Ctrl-C again to exit at once)"));
+                    }
+                    cancel.cancel();
+                }
+                Reaction::Ignore => tracing::debug!(?received, "already stopping"),
+                Reaction::ExitNow => std::process::exit(i32::from(EXIT_INTERRUPTED)),
+            }
         }
     }
 }

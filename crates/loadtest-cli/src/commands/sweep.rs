@@ -1,22 +1,20 @@
 //! The main job: `vllm-loadtest [FLAGS]` runs a step sweep. Flags are parsed by clap into
 //! [`SweepArgs`] (raw), then validated into a [`SweepConfig`] before any library call.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use loadtest_client::{ClientConfig, Endpoint as ClientEndpoint, StreamRequest};
+use loadtest_client::Endpoint as ClientEndpoint;
 use loadtest_dist::DistSpec;
-use loadtest_run::Arrival;
-use loadtest_run::AutoStop;
-use loadtest_run::Slo;
-use loadtest_run::{GpuSettings, KneeRule, LoadMode};
+use loadtest_run::{Arrival, AutoStop, LoadMode, Slo};
 use loadtest_sweep::auto_stop::doubling_steps;
 use loadtest_sweep::config::{SweepConfig, TargetConfig};
 use loadtest_sweep::inputs::InputSource;
 use loadtest_sweep::timeline::Timeline;
-use loadtest_sweep::{CancelToken, LiveCounters, run_sweep};
+use loadtest_sweep::validate::{ConfigError, ConfigField};
+use loadtest_sweep::{CancelToken, LiveCounters, RunOptions, run_sweep};
 
 use crate::commands::signals::{self, EXIT_INTERRUPTED};
 use crate::commands::{live, progress};
@@ -45,10 +43,13 @@ impl SweepArgs {
     }
 
     /// Validates the flags into a config. `sim_url` is the simulator's URL with `--simulate`.
+    /// Flags not given keep [`SweepConfig::new`]'s defaults (or `--simulate`'s demo ones);
+    /// the engine's own rules ([`SweepConfig::validate`]) are checked here too, their errors
+    /// naming the flag.
     pub(crate) fn into_config(mut self, sim_url: Option<String>) -> Result<SweepConfig> {
         self.refuse_unsupported_habits()?;
         let demo = self.simulate;
-        let base_url = match (self.base_url, sim_url) {
+        let base_url = match (self.base_url.take(), sim_url) {
             (Some(_), Some(_)) => bail!("--base-url and --simulate exclude each other"),
             (Some(url), None) => values::base_url("--base-url", &url)?,
             (None, Some(url)) => url,
@@ -57,29 +58,33 @@ impl SweepArgs {
         let headers = self
             .headers
             .iter()
-            .map(|h| values::header(h))
+            .map(|h| super::common::header(h))
             .collect::<Result<Vec<_>>>()?;
-        let auth_header = headers
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case("authorization"));
-        let api_key = match (self.api_key.filter(|k| !k.is_empty()), auth_header) {
-            (Some(_), Some(_)) => bail!(
-                "--api-key and --header 'Authorization: …' both set the Authorization header: give one"
-            ),
-            (Some(key), None) => Some(key),
-            // An explicit header wins over a key in the environment (see `env_key_ignored`).
-            (None, Some(_)) => None,
-            (None, None) => env_api_key(),
-        };
+        let api_key = super::common::api_key(
+            self.api_key.as_deref(),
+            &headers,
+            super::common::process_env,
+        )?
+        .key;
         let (steps_arg, rate_mode) = match self.request_rate.take() {
             Some(rate) if rate.trim().eq_ignore_ascii_case("inf") => bail!(
                 "--request-rate inf sends every request at once, which is closed loop here: use --steps N (concurrent requests)"
             ),
             Some(rate) => (Some(rate), true),
-            None => (self.steps, false),
+            None => (self.steps.take(), false),
         };
-        let steps_text =
-            steps_arg.unwrap_or_else(|| if demo { demo::STEPS } else { "1,2,4,8" }.to_owned());
+        let flags = Flags {
+            steps: if rate_mode {
+                "--request-rate"
+            } else {
+                "--steps"
+            },
+            arrival: if self.burstiness.is_some() {
+                "--burstiness"
+            } else {
+                "--arrival"
+            },
+        };
         let load_mode = match (
             rate_mode,
             self.load_mode.unwrap_or(LoadModeArg::Concurrency),
@@ -88,140 +93,109 @@ impl SweepArgs {
             (false, LoadModeArg::Concurrency) => LoadMode::Concurrency,
         };
         let arrival_text = match self.burstiness {
-            Some(b) if b.is_finite() && b > 0.0 => Some(format!("gamma:{b}")),
-            Some(b) => bail!("invalid --burstiness {b}: expected a number > 0 (1 = Poisson)"),
+            Some(b) => Some(format!("gamma:{b}")),
             None => self.arrival.clone(),
         };
-        let arrival_flag = if self.burstiness.is_some() {
-            "--burstiness"
-        } else {
-            "--arrival"
-        };
-        let arrival = match (&arrival_text, load_mode) {
-            (None, _) => Arrival::Poisson,
-            (Some(text), LoadMode::Rate) => text
-                .parse::<Arrival>()
-                .map_err(|e| anyhow::anyhow!("invalid {arrival_flag} {text:?}: {e}"))?,
-            (Some(_), LoadMode::Concurrency) => {
-                bail!("{arrival_flag} applies to --load-mode rate (or --request-rate) only")
-            }
-        };
-        let slo = match &self.slo {
-            None => None,
-            Some(text) => {
-                let mut slo = text
-                    .parse::<Slo>()
-                    .map_err(|e| anyhow::anyhow!("invalid --slo {text:?}: {e}"))?;
-                if let Some(attainment) = self.slo_attainment {
-                    values::fraction("--slo-attainment", attainment)?;
-                    slo.attainment = attainment;
-                }
-                Some(slo)
-            }
-        };
+        if arrival_text.is_some() && load_mode == LoadMode::Concurrency {
+            bail!(
+                "{} applies to --load-mode rate (or --request-rate) only",
+                flags.arrival
+            );
+        }
         if self.slo.is_none() && self.slo_attainment.is_some() {
             bail!("--slo-attainment needs --slo");
         }
-        let mut knee = KneeRule::default();
-        if let Some(gain) = self.knee_throughput_gain {
-            knee.min_throughput_gain = values::fraction("--knee-throughput-gain", gain)?;
-        }
-        if let Some(growth) = self.knee_latency_growth {
-            if !(growth.is_finite() && growth > 0.0) {
-                bail!(
-                    "invalid --knee-latency-growth {growth}: expected a number > 0 (0.5 = +50 %)"
-                );
-            }
-            knee.max_latency_growth = growth;
-        }
-        let auto = steps_text.trim() == "auto";
-        if auto && load_mode == LoadMode::Rate {
-            bail!(
-                "--steps auto applies to --load-mode concurrency only: give rate mode a list of requests/s"
-            );
-        }
-        let max_inflight = self.max_inflight.unwrap_or(4096);
-        let steps_flag = if rate_mode {
-            "--request-rate"
-        } else {
-            "--steps"
-        };
-        let steps = if auto {
-            doubling_steps(max_inflight)
-        } else {
-            values::steps(steps_flag, &steps_text, load_mode)?
-        };
-        let step_duration = values::seconds(
-            "--step-duration-s",
-            self.step_duration_s
-                .unwrap_or(if demo { demo::STEP_DURATION_S } else { 60.0 }),
-            false,
-        )?;
-        let warmup = values::seconds(
-            "--warmup-s",
-            self.warmup_s
-                .unwrap_or(if demo { demo::WARMUP_S } else { 10.0 }),
-            true,
-        )?;
-        let ramp = values::seconds("--ramp-s", self.ramp_s.unwrap_or(0.0), true)?;
-        let cooldown = values::seconds("--cooldown-s", self.cooldown_s.unwrap_or(0.0), true)?;
         // The demo's synthetic prompts stand in only when no input was chosen.
         let input_chosen =
             self.input_mode.is_some() || self.prompt_text.is_some() || self.prompt_file.is_some();
         let (input, prompt_file) = input::source(
             self.input_mode,
-            self.prompt_text,
-            self.prompt_file,
+            self.prompt_text.take(),
+            self.prompt_file.take(),
             self.input_size
+                .take()
                 .or_else(|| (demo && !input_chosen).then(|| demo::INPUT_SIZE.to_owned())),
         )?;
-        let max_output_tokens = values::dist(
-            "--max-output-tokens",
-            self.max_output_tokens.as_deref().unwrap_or("128"),
-        )?;
-        let timeout = values::seconds("--timeout-s", self.timeout_s.unwrap_or(600.0), false)?;
-        let endpoint = match self.endpoint.unwrap_or(Endpoint::Chat) {
-            Endpoint::Chat => ClientEndpoint::Chat,
-            Endpoint::Completions => ClientEndpoint::Completions,
+
+        let mut target = TargetConfig::new(&base_url);
+        target.client.api_key = api_key;
+        target.client.headers = headers;
+        target.model = self.model.take();
+        target.endpoint = ClientEndpoint::from(self.endpoint.unwrap_or(Endpoint::Chat));
+        if self.no_metrics {
+            target.metrics_url = None;
+        } else if let Some(url) = &self.metrics_url {
+            target.metrics_url = Some(values::url_shape("--metrics-url", url)?);
+        }
+        let mut c = SweepConfig::new(target, input);
+        c.prompt_file = prompt_file;
+        c.load_mode = load_mode;
+        if let Some(text) = &arrival_text {
+            c.arrival = text
+                .parse::<Arrival>()
+                .map_err(|e| anyhow::anyhow!("invalid {} {text:?}: {e}", flags.arrival))?;
+        }
+        if let Some(text) = &self.slo {
+            let mut slo = text
+                .parse::<Slo>()
+                .map_err(|e| anyhow::anyhow!("invalid --slo {text:?}: {e}"))?;
+            slo.attainment = self.slo_attainment.unwrap_or(slo.attainment);
+            c.slo = Some(slo);
+        }
+        c.knee.min_throughput_gain = self
+            .knee_throughput_gain
+            .unwrap_or(c.knee.min_throughput_gain);
+        c.knee.max_latency_growth = self
+            .knee_latency_growth
+            .unwrap_or(c.knee.max_latency_growth);
+        c.max_inflight = self.max_inflight.unwrap_or(c.max_inflight);
+        let steps_text = steps_arg.or_else(|| demo.then(|| demo::STEPS.to_owned()));
+        match steps_text.as_deref().map(str::trim) {
+            None => {}
+            Some("auto") if load_mode == LoadMode::Rate => bail!(
+                "--steps auto applies to --load-mode concurrency only: give rate mode a list of requests/s"
+            ),
+            Some("auto") => {
+                c.steps = doubling_steps(c.max_inflight);
+                c.auto_stop = Some(AutoStop::default());
+            }
+            Some(text) => c.steps = values::steps(flags.steps, text, load_mode)?,
+        }
+        let seconds = |flag: &str, value: Option<f64>, default: Duration| match value {
+            Some(v) => values::seconds(flag, v),
+            None => Ok(default),
         };
-        if endpoint == ClientEndpoint::Completions
-            && let InputSource::PromptFile(rows) = &input
-            && rows.iter().any(|row| {
-                StreamRequest::new(ClientEndpoint::Completions, Arc::from("m"), row.clone())
-                    .is_err()
-            })
-        {
-            bail!(
-                "--endpoint completions cannot send the chat \"messages\" rows of --prompt-file: use --endpoint chat"
-            );
-        }
-        if max_inflight == 0 {
-            bail!("invalid --max-inflight 0: expected a whole number >= 1");
-        }
-        if let Some(top) = steps.iter().copied().reduce(f64::max)
-            && load_mode == LoadMode::Concurrency
-            && top > max_inflight as f64
-        {
-            bail!(
-                "--steps asks for {top} concurrent requests but --max-inflight is {max_inflight}: raise --max-inflight or lower the steps"
-            );
-        }
-        let poll_interval = values::seconds(
-            "--poll-interval-s",
-            self.poll_interval_s.unwrap_or(1.0),
-            false,
+        c.step_duration = seconds(
+            "--step-duration-s",
+            self.step_duration_s
+                .or(demo.then_some(demo::STEP_DURATION_S)),
+            c.step_duration,
         )?;
-        let gpu_interval = values::seconds(
+        c.warmup = seconds(
+            "--warmup-s",
+            self.warmup_s.or(demo.then_some(demo::WARMUP_S)),
+            c.warmup,
+        )?;
+        c.ramp = seconds("--ramp-s", self.ramp_s, c.ramp)?;
+        c.cooldown = seconds("--cooldown-s", self.cooldown_s, c.cooldown)?;
+        c.poll_interval = seconds("--poll-interval-s", self.poll_interval_s, c.poll_interval)?;
+        c.gpu.interval = seconds(
             "--gpu-poll-interval-s",
-            self.gpu_poll_interval_s.unwrap_or(1.0),
-            false,
+            self.gpu_poll_interval_s,
+            c.gpu.interval,
         )?;
-        if let Some(rate) = self.max_error_rate {
-            values::fraction("--max-error-rate", rate)?;
+        let client = &mut c.target.client;
+        client.request_timeout = seconds("--timeout-s", self.timeout_s, client.request_timeout)?;
+        client.connect_timeout = client.connect_timeout.min(client.request_timeout);
+        if let Some(text) = &self.max_output_tokens {
+            c.max_output_tokens = values::dist("--max-output-tokens", text)?;
         }
-        let run_name = self.run_name.unwrap_or_else(|| "run".to_owned());
-        if run_name.is_empty() || run_name.contains(['/', '\\']) || run_name.starts_with('.') {
-            bail!("invalid --run-name {run_name:?}: expected a plain folder name");
+        c.ignore_eos = self.ignore_eos;
+        c.seed = self.seed.unwrap_or(c.seed);
+        // The command line polls GPUs unless told not to (a library caller opts in).
+        c.gpu.enabled = !self.no_gpu;
+        if let Some(path) = self.nvidia_smi.take() {
+            c.gpu.nvidia_smi = path;
         }
         if let Some(dir) = &self.output_dir
             && dir.exists()
@@ -240,10 +214,13 @@ impl SweepArgs {
                 dir.display().to_string()
             );
         }
-        let mut extra_body = match &self.extra_body {
-            Some(text) => values::extra_body(text)?,
-            None => serde_json::Map::new(),
-        };
+        c.output_dir = self.output_dir.take().unwrap_or(c.output_dir);
+        c.run_name = self.run_name.take().unwrap_or(c.run_name);
+        c.run_dir = self.run_dir.take();
+        c.max_error_rate = self.max_error_rate;
+        if let Some(text) = &self.extra_body {
+            c.extra_body = values::extra_body(text)?;
+        }
         for (flag, key, value) in [
             ("--temperature", "temperature", self.temperature),
             ("--top-p", "top_p", self.top_p),
@@ -252,68 +229,14 @@ impl SweepArgs {
             if !value.is_finite() || value < 0.0 {
                 bail!("invalid {flag} {value}: expected a number >= 0");
             }
-            if extra_body.contains_key(key) {
+            if c.extra_body.contains_key(key) {
                 bail!("{flag} and --extra-body's {key:?} both set {key}: give one");
             }
-            extra_body.insert(key.to_owned(), serde_json::json!(value));
+            c.extra_body
+                .insert(key.to_owned(), serde_json::json!(value));
         }
-        // The metrics URL derives from the normalised base: `http://h:8000/v1` scrapes
-        // `http://h:8000/metrics`, where servers serve it.
-        let metrics_url = match (self.no_metrics, self.metrics_url) {
-            (true, _) => None,
-            (false, Some(url)) => Some(values::url_shape("--metrics-url", &url)?),
-            (false, None) => Some(format!("{base_url}/metrics")),
-        };
-        let mut client = ClientConfig::new(base_url);
-        client.api_key = api_key;
-        client.headers = headers;
-        client.request_timeout = timeout;
-        client.connect_timeout = client.connect_timeout.min(timeout);
-        Ok(SweepConfig {
-            target: TargetConfig {
-                client,
-                model: match self.model {
-                    Some(m) if m.trim().is_empty() => {
-                        bail!(
-                            "invalid --model \"\": expected a model name (or leave it out to use the first of /v1/models)"
-                        )
-                    }
-                    other => other,
-                },
-                endpoint,
-                metrics_url,
-            },
-            load_mode,
-            arrival,
-            slo,
-            knee,
-            auto_stop: auto.then(AutoStop::default),
-            steps,
-            step_duration,
-            warmup,
-            ramp,
-            cooldown,
-            input,
-            max_output_tokens,
-            ignore_eos: self.ignore_eos,
-            seed: self.seed.unwrap_or(0),
-            max_inflight,
-            poll_interval,
-            gpu: GpuSettings {
-                enabled: !self.no_gpu,
-                nvidia_smi: self
-                    .nvidia_smi
-                    .unwrap_or_else(|| PathBuf::from("nvidia-smi")),
-                interval: gpu_interval,
-            },
-            output_dir: self.output_dir.unwrap_or_else(|| PathBuf::from("results")),
-            run_name,
-            max_error_rate: self.max_error_rate,
-            extra_body,
-            run_dir: self.run_dir,
-            prompt_file,
-            command_line: Vec::new(),
-        })
+        c.validate().map_err(|e| flags.error(&e))?;
+        Ok(c)
     }
 
     /// `vllm bench serve` flags whose meaning differs here: an error naming ours.
@@ -340,21 +263,48 @@ impl SweepArgs {
     /// True when an `Authorization` header makes the key in `OPENAI_API_KEY` / `VLLM_API_KEY`
     /// unused (worth a note: the user may expect the key to be sent).
     fn env_key_ignored(&self) -> bool {
-        self.api_key.is_none()
-            && env_api_key().is_some()
-            && self.headers.iter().any(|h| {
-                h.split_once(':')
-                    .is_some_and(|(n, _)| n.trim().eq_ignore_ascii_case("authorization"))
-            })
+        super::common::env_key_ignored(
+            self.api_key.as_deref(),
+            &self.headers,
+            super::common::process_env,
+        )
     }
 }
 
-/// The api key from the environment: `OPENAI_API_KEY`, else `VLLM_API_KEY`.
-fn env_api_key() -> Option<String> {
-    ["OPENAI_API_KEY", "VLLM_API_KEY"]
-        .iter()
-        .filter_map(|name| std::env::var(name).ok())
-        .find(|k| !k.is_empty())
+/// The flags that set a config field in this run (two fields have two possible flags).
+struct Flags {
+    steps: &'static str,
+    arrival: &'static str,
+}
+
+impl Flags {
+    /// An engine rule's error in the command line's words.
+    fn error(&self, e: &ConfigError) -> anyhow::Error {
+        use ConfigField as F;
+        let flag = match e.field {
+            F::Steps | F::AutoStop => self.steps,
+            F::StepDuration => "--step-duration-s",
+            F::MaxInflight => "--max-inflight",
+            F::RequestTimeout => "--timeout-s",
+            F::PollInterval => "--poll-interval-s",
+            F::GpuInterval => "--gpu-poll-interval-s",
+            F::Arrival => self.arrival,
+            F::SloAttainment => "--slo-attainment",
+            F::KneeThroughputGain => "--knee-throughput-gain",
+            F::KneeLatencyGrowth => "--knee-latency-growth",
+            F::MaxErrorRate => "--max-error-rate",
+            F::RunName => "--run-name",
+            F::Model => "--model",
+            F::Endpoint => "--endpoint",
+            F::ExtraBody => "--extra-body",
+        };
+        let expected = e
+            .expected
+            .replace("max_inflight", "--max-inflight")
+            .replace("the prompt file", "--prompt-file")
+            .replace("the chat endpoint", "--endpoint chat");
+        anyhow::anyhow!("invalid {flag} {}: {expected}", e.value)
+    }
 }
 
 /// Runs the sweep: `--simulate` first starts the simulator; Ctrl-C / SIGTERM stop the run
@@ -393,9 +343,7 @@ async fn run_async(args: SweepArgs, open_files: Option<u64>) -> Result<ExitCode>
     let quiet = args.quiet;
     let simulate = args.simulate;
     if args.env_key_ignored() && !quiet {
-        output::note(
-            "note: --header Authorization is sent; the api key in OPENAI_API_KEY / VLLM_API_KEY is not used",
-        );
+        output::note(super::common::ENV_KEY_IGNORED_NOTE);
     }
     // Validate every flag before starting anything (the simulator's port is filled in after).
     let mut config = args.into_config(simulate.then(|| SIM_PLACEHOLDER_URL.to_owned()))?;
@@ -439,7 +387,12 @@ async fn run_async(args: SweepArgs, open_files: Option<u64>) -> Result<ExitCode>
         );
         tokio::spawn(live::show(timeline, Arc::clone(&live)))
     });
-    let result = run_sweep(config.clone(), cancel.clone(), live).await;
+    let options = RunOptions {
+        cancel: cancel.clone(),
+        live,
+        sink: None,
+    };
+    let result = run_sweep(config.clone(), options).await;
     if let Some(task) = progress {
         // It prints every step's line, then ends (the run is over).
         let _ = task.await;

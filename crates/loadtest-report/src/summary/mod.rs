@@ -45,7 +45,7 @@ fn write_charts(md: &mut String, run: &RunData, charts: &[ChartKind]) {
             md,
             "![{}]({}/{})\n",
             chart.title(),
-            crate::run_data::CHARTS_DIR,
+            loadtest_run::files::CHARTS_DIR,
             chart.file_name()
         );
     }

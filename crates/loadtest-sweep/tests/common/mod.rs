@@ -2,13 +2,12 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use loadtest_sim::{Profile, SimConfig, SimHandle, Simulator};
 use loadtest_sweep::config::{SweepConfig, TargetConfig};
 use loadtest_sweep::inputs::InputSource;
-use loadtest_sweep::{CancelToken, LiveCounters, RunOutcome, run_sweep};
+use loadtest_sweep::{RunOptions, RunOutcome, run_sweep};
 
 /// A fixed-profile simulator: every request 20 ms to first token, then 5 ms per token.
 pub async fn fixed_sim() -> SimHandle {
@@ -33,13 +32,7 @@ pub async fn small_batching_sim() -> SimHandle {
 
 /// Runs a sweep to completion with no cancel and fresh counters.
 pub async fn run(config: SweepConfig) -> RunOutcome {
-    run_sweep(
-        config,
-        CancelToken::new(),
-        Arc::new(LiveCounters::default()),
-    )
-    .await
-    .unwrap()
+    run_sweep(config, RunOptions::default()).await.unwrap()
 }
 
 /// Steps of `step_s` seconds with a short warmup, synthetic prompts, 16 output tokens.

@@ -14,14 +14,7 @@ pub(crate) enum InputMode {
     Synthetic,
 }
 
-/// `--endpoint`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum Endpoint {
-    /// `/v1/chat/completions`.
-    Chat,
-    /// `/v1/completions`.
-    Completions,
-}
+pub(crate) use crate::commands::common::EndpointArg as Endpoint;
 
 /// `--load-mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -26,35 +26,6 @@ pub(crate) fn url_shape(flag: &str, url: &str) -> Result<String> {
     }
 }
 
-/// `--header 'Name: value'`.
-pub(crate) fn header(text: &str) -> Result<(String, String)> {
-    let Some((name, value)) = text.split_once(':') else {
-        bail!("invalid --header {text:?}: expected 'Name: value'");
-    };
-    let name = name.trim();
-    let valid_name = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    if !valid_name {
-        bail!("invalid --header {text:?}: {name:?} is not a valid header name");
-    }
-    let value = value.trim();
-    if value.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
-        bail!("invalid --header for {name:?}: the value contains control characters");
-    }
-    Ok((name.to_owned(), value.to_owned()))
-}
-
-/// A share between 0 and 1.
-pub(crate) fn fraction(flag: &str, value: f64) -> Result<f64> {
-    if (0.0..=1.0).contains(&value) {
-        Ok(value)
-    } else {
-        bail!("invalid {flag} {value}: expected a fraction between 0 and 1")
-    }
-}
-
 /// `--steps` as a list of load levels of `mode`.
 pub(crate) fn steps(flag: &str, text: &str, mode: LoadMode) -> Result<Vec<f64>> {
     let mut steps = Vec::new();
@@ -79,12 +50,11 @@ pub(crate) fn steps(flag: &str, text: &str, mode: LoadMode) -> Result<Vec<f64>> 
     Ok(steps)
 }
 
-/// A number of seconds, `> 0` (or `>= 0` with `zero_ok`).
-pub(crate) fn seconds(flag: &str, value: f64, zero_ok: bool) -> Result<Duration> {
-    let ok = value.is_finite() && (value > 0.0 || (zero_ok && value == 0.0)) && value < 1e9;
-    if !ok {
-        let expected = if zero_ok { ">= 0" } else { "> 0" };
-        bail!("invalid {flag} {value}: expected a number of seconds {expected}");
+/// A number of seconds: finite and `>= 0` (which fields must be `> 0` is the engine's rule,
+/// `SweepConfig::validate`).
+pub(crate) fn seconds(flag: &str, value: f64) -> Result<Duration> {
+    if !(0.0..1e9).contains(&value) {
+        bail!("invalid {flag} {value}: expected a number of seconds >= 0");
     }
     Ok(Duration::from_secs_f64(value))
 }
