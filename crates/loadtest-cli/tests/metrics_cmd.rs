@@ -53,8 +53,24 @@ fn check_after_load(v: &Value) {
     assert_eq!(c["prefix_cache_hits_total"], 1920.0);
     assert_eq!(c["ttft_s"]["count"], 56.0);
     assert_eq!(c["ttft_s"]["sum"], 0.506_645_202_636_718_8);
-    let p99 = c["ttft_s"]["p99"].as_f64().unwrap();
-    assert!((p99 - 0.0488).abs() < 1e-12, "{p99}");
+    // A percentile is the bucket holding it: p99 of TTFT is in the narrow (0.04, 0.06]
+    // (hi/lo = 1.5), so it keeps PromQL's estimate 0.04 + 0.02 × 0.44.
+    let p99 = &c["ttft_s"]["p99"];
+    assert_eq!(p99["lo"], 0.04);
+    assert_eq!(p99["hi"], 0.06);
+    let est = p99["est"].as_f64().unwrap();
+    assert!((est - 0.0488).abs() < 1e-12, "{est}");
+    // Queue time: all 56 in (0, 0.3] with a mean of 18 µs. PromQL's 0.15 / 0.27 / 0.297 were
+    // invented; each percentile is the bucket, with no estimate.
+    let queue = &c["queue_s"];
+    assert!(queue["mean"].as_f64().unwrap() < 2e-5, "{queue}");
+    for p in ["p50", "p90", "p99"] {
+        assert_eq!(
+            queue[p],
+            serde_json::json!({"lo": 0.0, "hi": 0.3, "est": null}),
+            "{p}"
+        );
+    }
     for h in [
         "ttft_s",
         "itl_s",
@@ -87,11 +103,17 @@ fn file_table() {
         .find(|l| l.starts_with("generation_tokens_total"))
         .unwrap();
     assert!(gen_line.trim_end().ends_with("2490"), "{gen_line}");
-    assert!(
-        text.lines()
-            .any(|l| l.starts_with("ttft_s") && l.contains("0.0488")),
-        "{text}"
-    );
+    let row = |name: &str| text.lines().find(|l| l.starts_with(name)).unwrap();
+    // TTFT p99 in a narrow bucket: the estimate to two digits, with its bucket.
+    assert!(row("ttft_s").contains("≈49 ms (40–60 ms)"), "{text}");
+    // p50 in (0.005, 0.01]: too wide for an estimate (hi/lo = 2).
+    assert!(row("ttft_s").contains(" 5–10 ms "), "{text}");
+    // Queue time: every percentile is "at most 300 ms", never PromQL's 0.1500.
+    let queue = row("queue_s");
+    assert_eq!(queue.matches("≤ 300 ms").count(), 3, "{queue}");
+    // … while the exact mean reads 17.7 µs.
+    assert!(queue.contains(" 17.7 µs "), "{queue}");
+    assert!(!text.contains("0.1500"), "{text}");
 }
 
 #[test]
@@ -442,4 +464,50 @@ fn help_says_what_an_empty_scrape_does() {
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(help.contains("https://"), "{help}");
     assert!(help.contains("valid but empty exposition"), "{help}");
+}
+
+/// docs/output-format.md documents the quantile bucket (`<!-- schema: quantile_bucket -->`):
+/// its keys are exactly those `metrics --json` writes for every percentile.
+#[test]
+fn quantile_bucket_keys_are_documented() {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/output-format.md"
+    ))
+    .unwrap();
+    let marker = "<!-- schema: quantile_bucket -->";
+    let start = doc.find(marker).unwrap() + marker.len();
+    let documented: Vec<String> = doc[start..]
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .map(|l| {
+            l.split('|')
+                .nth(1)
+                .unwrap()
+                .trim()
+                .trim_matches('`')
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(documented, ["lo", "hi", "est"]);
+    let v = json(&[AFTER, "--json"]);
+    for h in [
+        "ttft_s",
+        "itl_s",
+        "e2e_s",
+        "queue_s",
+        "prefill_s",
+        "decode_s",
+    ] {
+        for p in ["p50", "p90", "p99"] {
+            let keys: Vec<&String> = v["canonical"][h][p].as_object().unwrap().keys().collect();
+            let mut want: Vec<&String> = documented.iter().collect();
+            let mut got = keys.clone();
+            want.sort();
+            got.sort();
+            assert_eq!(got, want, "{h}.{p}");
+        }
+    }
 }

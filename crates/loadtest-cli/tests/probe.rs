@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const ROW_KEYS: [&str; 25] = loadtest_run::REQUEST_ROW_KEYS;
+const ROW_KEYS: [&str; 26] = loadtest_run::REQUEST_ROW_KEYS;
 
 fn fixture(rel: &str) -> Vec<u8> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/").to_owned() + rel;

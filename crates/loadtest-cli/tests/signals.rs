@@ -202,7 +202,8 @@ fn sigint_in_the_final_drain() {
     // The schedule ends at 1.2 s; requests of 1,000 tokens are still streaming (the
     // simulator makes about 150 tokens/s per stream): the signal lands in the drain, just
     // before the outputs are written.
-    let summary = interrupt(
+    let out = tempfile::tempdir().unwrap();
+    let mut child = spawn(
         &[
             "--steps",
             "1",
@@ -214,16 +215,32 @@ fn sigint_in_the_final_drain() {
             "1000",
             "--ignore-eos",
         ],
-        "INT",
-        Duration::from_millis(2000),
+        out.path(),
     );
+    let dir = wait_run_dir(out.path(), &mut child);
+    std::thread::sleep(Duration::from_millis(2000));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "finished before the signal"
+    );
+    signal(&child, "INT");
+    let status = wait_exit(&mut child, Duration::from_secs(20));
+    assert_eq!(status.code(), Some(130));
+    let summary = assert_all_files(&dir);
     let steps = summary["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 1);
     assert_eq!(steps[0]["partial"], false);
+    // The streaming request (started in warmup: the one slot stayed busy) was cancelled by
+    // the stop: recorded so, and never listed as an error of the server.
+    let rows = std::fs::read_to_string(dir.join("requests.jsonl")).unwrap();
+    assert!(
+        rows.lines().any(|l| l.contains("\"status\":\"cancelled\"")),
+        "the streaming request was not recorded as cancelled: {rows}"
+    );
     let errors = steps[0]["errors"].as_array().unwrap();
     assert!(
-        errors.iter().any(|e| e["status"] == "cancelled"),
-        "the streaming request was not recorded as cancelled: {errors:?}"
+        errors.iter().all(|e| e["status"] != "cancelled"),
+        "{errors:?}"
     );
 }
 

@@ -5,7 +5,7 @@
 //! ```
 //! use std::time::{Duration, Instant};
 //! use loadtest_client::measure::{Progress, StreamMeasurer};
-//! use loadtest_client::Status;
+//! use loadtest_run::Status;
 //!
 //! let start = Instant::now();
 //! let mut m = StreamMeasurer::new(start);
@@ -22,6 +22,8 @@
 //! assert_eq!(record.ttft, Some(Duration::from_millis(200)));
 //! assert_eq!(record.e2e, Some(Duration::from_millis(220)));
 //! assert_eq!(record.token_events, 2);
+//! // The token events came in frames 200 ms and 220 ms after the start: two reads.
+//! assert_eq!(record.reads, Some(2));
 //! assert_eq!(record.usage.completion_tokens, Some(2));
 //! assert_eq!(gaps, vec![Duration::from_millis(20)]);
 //! ```
@@ -34,6 +36,12 @@ use loadtest_run::Status;
 
 use crate::record::{RequestRecord, sanitize_error};
 use crate::sse::{SseError, SseEvent, SseParser};
+
+/// Body frames that arrive at most this long after the previous frame count as the same
+/// read: a decoder hands the HTTP chunks of one socket read over one after another, within
+/// microseconds, while separate writes of a streaming server are an engine step (milliseconds)
+/// apart.
+pub const SAME_READ_WITHIN: Duration = Duration::from_millis(1);
 
 /// Receives every gap between consecutive token events as it is measured (the sweep feeds an
 /// HDR histogram). Gaps of every request are delivered, whatever its final status.
@@ -81,6 +89,14 @@ pub struct StreamMeasurer {
     finish_reason: Option<String>,
     done_at: Option<Instant>,
     failure: Option<(Instant, String)>,
+    /// Arrival of the last body frame.
+    last_frame_at: Option<Instant>,
+    /// Number of reads so far (frames more than [`SAME_READ_WITHIN`] apart).
+    read: u64,
+    /// The read that delivered the last token event.
+    last_token_read: Option<u64>,
+    /// Distinct reads that delivered token events.
+    token_reads: u64,
 }
 
 impl StreamMeasurer {
@@ -98,6 +114,10 @@ impl StreamMeasurer {
             finish_reason: None,
             done_at: None,
             failure: None,
+            last_frame_at: None,
+            read: 0,
+            last_token_read: None,
+            token_reads: 0,
         }
     }
 
@@ -111,6 +131,13 @@ impl StreamMeasurer {
         if let Some(p) = self.settled() {
             return p;
         }
+        if self
+            .last_frame_at
+            .is_none_or(|prev| at.saturating_duration_since(prev) > SAME_READ_WITHIN)
+        {
+            self.read += 1;
+        }
+        self.last_frame_at = Some(at);
         let mut parser = std::mem::take(&mut self.parser);
         parser.feed(bytes, |event| self.on_event(event, at, sink));
         self.parser = parser;
@@ -196,6 +223,10 @@ impl StreamMeasurer {
             Ok(ChunkKind::Chunk(chunk)) => {
                 if chunk.is_token {
                     self.token_events += 1;
+                    if self.last_token_read != Some(self.read) {
+                        self.last_token_read = Some(self.read);
+                        self.token_reads += 1;
+                    }
                     if let Some(last) = self.last_token {
                         let gap = at.saturating_duration_since(last);
                         self.gaps.record(gap);
@@ -236,9 +267,73 @@ impl StreamMeasurer {
             total: end.saturating_duration_since(self.start),
             token_events: self.token_events,
             sse_events: self.sse_events,
+            reads: Some(self.token_reads),
             gaps: self.gaps.summary(),
             usage: self.usage,
             finish_reason: self.finish_reason,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROLE: &[u8] =
+        b"data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n";
+    const TOKEN: &[u8] = b"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n";
+    const LAST: &[u8] =
+        b"data: {\"choices\":[{\"delta\":{\"content\":\"b\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+
+    fn us(start: Instant, micros: u64) -> Instant {
+        start + Duration::from_micros(micros)
+    }
+
+    #[test]
+    fn frames_within_a_millisecond_are_one_read() {
+        let start = Instant::now();
+        let mut m = StreamMeasurer::new(start);
+        // A buffered body split into HTTP chunks handed over back to back.
+        m.feed(ROLE, us(start, 500_000), &mut NoGapSink);
+        for i in 0..8 {
+            m.feed(TOKEN, us(start, 500_010 + 20 * i), &mut NoGapSink);
+        }
+        m.feed(LAST, us(start, 500_200), &mut NoGapSink);
+        let r = m.finish(us(start, 500_200));
+        assert_eq!(r.status, Status::Ok);
+        assert_eq!((r.token_events, r.reads), (9, Some(1)));
+    }
+
+    #[test]
+    fn frames_further_apart_are_separate_reads() {
+        let start = Instant::now();
+        let mut m = StreamMeasurer::new(start);
+        // The role chunk's read carries no token: not counted.
+        m.feed(ROLE, us(start, 100_000), &mut NoGapSink);
+        for i in 0..4 {
+            m.feed(TOKEN, us(start, 120_000 + 5_000 * i), &mut NoGapSink);
+        }
+        // One read with two token events, and one just over the limit after it.
+        let mut two = TOKEN.to_vec();
+        two.extend_from_slice(TOKEN);
+        m.feed(&two, us(start, 200_000), &mut NoGapSink);
+        m.feed(LAST, us(start, 201_001), &mut NoGapSink);
+        let r = m.finish(us(start, 201_001));
+        assert_eq!((r.token_events, r.reads), (7, Some(6)));
+    }
+
+    #[test]
+    fn an_event_counts_in_the_read_that_completed_it() {
+        let start = Instant::now();
+        let mut m = StreamMeasurer::new(start);
+        let (head, tail) = TOKEN.split_at(10);
+        m.feed(head, us(start, 10_000), &mut NoGapSink);
+        m.feed(tail, us(start, 30_000), &mut NoGapSink);
+        m.feed(TOKEN, us(start, 30_500), &mut NoGapSink);
+        let r = m.fail(Status::StreamError, "cut", us(start, 40_000));
+        assert_eq!((r.token_events, r.reads), (2, Some(1)));
+        let none = StreamMeasurer::new(start).finish(start);
+        assert_eq!(none.reads, Some(0));
+        assert_eq!(RequestRecord::cancelled(start, start).reads, None);
     }
 }

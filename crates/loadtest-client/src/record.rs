@@ -33,6 +33,13 @@ pub struct RequestRecord {
     pub token_events: u64,
     /// Every SSE event received (role chunk, usage chunk and `[DONE]` included).
     pub sse_events: u64,
+    /// How many separate reads delivered the token events: body frames that arrived more
+    /// than [`SAME_READ_WITHIN`](crate::measure::SAME_READ_WITHIN) after the previous frame
+    /// start a new read. 0 when no token event came; `None` when no body was read (the
+    /// request failed before its stream). A server that streams gives about one read per
+    /// token event; a buffered response (a buffering proxy, a server that flushes at the end)
+    /// gives 1 or 2 whatever its length.
+    pub reads: Option<u64>,
     /// Gaps between consecutive token events.
     pub gaps: GapSummary,
     /// The last `usage` the server sent (null fields stay `None`).
@@ -72,6 +79,7 @@ impl RequestRecord {
             total: now.saturating_duration_since(start),
             token_events: 0,
             sse_events: 0,
+            reads: None,
             gaps: GapSummary::default(),
             usage: Usage::default(),
             finish_reason: None,

@@ -64,6 +64,33 @@ async fn ttft_and_gaps_follow_a_known_schedule() {
     let tpot = r.tpot().unwrap().as_secs_f64() * 1e3;
     assert!((18.0..40.0).contains(&tpot), "tpot {tpot} ms");
     assert!(r.total >= r.e2e.unwrap());
+    // 20 ms apart, each token event came in its own read.
+    assert_eq!(r.reads, Some(TOKENS as u64));
+}
+
+/// A buffered response (what a buffering proxy delivers): every event held until the end,
+/// then the whole body in one chunk. One read; TTFT is the whole generation time.
+#[tokio::test]
+async fn a_buffered_response_is_one_read() {
+    const TOKENS: usize = 10;
+    let mut body = String::from(ROLE);
+    for i in 0..TOKENS {
+        body.push_str(&token(i, i == TOKENS - 1));
+    }
+    body.push_str("data: {\"choices\":[],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":10}}\n\ndata: [DONE]\n\n");
+    let steps = vec![
+        Step::Sleep(Duration::from_millis(150)),
+        Step::Bytes(Bytes::from(body)),
+    ];
+    let server = serve(move |_| Reply::sse(steps.clone())).await;
+    let client = Client::new(&ClientConfig::new(server.url())).unwrap();
+    let req = StreamRequest::new(Endpoint::Chat, Arc::from("m"), Prompt::text("hi")).unwrap();
+    let r = client.stream(&req, &mut NoGapSink).await;
+    assert_eq!(r.status, Status::Ok, "{r:?}");
+    assert_eq!(r.token_events, TOKENS as u64);
+    assert_eq!(r.reads, Some(1));
+    assert_eq!(r.ttft, r.e2e);
+    assert_eq!(r.gaps.max, Some(Duration::ZERO));
 }
 
 /// The real capture's read timing replayed: TTFT and the 3 ms gaps come back.

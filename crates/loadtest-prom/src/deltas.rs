@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use crate::alias::{HistogramMetric, ScalarKind, ScalarMetric, ServerKind};
-use crate::histogram::{Bucket, HistogramSnapshot, mean};
+use crate::histogram::{Bucket, HistogramSnapshot, QuantileBucket, mean};
 use crate::snapshot::CanonicalSnapshot;
 
 /// End − start of one counter over a window.
@@ -117,7 +117,12 @@ impl GaugeWindow {
 }
 
 /// Delta of one histogram over a window, with its statistics.
+///
+/// Read back from JSON, the statistics (`mean`, `p50`, `p90`, `p99`) are computed again from
+/// `count`, `sum` and `buckets`, the data they derive from; files written before quantiles were
+/// buckets (bare numbers) read the same way.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredHistogramDelta")]
 pub struct HistogramDelta {
     /// Wire family name it was read from.
     pub wire: Cow<'static, str>,
@@ -127,17 +132,42 @@ pub struct HistogramDelta {
     pub sum: f64,
     /// `sum / count`; `None` when `count` is 0.
     pub mean: Option<f64>,
-    /// Median by bucket interpolation ([`crate::histogram_quantile`]).
-    pub p50: Option<f64>,
+    /// Median: the bucket holding it, with an estimate where meaningful
+    /// ([`crate::quantile_bucket`]).
+    pub p50: Option<QuantileBucket>,
     /// 90th percentile.
-    pub p90: Option<f64>,
+    pub p90: Option<QuantileBucket>,
     /// 99th percentile.
-    pub p99: Option<f64>,
+    pub p99: Option<QuantileBucket>,
     /// Cumulative bucket deltas, sorted by `le`.
     pub buckets: Vec<Bucket>,
     /// The histogram went down or changed its buckets, or the server restarted: the delta is
     /// the window-end histogram itself.
     pub reset: bool,
+}
+
+/// What a [`HistogramDelta`] is read from: its data; the statistics are recomputed.
+#[derive(Deserialize)]
+struct StoredHistogramDelta {
+    wire: Cow<'static, str>,
+    count: f64,
+    sum: f64,
+    buckets: Vec<Bucket>,
+    reset: bool,
+}
+
+impl From<StoredHistogramDelta> for HistogramDelta {
+    fn from(stored: StoredHistogramDelta) -> Self {
+        HistogramDelta::with_wire(
+            stored.wire,
+            HistogramSnapshot {
+                buckets: stored.buckets,
+                count: stored.count,
+                sum: stored.sum,
+            },
+            stored.reset,
+        )
+    }
 }
 
 impl HistogramDelta {
@@ -185,14 +215,18 @@ impl HistogramDelta {
     /// Statistics of a histogram taken as a whole (what `metrics` without `--diff` shows).
     #[must_use]
     pub fn from_window(wire: &'static str, window: HistogramSnapshot, reset: bool) -> Self {
+        Self::with_wire(Cow::Borrowed(wire), window, reset)
+    }
+
+    fn with_wire(wire: Cow<'static, str>, window: HistogramSnapshot, reset: bool) -> Self {
         Self {
-            wire: Cow::Borrowed(wire),
+            wire,
             count: window.count,
             sum: window.sum,
             mean: window.mean(),
-            p50: window.quantile(0.5),
-            p90: window.quantile(0.9),
-            p99: window.quantile(0.99),
+            p50: window.quantile_bucket(0.5),
+            p90: window.quantile_bucket(0.9),
+            p99: window.quantile_bucket(0.99),
             buckets: window.buckets,
             reset,
         }
@@ -412,5 +446,51 @@ fn derive(
         preemptions_per_s: rate(ScalarMetric::PreemptionsTotal),
         prefix_cache_hit_rate,
         ttft_split,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot(buckets: &[(f64, f64)], count: f64, sum: f64) -> HistogramSnapshot {
+        HistogramSnapshot {
+            buckets: buckets
+                .iter()
+                .map(|&(le, count)| Bucket { le, count })
+                .collect(),
+            count,
+            sum,
+        }
+    }
+
+    #[test]
+    fn histogram_delta_json_reads_back_and_old_files_are_recomputed() {
+        let start = snapshot(
+            &[(0.3, 10.0), (0.5, 10.0), (f64::INFINITY, 10.0)],
+            10.0,
+            2e-4,
+        );
+        let end = snapshot(
+            &[(0.3, 66.0), (0.5, 66.0), (f64::INFINITY, 66.0)],
+            66.0,
+            1.4e-3,
+        );
+        let delta = HistogramDelta::between("vllm:request_queue_time_seconds", &start, &end, false);
+        let p50 = delta.p50.unwrap();
+        assert_eq!((p50.lo, p50.hi, p50.est), (0.0, Some(0.3), None));
+        let json = serde_json::to_string(&delta).unwrap();
+        assert!(
+            json.contains(r#""p50":{"lo":0.0,"hi":0.3,"est":null}"#),
+            "{json}"
+        );
+        let back: HistogramDelta = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, delta);
+        // Written before quantiles were buckets: p50 = 0.15 (interpolated); read back, the
+        // quantiles come from the buckets again.
+        let old = json.replace(r#"{"lo":0.0,"hi":0.3,"est":null}"#, "0.15");
+        assert!(old.contains(r#""p50":0.15"#));
+        let back: HistogramDelta = serde_json::from_str(&old).unwrap();
+        assert_eq!(back, delta);
     }
 }

@@ -1,5 +1,5 @@
-//! Cumulative histograms: buckets sorted by numeric `le`, mean, and PromQL
-//! `histogram_quantile`.
+//! Cumulative histograms: buckets sorted by numeric `le`, mean, PromQL
+//! `histogram_quantile`, and quantiles as the bucket that holds them ([`QuantileBucket`]).
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -82,6 +82,74 @@ impl HistogramSnapshot {
     pub fn quantile(&self, q: f64) -> Option<f64> {
         histogram_quantile(q, &self.buckets)
     }
+
+    /// Quantile `q` as the bucket holding it, with an estimate where one is meaningful (see
+    /// [`quantile_bucket`]).
+    #[must_use]
+    pub fn quantile_bucket(&self, q: f64) -> Option<QuantileBucket> {
+        quantile_bucket(q, &self.buckets, self.sum)
+    }
+}
+
+/// A bucket is *narrow* when `lo > 0` and `hi / lo` is at most this: any point of it is then
+/// within a factor 1.5 of any other, so an estimate inside it cannot be far off. Only a narrow
+/// bucket gets an estimate.
+pub const NARROW_BUCKET_RATIO: f64 = 1.5;
+
+/// A histogram quantile as what the histogram actually knows: the bucket `(lo, hi]` that holds
+/// it (in the histogram's unit, seconds for the latency histograms), plus a point estimate only
+/// where one is meaningful.
+///
+/// JSON: `{"lo": 0.0, "hi": 0.3, "est": null}`; `hi` is `null` when the quantile lies in the
+/// `+Inf` bucket (then `lo` is the largest finite bound and the quantile is only known to be
+/// above it).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct QuantileBucket {
+    /// Lower edge: the previous bucket's `le`, or 0 for the first bucket.
+    pub lo: f64,
+    /// Upper edge (`le`); `None` for the `+Inf` bucket.
+    pub hi: Option<f64>,
+    /// PromQL `histogram_quantile` (linear inside the bucket), present only when the bucket
+    /// is narrow ([`NARROW_BUCKET_RATIO`]) and the estimate is at most the bound the
+    /// histogram's sum puts on the quantile (see [`quantile_bucket`]). Where present, a table
+    /// shows it beside the bucket; elsewhere only the bucket.
+    pub est: Option<f64>,
+}
+
+impl QuantileBucket {
+    /// `lo > 0`, `hi` finite and `hi / lo <= `[`NARROW_BUCKET_RATIO`].
+    #[must_use]
+    pub fn is_narrow(&self) -> bool {
+        self.hi.is_some_and(|hi| narrow(self.lo, hi))
+    }
+}
+
+fn narrow(lo: f64, hi: f64) -> bool {
+    lo > 0.0 && hi / lo <= NARROW_BUCKET_RATIO
+}
+
+/// Reads a quantile written either as a [`QuantileBucket`] object or `null`, or, from files
+/// written before quantiles were buckets, as a bare number: that number was an interpolation of
+/// unknown bucket, so it reads as `None` (unknown) rather than as a value. For
+/// `#[serde(default, deserialize_with = "…")]` on an `Option<QuantileBucket>` field.
+///
+/// # Errors
+///
+/// Anything else (a string, a malformed object).
+pub fn deserialize_quantile<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<QuantileBucket>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Bucket(QuantileBucket),
+        // The old interpolated value: matched (a number, not a string) only to be dropped.
+        Legacy(#[allow(dead_code)] f64),
+    }
+    Ok(match Option::<Stored>::deserialize(deserializer)? {
+        Some(Stored::Bucket(b)) => Some(b),
+        Some(Stored::Legacy(_)) | None => None,
+    })
 }
 
 pub(crate) fn mean(sum: f64, count: f64) -> Option<f64> {
@@ -170,6 +238,96 @@ pub fn histogram_quantile(q: f64, buckets: &[Bucket]) -> Option<f64> {
     Some(value)
 }
 
+/// Quantile `q` (0 ≤ q ≤ 1) of cumulative `buckets` sorted by `le`, as the bucket that holds
+/// it; `sum` is the histogram's `_sum`. `None` where [`histogram_quantile`] has no answer, and
+/// for `q` outside [0, 1] or NaN.
+///
+/// The bucket is the one PromQL picks (the first whose cumulative count is `>= q × count`):
+/// `lo` is the previous `le` (0 for the first bucket), `hi` its `le`, or `None` when it is the
+/// `+Inf` bucket (`lo` is then the largest finite `le`). A first bucket with `le <= 0` gives
+/// `lo = hi = le`.
+///
+/// `est` is [`histogram_quantile`]'s linear interpolation, kept only when all hold:
+///
+/// - the bucket is finite: inside `+Inf` nothing bounds the value from above;
+/// - `lo > 0`: a bucket from 0 has no scale, and interpolating in it assumes its observations
+///   are spread evenly over `(0, hi]` — vLLM's queue-time buckets start at `(0, 0.3]`, so a
+///   22 µs mean would read as a 150 ms median;
+/// - `hi / lo <= `[`NARROW_BUCKET_RATIO`]: in a wider bucket the interpolation (uniform
+///   spread) can be off by more than that factor, and is off most where it matters, in the
+///   sparse tail: a p99 of 3.95 s in (2.5, 5] s when no client saw a TTFT above 2.98 s;
+/// - `est <= (sum − least) / (count − rank)` with `rank = q × count`, where `least` is the
+///   least the `rank` smallest observations can add up to (each at least its bucket's lower
+///   edge, 0 in the first bucket): at least `count − rank` observations are at or above the
+///   quantile, so `sum >= least + (count − rank) × quantile`. An interpolation above this
+///   bound contradicts `_sum`, i.e. the exact mean (observations are taken to be ≥ 0, as
+///   PromQL does for the first bucket). No bound when `q = 1`.
+#[must_use]
+pub fn quantile_bucket(q: f64, buckets: &[Bucket], sum: f64) -> Option<QuantileBucket> {
+    if !(0.0..=1.0).contains(&q) {
+        return None;
+    }
+    let n = buckets.len();
+    if n < 2 || buckets[n - 1].le != f64::INFINITY {
+        return None;
+    }
+    let observations = buckets
+        .iter()
+        .fold(f64::NEG_INFINITY, |m, b| m.max(b.count));
+    if observations.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
+        || !observations.is_finite()
+    {
+        return None;
+    }
+    let rank = q * observations;
+    // The bucket PromQL picks, and the least the observations ranked up to `rank` can add to
+    // the sum: each is at least its bucket's lower edge.
+    let mut b = n - 1;
+    let mut below = 0.0;
+    let mut least_below = 0.0;
+    let mut prev_le = 0.0;
+    for (i, bucket) in buckets[..n - 1].iter().enumerate() {
+        let count = bucket.count.max(below);
+        let lo = if i == 0 { 0.0 } else { prev_le };
+        if count >= rank {
+            b = i;
+            least_below += (rank - below) * lo;
+            break;
+        }
+        least_below += (count - below) * lo;
+        below = count;
+        prev_le = bucket.le;
+    }
+    let found = if b == n - 1 {
+        QuantileBucket {
+            lo: buckets[n - 2].le,
+            hi: None,
+            est: None,
+        }
+    } else if b == 0 && buckets[0].le <= 0.0 {
+        QuantileBucket {
+            lo: buckets[0].le,
+            hi: Some(buckets[0].le),
+            est: None,
+        }
+    } else {
+        let lo = if b == 0 { 0.0 } else { buckets[b - 1].le };
+        let hi = buckets[b].le;
+        let above = observations - rank;
+        let est = histogram_quantile(q, buckets).filter(|&est| {
+            narrow(lo, hi)
+                && (lo..=hi).contains(&est)
+                && (above <= 0.0 || est <= (sum - least_below) / above)
+        });
+        QuantileBucket {
+            lo,
+            hi: Some(hi),
+            est,
+        }
+    };
+    found.lo.is_finite().then_some(found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,6 +370,114 @@ mod tests {
             histogram_quantile(0.75, &bumpy),
             Some(2.0 + 2.0 * 5.0 / 10.0)
         );
+    }
+
+    const INF: f64 = f64::INFINITY;
+
+    #[test]
+    fn a_coarse_first_bucket_is_a_bucket_not_a_point() {
+        // vLLM queue time: 56 observations all in (0, 0.3], mean 22 µs.
+        let h = [b(0.3, 56.0), b(0.5, 56.0), b(INF, 56.0)];
+        let sum = 56.0 * 22e-6;
+        // PromQL invents 150 ms …
+        assert_eq!(histogram_quantile(0.5, &h), Some(0.15));
+        // … the bucket says only "at most 300 ms".
+        for q in [0.5, 0.9, 0.99] {
+            let got = quantile_bucket(q, &h, sum).unwrap();
+            assert_eq!(
+                got,
+                QuantileBucket {
+                    lo: 0.0,
+                    hi: Some(0.3),
+                    est: None
+                },
+                "q {q}"
+            );
+            assert!(!got.is_narrow());
+        }
+    }
+
+    #[test]
+    fn a_narrow_bucket_gives_an_estimate() {
+        // 10 in (0, 0.04], 10 in (0.04, 0.06]: p75 interpolates to 0.05.
+        let h = [b(0.04, 10.0), b(0.06, 20.0), b(INF, 20.0)];
+        let got = quantile_bucket(0.75, &h, 20.0 * 0.04).unwrap();
+        assert_eq!(got.lo, 0.04);
+        assert_eq!(got.hi, Some(0.06));
+        assert_eq!(got.est, histogram_quantile(0.75, &h));
+        assert!(got.is_narrow());
+        // In a wider bucket (hi/lo = 1.67) PromQL's 0.4 is no estimate: the bucket only.
+        let wide = [b(0.3, 10.0), b(0.5, 20.0), b(INF, 20.0)];
+        assert_eq!(histogram_quantile(0.75, &wide), Some(0.4));
+        let got = quantile_bucket(0.75, &wide, 20.0 * 0.4).unwrap();
+        assert_eq!((got.lo, got.hi, got.est), (0.3, Some(0.5), None));
+        assert!(!got.is_narrow());
+    }
+
+    #[test]
+    fn an_estimate_above_what_the_sum_allows_is_dropped() {
+        // All 20 observations in the narrow (1, 1.5], p50 interpolates to 1.25. With sum
+        // 20.002 (mean 1.0001) the 10 smallest add at least 10, so the 10 at or above p50 add
+        // at most 10.002: p50 ≤ 1.0002, and 1.25 contradicts the mean.
+        let h = [b(1.0, 0.0), b(1.5, 20.0), b(INF, 20.0)];
+        assert_eq!(histogram_quantile(0.5, &h), Some(1.25));
+        let capped = quantile_bucket(0.5, &h, 20.002).unwrap();
+        assert_eq!((capped.lo, capped.hi, capped.est), (1.0, Some(1.5), None));
+        // Mean 1.25: the bound is 1.5, the estimate stands.
+        let fine = quantile_bucket(0.5, &h, 25.0).unwrap();
+        assert_eq!(fine.est, Some(1.25));
+    }
+
+    #[test]
+    fn a_quantile_in_the_inf_bucket_has_no_upper_bound() {
+        let h = [b(1.0, 1.0), b(2.0, 2.0), b(INF, 10.0)];
+        let got = quantile_bucket(0.99, &h, 100.0).unwrap();
+        assert_eq!(
+            got,
+            QuantileBucket {
+                lo: 2.0,
+                hi: None,
+                est: None
+            }
+        );
+        assert_eq!(
+            serde_json::to_string(&got).unwrap(),
+            r#"{"lo":2.0,"hi":null,"est":null}"#
+        );
+    }
+
+    #[test]
+    fn no_quantile_where_promql_has_none() {
+        let h = [b(1.0, 10.0), b(INF, 10.0)];
+        assert_eq!(quantile_bucket(f64::NAN, &h, 1.0), None);
+        assert_eq!(quantile_bucket(1.5, &h, 1.0), None);
+        assert_eq!(quantile_bucket(0.5, &h[..1], 1.0), None);
+        assert_eq!(quantile_bucket(0.5, &[b(1.0, 0.0), b(INF, 0.0)], 0.0), None);
+        let neg = [b(-1.0, 5.0), b(0.0, 6.0), b(INF, 10.0)];
+        let got = quantile_bucket(0.2, &neg, -5.0).unwrap();
+        assert_eq!((got.lo, got.hi, got.est), (-1.0, Some(-1.0), None));
+    }
+
+    #[test]
+    fn quantiles_read_back_and_old_numbers_read_as_unknown() {
+        #[derive(Deserialize)]
+        struct Holder {
+            #[serde(default, deserialize_with = "deserialize_quantile")]
+            p: Option<QuantileBucket>,
+        }
+        let q = QuantileBucket {
+            lo: 0.04,
+            hi: Some(0.06),
+            est: Some(0.05),
+        };
+        let json = format!("{{\"p\":{}}}", serde_json::to_string(&q).unwrap());
+        let back: Holder = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.p, Some(q));
+        for old in [r#"{"p":0.15}"#, r#"{"p":null}"#, "{}"] {
+            let back: Holder = serde_json::from_str(old).unwrap();
+            assert_eq!(back.p, None, "{old}");
+        }
+        assert!(serde_json::from_str::<Holder>(r#"{"p":"x"}"#).is_err());
     }
 
     #[test]

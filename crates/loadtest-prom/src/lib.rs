@@ -15,8 +15,9 @@
 //!    names come from [`SCALAR_ALIASES`] / [`HISTOGRAM_ALIASES`], first present wins; series
 //!    are summed over `engine` and every other label.
 //! 3. [`StepDeltas`] — one window: counter deltas with reset detection, gauge mean/max over
-//!    the window's scrapes ([`GaugeWindow`]), histogram deltas with p50/p90/p99 by PromQL
-//!    [`histogram_quantile`] rules, and derived rates.
+//!    the window's scrapes ([`GaugeWindow`]), histogram deltas with p50/p90/p99 as the bucket
+//!    holding each ([`QuantileBucket`]; an estimate by PromQL [`histogram_quantile`] rules only
+//!    where meaningful, see [`quantile_bucket`]), and derived rates.
 //!
 //! ```
 //! use std::time::Duration;
@@ -84,7 +85,10 @@ pub use deltas::{
 pub use error::{LineError, LineErrorKind};
 pub use exposition::{Exposition, Family, Format, Lines, lines};
 pub use grammar::{Line, parse_line};
-pub use histogram::{Bucket, HistogramSnapshot, coalesce_buckets, histogram_quantile};
+pub use histogram::{
+    Bucket, HistogramSnapshot, NARROW_BUCKET_RATIO, QuantileBucket, coalesce_buckets,
+    deserialize_quantile, histogram_quantile, quantile_bucket,
+};
 pub use snapshot::{CSV_COLUMNS, CanonicalSnapshot};
 pub use summary::{CanonicalValues, ErrorEntry, HistogramStats, Scalars, ScrapeSummary};
 pub use types::{Exemplar, Label, MetricType, Sample, escape_label_value};

@@ -9,7 +9,7 @@ use crate::alias::{HistogramMetric, ScalarKind, ScalarMetric, ServerKind};
 use crate::deltas::{GaugeWindow, HistogramDelta, StepDeltas};
 use crate::error::LineError;
 use crate::exposition::Exposition;
-use crate::histogram::HistogramSnapshot;
+use crate::histogram::{HistogramSnapshot, QuantileBucket};
 use crate::snapshot::CanonicalSnapshot;
 
 /// One bad line, as printed.
@@ -39,12 +39,13 @@ pub struct HistogramStats {
     pub sum: f64,
     /// `sum / count` (`null` when `count` is 0).
     pub mean: Option<f64>,
-    /// Median by bucket interpolation.
-    pub p50: Option<f64>,
+    /// Median: `{"lo", "hi", "est"}`, the bucket holding it and an estimate where meaningful
+    /// ([`crate::quantile_bucket`]).
+    pub p50: Option<QuantileBucket>,
     /// 90th percentile.
-    pub p90: Option<f64>,
+    pub p90: Option<QuantileBucket>,
     /// 99th percentile.
-    pub p99: Option<f64>,
+    pub p99: Option<QuantileBucket>,
 }
 
 impl From<&HistogramSnapshot> for HistogramStats {
@@ -53,9 +54,9 @@ impl From<&HistogramSnapshot> for HistogramStats {
             count: h.count,
             sum: h.sum,
             mean: h.mean(),
-            p50: h.quantile(0.5),
-            p90: h.quantile(0.9),
-            p99: h.quantile(0.99),
+            p50: h.quantile_bucket(0.5),
+            p90: h.quantile_bucket(0.9),
+            p99: h.quantile_bucket(0.99),
         }
     }
 }

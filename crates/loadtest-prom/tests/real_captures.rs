@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use loadtest_prom::{
     CSV_COLUMNS, CanonicalSnapshot, Exposition, Format, GaugeWindow, HistogramMetric, MetricType,
-    ScalarMetric, ScrapeSummary, ServerKind, StepDeltas,
+    QuantileBucket, ScalarMetric, ScrapeSummary, ServerKind, StepDeltas,
 };
 
 const VLLM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/vllm-0.32.0/");
@@ -152,6 +152,46 @@ fn after_load_canonical() {
     assert!(close(ttft.quantile(0.9).unwrap(), 0.01 + 0.01 * 7.4 / 9.0));
     // p99: rank 55.44 in (0.04, 0.06] holding 1 → 0.04 + 0.02 × 0.44.
     assert!(close(ttft.quantile(0.99).unwrap(), 0.04 + 0.02 * 0.44));
+    // As buckets: p50 in (0.005, 0.01] is too wide for an estimate (hi/lo = 2); p99 in
+    // (0.04, 0.06] is narrow (1.5) and keeps PromQL's.
+    let p50 = ttft.quantile_bucket(0.5).unwrap();
+    assert_eq!((p50.lo, p50.hi, p50.est), (0.005, Some(0.01), None));
+    let p99 = ttft.quantile_bucket(0.99).unwrap();
+    assert_eq!((p99.lo, p99.hi), (0.04, Some(0.06)));
+    assert_eq!(p99.est, ttft.quantile(0.99));
+    // Which of vLLM 0.32's TTFT buckets are narrow enough for an estimate (docs/metrics.md).
+    let narrow: Vec<(f64, f64)> = ttft
+        .buckets
+        .windows(2)
+        .filter(|w| {
+            QuantileBucket {
+                lo: w[0].le,
+                hi: Some(w[1].le),
+                est: None,
+            }
+            .is_narrow()
+        })
+        .map(|w| (w[0].le, w[1].le))
+        .collect();
+    assert_eq!(
+        narrow,
+        [
+            (0.04, 0.06),
+            (0.06, 0.08),
+            (0.08, 0.1),
+            (0.5, 0.75),
+            (0.75, 1.0),
+            (5.0, 7.5),
+            (7.5, 10.0)
+        ]
+    );
+    // Queue time: all 56 in (0, 0.3], mean 18 µs; PromQL says p50 = 0.15 s.
+    let queue = snap.queue_s.as_ref().unwrap();
+    assert!(close(queue.quantile(0.5).unwrap(), 0.15));
+    for q in [0.5, 0.9, 0.99] {
+        let got = queue.quantile_bucket(q).unwrap();
+        assert_eq!((got.lo, got.hi, got.est), (0.0, Some(0.3), None), "q {q}");
+    }
 
     assert_eq!(snap.itl_s.as_ref().unwrap().count, 2434.0);
     assert_eq!(snap.e2e_s.as_ref().unwrap().sum, 5.706_118_345_260_62);
@@ -274,8 +314,10 @@ fn idle_to_after_load_diff() {
     );
     let e2e = summary.canonical.e2e_s.as_ref().unwrap();
     assert_eq!(e2e.count, 56.0);
-    // e2e p50: rank 28 in (0, 0.3] holding 51 → 0.3 × 28/51.
-    assert!(close(e2e.p50.unwrap(), 0.3 * 28.0 / 51.0));
+    // e2e p50: rank 28 in (0, 0.3] holding 51: PromQL's 0.3 × 28/51 is no estimate in a
+    // bucket from 0; the quantile is the bucket.
+    let p50 = e2e.p50.unwrap();
+    assert_eq!((p50.lo, p50.hi, p50.est), (0.0, Some(0.3), None));
 
     // After → idle looks like a restart: counters count from 0 again.
     let back = StepDeltas::compute(&end, &start, &GaugeWindow::new(), Duration::from_secs(1));

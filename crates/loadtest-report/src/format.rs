@@ -163,6 +163,63 @@ pub(crate) fn cell(text: &str, max_chars: usize) -> String {
     out
 }
 
+/// A bucket edge in `unit`, as few digits as it needs (at most three significant): `2.5`,
+/// `300`, `1`. Edges are the server's exact bounds, so no trailing zeros are invented.
+fn edge(seconds: f64, unit: TimeUnit) -> String {
+    let text = bare(seconds, unit);
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        text
+    }
+}
+
+/// A bucket edge with its unit: `300 ms`, `2.5 s`.
+fn edge_latency(seconds: f64) -> String {
+    let unit = TimeUnit::of(seconds);
+    format!("{} {}", edge(seconds, unit), unit.suffix())
+}
+
+/// A server-histogram quantile in seconds, shown as what the histogram knows: the bucket
+/// `(lo, hi]` holding it — `≤ 300 ms` for a bucket from 0, `300–500 ms`, `> 7680 s` in the
+/// `+Inf` bucket (`hi` = `None`) — or, with an estimate `est` (only a narrow bucket has one, see
+/// `loadtest_prom::quantile_bucket`), the estimate to two significant digits with its bucket:
+/// `≈49 ms (40–60 ms)`. Empty when `lo` is not finite.
+pub(crate) fn latency_bucket(lo: f64, hi: Option<f64>, est: Option<f64>) -> String {
+    if !lo.is_finite() {
+        return String::new();
+    }
+    let Some(hi) = finite(hi) else {
+        return format!("> {}", edge_latency(lo));
+    };
+    if lo <= 0.0 || lo >= hi {
+        return format!("≤ {}", edge_latency(hi));
+    }
+    let bucket = if TimeUnit::of(lo) == TimeUnit::of(hi) {
+        let unit = TimeUnit::of(hi);
+        format!("{}–{} {}", edge(lo, unit), edge(hi, unit), unit.suffix())
+    } else {
+        format!("{}–{}", edge_latency(lo), edge_latency(hi))
+    };
+    match finite(est) {
+        Some(est) => {
+            let unit = TimeUnit::of(est);
+            let v = est * unit.scale();
+            // Two significant digits: 49, 630, 1.2.
+            let magnitude = if v == 0.0 {
+                0
+            } else {
+                v.abs().log10().floor() as i32
+            };
+            let step = 10f64.powi(magnitude - 1);
+            let v = (v / step).round() * step;
+            let decimals = usize::try_from(1 - magnitude).unwrap_or(0);
+            format!("≈{v:.decimals$} {} ({bucket})", unit.suffix())
+        }
+        None => bucket,
+    }
+}
+
 /// Signed change `b − a` and its percentage of `a`: `+12.3 (+4.5 %)`.
 pub(crate) fn change(a: f64, b: f64, as_latency: bool) -> String {
     let d = b - a;
@@ -226,6 +283,26 @@ mod tests {
         assert_eq!(duration_s(150.0), "2 min 30 s");
         assert_eq!(pair(String::new(), "3".into()), "– / 3");
         assert_eq!(cell("a|b\nc", 3), "a/b…");
+    }
+
+    #[test]
+    fn latency_buckets() {
+        // All of vLLM's queue time in its first bucket: only "at most 300 ms" is known.
+        assert_eq!(latency_bucket(0.0, Some(0.3), None), "≤ 300 ms");
+        assert_eq!(latency_bucket(0.3, Some(0.5), None), "300–500 ms");
+        assert_eq!(latency_bucket(0.0025, Some(0.005), None), "2.5–5 ms");
+        assert_eq!(latency_bucket(0.8, Some(1.0), None), "800 ms–1 s");
+        assert_eq!(latency_bucket(7680.0, None, None), "> 7680 s");
+        assert_eq!(latency_bucket(2.5, None, Some(3.0)), "> 2.5 s");
+        assert_eq!(
+            latency_bucket(0.04, Some(0.06), Some(0.0488)),
+            "≈49 ms (40–60 ms)"
+        );
+        assert_eq!(
+            latency_bucket(1.0, Some(1.5), Some(1.23)),
+            "≈1.2 s (1–1.5 s)"
+        );
+        assert_eq!(latency_bucket(f64::NAN, Some(1.0), None), "");
     }
 
     #[test]

@@ -1,19 +1,347 @@
-//! The client block of a step: the evidence for trusting (or not) the client's timings.
+//! The client block of a step: the evidence for trusting (or not) the client's timings, and
+//! the verdict drawn from it ([`ClientHealth::judge`]).
+
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+/// What the client block says about the step's timings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientVerdict {
+    /// The client kept up: its timings are the server's.
+    #[default]
+    Ok,
+    /// This process was the bottleneck: at its CPU ceiling, or its event loop behind with its
+    /// threads not waiting for a CPU (its own work held them).
+    ClientBound,
+    /// The event loop was behind because other processes held the cores: the client's
+    /// threads were runnable but not running. The timings include the host's scheduling delay.
+    HostContended,
+}
+
+impl ClientVerdict {
+    /// True for [`ClientVerdict::Ok`].
+    pub const fn is_ok(self) -> bool {
+        matches!(self, ClientVerdict::Ok)
+    }
+
+    /// True for [`ClientVerdict::ClientBound`].
+    pub const fn is_client_bound(self) -> bool {
+        matches!(self, ClientVerdict::ClientBound)
+    }
+
+    /// True for [`ClientVerdict::HostContended`].
+    pub const fn is_host_contended(self) -> bool {
+        matches!(self, ClientVerdict::HostContended)
+    }
+
+    /// The verdict as the report writes it: `ok`, `client-bound`, `host-contended`.
+    pub const fn label(self) -> &'static str {
+        match self {
+            ClientVerdict::Ok => "ok",
+            ClientVerdict::ClientBound => "client-bound",
+            ClientVerdict::HostContended => "host-contended",
+        }
+    }
+}
+
 /// The client block of a step (`step_summary.json`'s `client`).
+///
+/// Run folders written before `workers`, `ticks`, `late_ticks`, `run_queue_wait_pct`,
+/// `host_cpu_busy_pct` and `verdict` existed still load: the numbers read as absent and the
+/// verdict as `client_bound` where `bound` is true, else `ok`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(from = "ClientHealthRecord")]
 pub struct ClientHealth {
     /// CPU time of this process over the window ÷ window length, in percent of one core.
     pub cpu_pct: Option<f64>,
     /// Cores available to this process.
     pub cores: usize,
+    /// Worker threads of the async runtime that ran the requests.
+    pub workers: Option<usize>,
+    /// Wake-ups of the 10 ms ticker in the window.
+    pub ticks: Option<u64>,
+    /// Of those, wake-ups later than [`ClientHealth::LATE_TICK`].
+    pub late_ticks: Option<u64>,
     /// 99th percentile of the ticker's lateness, in milliseconds.
     pub sched_lag_p99_ms: Option<f64>,
     /// Largest ticker lateness, in milliseconds.
     pub sched_lag_max_ms: Option<f64>,
-    /// True when the client itself was the bottleneck: lag p99 above 5 ms, or CPU above
-    /// 90 % of all cores.
+    /// Of the time this process's threads were runnable in the window (on a CPU or waiting
+    /// in the run queue), the share spent waiting, in percent.
+    pub run_queue_wait_pct: Option<f64>,
+    /// Busy share of the whole machine's CPUs over the window (every process), in percent.
+    pub host_cpu_busy_pct: Option<f64>,
+    /// The verdict ([`ClientHealth::judge`] of the numbers above).
+    pub verdict: ClientVerdict,
+    /// True when the verdict is client-bound (kept for readers of older files).
     pub bound: bool,
+}
+
+impl ClientHealth {
+    /// A ticker wake-up later than this is late.
+    pub const LATE_TICK: Duration = Duration::from_millis(5);
+    /// Late wake-ups needed, at least, for the event loop to count as behind: one spike is
+    /// not a sustained lateness.
+    pub const MIN_LATE_TICKS: u64 = 2;
+    /// Share of the client's CPU ceiling at or above which it is client-bound.
+    pub const CPU_CEILING_SHARE: f64 = 0.9;
+    /// Run-queue wait share, percent, at or above which the host counts as contended.
+    pub const RUN_QUEUE_WAIT_CONTENDED_PCT: f64 = 10.0;
+    /// Machine busy share, percent, at or above which the host counts as contended when the
+    /// run-queue wait could not be read.
+    pub const HOST_BUSY_CONTENDED_PCT: f64 = 90.0;
+
+    /// The client's CPU ceiling in percent of one core: 100 per core it can use, that is
+    /// the runtime's worker threads (each runs on one core at a time) capped at the cores.
+    pub fn cpu_ceiling_pct(&self) -> f64 {
+        let workers = self.workers.unwrap_or(self.cores);
+        100.0 * workers.min(self.cores).max(1) as f64
+    }
+
+    /// The client was at its CPU ceiling: CPU ≥ 90 % of [`ClientHealth::cpu_ceiling_pct`].
+    pub fn cpu_saturated(&self) -> bool {
+        self.cpu_pct
+            .is_some_and(|pct| pct >= Self::CPU_CEILING_SHARE * self.cpu_ceiling_pct())
+    }
+
+    /// The event loop was behind: more than 1 % of the ticks, and at least
+    /// [`ClientHealth::MIN_LATE_TICKS`], later than [`ClientHealth::LATE_TICK`]. With 100
+    /// ticks or more this is the lag p99 above 5 ms; with fewer it needs two late ticks, so
+    /// one spike does not make the p99.
+    pub fn behind(&self) -> bool {
+        match (self.ticks, self.late_ticks) {
+            (Some(ticks), Some(late)) => {
+                late >= Self::MIN_LATE_TICKS && late.saturating_mul(100) > ticks
+            }
+            _ => false,
+        }
+    }
+
+    /// Other processes held the cores: the run-queue wait share is at least 10 %, or, where
+    /// it could not be read, the machine was at least 90 % busy.
+    pub fn host_contended(&self) -> bool {
+        match self.run_queue_wait_pct {
+            Some(wait) => wait >= Self::RUN_QUEUE_WAIT_CONTENDED_PCT,
+            None => self
+                .host_cpu_busy_pct
+                .is_some_and(|busy| busy >= Self::HOST_BUSY_CONTENDED_PCT),
+        }
+    }
+
+    /// The verdict, a pure function of the numbers in the block (`verdict` and `bound`
+    /// ignored): client-bound when the CPU is at its ceiling; else, when the event loop was
+    /// behind, host-contended if the host was contended and client-bound if not (its
+    /// threads were not waiting for a CPU, so its own work held them); else ok.
+    pub fn judge(&self) -> ClientVerdict {
+        if self.cpu_saturated() {
+            ClientVerdict::ClientBound
+        } else if !self.behind() {
+            ClientVerdict::Ok
+        } else if self.host_contended() {
+            ClientVerdict::HostContended
+        } else {
+            ClientVerdict::ClientBound
+        }
+    }
+}
+
+/// The block as stored, new fields optional.
+#[derive(Deserialize)]
+struct ClientHealthRecord {
+    cpu_pct: Option<f64>,
+    cores: usize,
+    #[serde(default)]
+    workers: Option<usize>,
+    #[serde(default)]
+    ticks: Option<u64>,
+    #[serde(default)]
+    late_ticks: Option<u64>,
+    sched_lag_p99_ms: Option<f64>,
+    sched_lag_max_ms: Option<f64>,
+    #[serde(default)]
+    run_queue_wait_pct: Option<f64>,
+    #[serde(default)]
+    host_cpu_busy_pct: Option<f64>,
+    #[serde(default)]
+    verdict: Option<ClientVerdict>,
+    bound: bool,
+}
+
+impl From<ClientHealthRecord> for ClientHealth {
+    fn from(r: ClientHealthRecord) -> Self {
+        let verdict = r.verdict.unwrap_or(if r.bound {
+            ClientVerdict::ClientBound
+        } else {
+            ClientVerdict::Ok
+        });
+        ClientHealth {
+            cpu_pct: r.cpu_pct,
+            cores: r.cores,
+            workers: r.workers,
+            ticks: r.ticks,
+            late_ticks: r.late_ticks,
+            sched_lag_p99_ms: r.sched_lag_p99_ms,
+            sched_lag_max_ms: r.sched_lag_max_ms,
+            run_queue_wait_pct: r.run_queue_wait_pct,
+            host_cpu_busy_pct: r.host_cpu_busy_pct,
+            verdict,
+            bound: r.bound,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A block with the given numbers on a 16-core machine with 16 runtime workers.
+    fn block(
+        cpu_pct: f64,
+        ticks: u64,
+        late_ticks: u64,
+        run_queue_wait_pct: Option<f64>,
+        host_cpu_busy_pct: Option<f64>,
+    ) -> ClientHealth {
+        ClientHealth {
+            cpu_pct: Some(cpu_pct),
+            cores: 16,
+            workers: Some(16),
+            ticks: Some(ticks),
+            late_ticks: Some(late_ticks),
+            sched_lag_p99_ms: None,
+            sched_lag_max_ms: None,
+            run_queue_wait_pct,
+            host_cpu_busy_pct,
+            verdict: ClientVerdict::Ok,
+            bound: false,
+        }
+    }
+
+    #[test]
+    fn verdict_table() {
+        use ClientVerdict::{ClientBound, HostContended, Ok};
+        let cases = [
+            // 1–3 % CPU, run-queue wait high, host busy, lag sustained: other processes.
+            (
+                "low cpu, busy host, lag",
+                block(2.0, 95, 12, Some(40.0), Some(98.0)),
+                HostContended,
+            ),
+            (
+                "low cpu, host busy, no schedstat",
+                block(3.0, 100, 5, None, Some(97.0)),
+                HostContended,
+            ),
+            // At the ceiling: 95 % of every core the runtime can use.
+            (
+                "95 % of the ceiling",
+                block(0.95 * 1600.0, 100, 0, Some(1.0), Some(99.0)),
+                ClientBound,
+            ),
+            (
+                "at the ceiling on a busy host",
+                block(1500.0, 100, 30, Some(50.0), Some(100.0)),
+                ClientBound,
+            ),
+            (
+                "just under the ceiling, on time",
+                block(1430.0, 100, 1, Some(1.0), Some(95.0)),
+                Ok,
+            ),
+            // One 16 ms spike: not a p99.
+            (
+                "one spike in 100 ticks",
+                block(2.0, 100, 1, Some(1.0), Some(20.0)),
+                Ok,
+            ),
+            (
+                "one spike in 100 ticks, busy host",
+                block(2.0, 100, 1, Some(40.0), Some(99.0)),
+                Ok,
+            ),
+            // Few ticks: one late tick is a spike, two are sustained.
+            (
+                "one spike in 40 ticks",
+                block(2.0, 40, 1, Some(1.0), Some(20.0)),
+                Ok,
+            ),
+            (
+                "two late in 40 ticks, quiet host",
+                block(2.0, 40, 2, Some(1.0), Some(20.0)),
+                ClientBound,
+            ),
+            (
+                "two late in 40 ticks, busy host",
+                block(2.0, 40, 2, Some(30.0), Some(99.0)),
+                HostContended,
+            ),
+            // Many ticks: more than 1 % late is behind, 1 % is not.
+            (
+                "1 % of 1000 late",
+                block(50.0, 1000, 10, Some(1.0), None),
+                Ok,
+            ),
+            (
+                "1.1 % of 1000 late",
+                block(50.0, 1000, 11, Some(1.0), None),
+                ClientBound,
+            ),
+            // Behind with the threads never waiting for a CPU: the client's own work.
+            (
+                "lag, no run-queue wait, busy host",
+                block(50.0, 100, 20, Some(2.0), Some(99.0)),
+                ClientBound,
+            ),
+            (
+                "lag, nothing known of the host",
+                block(50.0, 100, 20, None, None),
+                ClientBound,
+            ),
+            (
+                "contended but on time",
+                block(2.0, 100, 0, Some(60.0), Some(100.0)),
+                Ok,
+            ),
+        ];
+        for (name, health, want) in cases {
+            assert_eq!(health.judge(), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn ceiling_is_the_workers_capped_at_the_cores() {
+        let mut h = block(95.0, 100, 0, None, None);
+        h.workers = Some(1);
+        assert_eq!(h.cpu_ceiling_pct(), 100.0);
+        assert_eq!(h.judge(), ClientVerdict::ClientBound);
+        h.workers = Some(64);
+        assert_eq!(h.cpu_ceiling_pct(), 1600.0);
+        assert_eq!(h.judge(), ClientVerdict::Ok);
+        h.workers = None;
+        assert_eq!(h.cpu_ceiling_pct(), 1600.0);
+    }
+
+    #[test]
+    fn verdict_serialises_snake_case_and_round_trips() {
+        let mut h = block(2.0, 95, 12, Some(40.0), Some(98.0));
+        h.verdict = h.judge();
+        let json = serde_json::to_value(h).unwrap();
+        assert_eq!(json["verdict"], "host_contended");
+        assert_eq!(json["late_ticks"], 12);
+        let back: ClientHealth = serde_json::from_value(json).unwrap();
+        assert_eq!(back, h);
+    }
+
+    #[test]
+    fn old_blocks_load_with_the_verdict_from_bound() {
+        let old = r#"{"cpu_pct": 14.3, "cores": 2, "sched_lag_p99_ms": 6.8,
+            "sched_lag_max_ms": 8.5, "bound": true}"#;
+        let h: ClientHealth = serde_json::from_str(old).unwrap();
+        assert_eq!(h.verdict, ClientVerdict::ClientBound);
+        assert_eq!((h.ticks, h.run_queue_wait_pct), (None, None));
+        let ok: ClientHealth = serde_json::from_str(&old.replace("true", "false")).unwrap();
+        assert_eq!(ok.verdict, ClientVerdict::Ok);
+    }
 }

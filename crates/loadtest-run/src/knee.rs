@@ -40,7 +40,8 @@ pub struct Knee {
 /// relative throughput gain and latency growth of `b` over `a` when `b` gains less than
 /// `rule.min_throughput_gain` while its latency grows by more than
 /// `rule.max_latency_growth`; `None` otherwise (or when `a` has no throughput or latency).
-/// The one implementation: [`find_knee`] and the `--steps auto` controller both use it.
+/// The one implementation: [`find_knee`](crate::find_knee) and the `--steps auto` controller
+/// both use it.
 ///
 /// ```
 /// use loadtest_run::{KneeRule, knee_between};

@@ -17,7 +17,7 @@
 //! ```
 //! use loadtest_run::{RequestRow, Status, Phase};
 //!
-//! let line = r#"{"id":0,"step":0,"phase":"measure","load":4.0,"start_unix_s":1700000000.0,"start_s":2.5,"ttft_s":0.05,"e2e_s":0.9,"total_s":0.91,"tpot_s":0.007,"chunks":128,"gap_mean_s":0.007,"gap_p50_s":0.007,"gap_p99_s":0.01,"gap_max_s":0.02,"prompt_tokens":256,"completion_tokens":128,"cached_tokens":null,"input_tokens_target":256,"max_tokens":128,"finish_reason":"length","status":"ok","http_status":200,"error":null,"sched_delay_s":null}"#;
+//! let line = r#"{"id":0,"step":0,"phase":"measure","load":4.0,"start_unix_s":1700000000.0,"start_s":2.5,"ttft_s":0.05,"e2e_s":0.9,"total_s":0.91,"tpot_s":0.007,"chunks":128,"gap_mean_s":0.007,"gap_p50_s":0.007,"gap_p99_s":0.01,"gap_max_s":0.02,"prompt_tokens":256,"completion_tokens":128,"cached_tokens":null,"input_tokens_target":256,"max_tokens":128,"finish_reason":"length","status":"ok","http_status":200,"error":null,"sched_delay_s":null,"reads":128}"#;
 //! let row: RequestRow = serde_json::from_str(line).unwrap();
 //! assert_eq!(row.status, Status::Ok);
 //! assert_eq!(row.phase, Some(Phase::Measure));
@@ -47,7 +47,7 @@ mod verdicts;
 
 pub use atomic::{OutputError, write_atomic, write_json_atomic};
 pub use auto_stop::{AutoStop, AutoStopped};
-pub use client_health::ClientHealth;
+pub use client_health::{ClientHealth, ClientVerdict};
 pub use config_json::{
     Arrival, GpuSettings, LoadMode, PromptFileFacts, RunFacts, Settings, TargetFacts,
     TelemetryFacts,
@@ -67,6 +67,6 @@ pub use slo::{
 pub use stats::{LatencyStats, percentile_linear};
 pub use step_deltas::{StepDeltasEntry, StepDeltasFile};
 pub use step_summary::{
-    ErrorKindSummary, InflightStats, StatusCounts, StepSummary, StepSummaryFile,
+    ErrorKindSummary, InflightStats, Saturation, StatusCounts, StepSummary, StepSummaryFile,
 };
-pub use verdicts::{find_knee, step_latency_p50};
+pub use verdicts::{find_knee, find_saturation, step_latency_p50};

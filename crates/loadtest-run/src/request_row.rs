@@ -140,10 +140,45 @@ pub struct RequestRow {
     /// wait for an in-flight slot); `null` in closed-loop mode and outside a sweep.
     #[serde(default)]
     pub sched_delay_s: Option<f64>,
+    /// Separate reads (body frames more than 1 ms apart) that delivered the token events: about
+    /// one per event when the server streams, 1 or 2 when the response was buffered; `null`
+    /// when no body was read (or in files written before it was recorded).
+    #[serde(default)]
+    pub reads: Option<u64>,
+}
+
+impl RequestRow {
+    /// A request qualifies for the burst rule only with at least this many token events (fewer
+    /// arrive in one or two reads without any buffering).
+    pub const BURST_MIN_CHUNKS: u64 = 4;
+    /// At most this many reads delivered every token event of a burst (a proxy may flush its
+    /// buffer in two pieces).
+    pub const BURST_MAX_READS: u64 = 2;
+    /// A burst's TTFT is at least this share of its e2e: the tokens came at the very end.
+    pub const BURST_MIN_TTFT_SHARE: f64 = 0.9;
+    /// Above this share of bursts among a step's eligible `ok` requests, the run warns.
+    pub const BUFFERED_WARN_SHARE: f64 = 0.2;
+
+    /// Whether the response arrived in a burst rather than as a stream (see docs/metrics.md).
+    /// `None` when the rule does not apply: not `ok`, fewer than
+    /// [`BURST_MIN_CHUNKS`](Self::BURST_MIN_CHUNKS) token events, or `reads`, `ttft_s` or
+    /// `e2e_s` unknown. Else `Some(true)` when every token event came in at most
+    /// [`BURST_MAX_READS`](Self::BURST_MAX_READS) reads and TTFT is at least
+    /// [`BURST_MIN_TTFT_SHARE`](Self::BURST_MIN_TTFT_SHARE) of e2e.
+    pub fn delivered_in_burst(&self) -> Option<bool> {
+        if self.status != Status::Ok || self.chunks < Self::BURST_MIN_CHUNKS {
+            return None;
+        }
+        let (reads, ttft, e2e) = (self.reads?, self.ttft_s?, self.e2e_s?);
+        if !(ttft.is_finite() && e2e.is_finite() && e2e > 0.0) {
+            return None;
+        }
+        Some(reads <= Self::BURST_MAX_READS && ttft >= Self::BURST_MIN_TTFT_SHARE * e2e)
+    }
 }
 
 /// The keys of a `requests.jsonl` row, in order (design §9).
-pub const REQUEST_ROW_KEYS: [&str; 25] = [
+pub const REQUEST_ROW_KEYS: [&str; 26] = [
     "id",
     "step",
     "phase",
@@ -169,4 +204,75 @@ pub const REQUEST_ROW_KEYS: [&str; 25] = [
     "http_status",
     "error",
     "sched_delay_s",
+    "reads",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(chunks: u64, reads: Option<u64>, ttft: f64, e2e: f64) -> RequestRow {
+        RequestRow {
+            id: 0,
+            step: None,
+            phase: None,
+            load: None,
+            start_unix_s: 0.0,
+            start_s: 0.0,
+            ttft_s: Some(ttft),
+            e2e_s: Some(e2e),
+            total_s: e2e,
+            tpot_s: None,
+            chunks,
+            gap_mean_s: None,
+            gap_p50_s: None,
+            gap_p99_s: None,
+            gap_max_s: None,
+            prompt_tokens: None,
+            completion_tokens: Some(chunks),
+            cached_tokens: None,
+            input_tokens_target: None,
+            max_tokens: None,
+            finish_reason: Some("length".to_owned()),
+            status: Status::Ok,
+            http_status: Some(200),
+            error: None,
+            sched_delay_s: None,
+            reads,
+        }
+    }
+
+    #[test]
+    fn burst_rule() {
+        // Buffered: one read, TTFT = e2e.
+        assert_eq!(row(16, Some(1), 2.0, 2.0).delivered_in_burst(), Some(true));
+        assert_eq!(row(16, Some(2), 1.8, 2.0).delivered_in_burst(), Some(true));
+        // Streamed: one read per event.
+        assert_eq!(
+            row(16, Some(16), 0.1, 1.0).delivered_in_burst(),
+            Some(false)
+        );
+        // A long queue then a fast decode that still streams: many reads.
+        assert_eq!(
+            row(16, Some(16), 1.9, 2.0).delivered_in_burst(),
+            Some(false)
+        );
+        // Two reads far apart: a stall, not a buffer.
+        assert_eq!(row(16, Some(2), 0.5, 2.0).delivered_in_burst(), Some(false));
+        assert_eq!(row(16, Some(3), 2.0, 2.0).delivered_in_burst(), Some(false));
+        // Not eligible.
+        assert_eq!(row(3, Some(1), 2.0, 2.0).delivered_in_burst(), None);
+        assert_eq!(row(16, None, 2.0, 2.0).delivered_in_burst(), None);
+        let mut failed = row(16, Some(1), 2.0, 2.0);
+        failed.status = Status::StreamError;
+        assert_eq!(failed.delivered_in_burst(), None);
+    }
+
+    #[test]
+    fn rows_without_reads_still_parse() {
+        let mut v = serde_json::to_value(row(4, Some(1), 1.0, 1.0)).unwrap();
+        v.as_object_mut().unwrap().remove("reads");
+        let back: RequestRow = serde_json::from_value(v).unwrap();
+        assert_eq!(back.reads, None);
+    }
+}

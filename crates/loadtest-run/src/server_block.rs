@@ -1,22 +1,31 @@
 //! The server block of a step summary: the few numbers of the `/metrics` deltas a reader
 //! wants beside the client's (the full deltas go to `vllm_step_deltas.json`).
 
-use loadtest_prom::{HistogramDelta, HistogramMetric, ScalarMetric, StepDeltas};
+use loadtest_prom::{
+    HistogramDelta, HistogramMetric, QuantileBucket, ScalarMetric, StepDeltas, deserialize_quantile,
+};
 use serde::{Deserialize, Serialize};
 
 /// Count, mean and percentiles of a server histogram over the window, in seconds.
+///
+/// The mean is exact (`_sum / _count`); a percentile is the bucket `(lo, hi]` holding it, with
+/// an estimate only where meaningful (see [`loadtest_prom::quantile_bucket`]). Files written
+/// before percentiles were buckets hold bare numbers there: they read as `None`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ServerHistogram {
     /// Observations in the window.
     pub count: f64,
-    /// Mean.
+    /// Mean, seconds (exact).
     pub mean: Option<f64>,
-    /// Median (bucket interpolation).
-    pub p50: Option<f64>,
+    /// Median: `{"lo", "hi", "est"}` in seconds.
+    #[serde(default, deserialize_with = "deserialize_quantile")]
+    pub p50: Option<QuantileBucket>,
     /// 90th percentile.
-    pub p90: Option<f64>,
+    #[serde(default, deserialize_with = "deserialize_quantile")]
+    pub p90: Option<QuantileBucket>,
     /// 99th percentile.
-    pub p99: Option<f64>,
+    #[serde(default, deserialize_with = "deserialize_quantile")]
+    pub p99: Option<QuantileBucket>,
 }
 
 impl From<&HistogramDelta> for ServerHistogram {
@@ -110,5 +119,47 @@ impl ServerBlock {
             itl_s: hist(HistogramMetric::Itl),
             e2e_s: hist(HistogramMetric::E2e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_histogram_json_reads_back_and_old_numbers_read_as_unknown() {
+        let h = ServerHistogram {
+            count: 56.0,
+            mean: Some(22e-6),
+            p50: Some(QuantileBucket {
+                lo: 0.0,
+                hi: Some(0.3),
+                est: None,
+            }),
+            p90: Some(QuantileBucket {
+                lo: 0.04,
+                hi: Some(0.06),
+                est: Some(0.05),
+            }),
+            p99: Some(QuantileBucket {
+                lo: 7680.0,
+                hi: None,
+                est: None,
+            }),
+        };
+        let json = serde_json::to_string(&h).unwrap();
+        assert!(
+            json.contains(r#""p50":{"lo":0.0,"hi":0.3,"est":null}"#),
+            "{json}"
+        );
+        assert!(json.contains(r#""p99":{"lo":7680.0,"hi":null,"est":null}"#));
+        let back: ServerHistogram = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, h);
+        let old: ServerHistogram = serde_json::from_str(
+            r#"{"count": 5.0, "mean": 0.0004, "p50": 0.15, "p90": 0.27, "p99": null}"#,
+        )
+        .unwrap();
+        assert_eq!(old.mean, Some(0.0004));
+        assert_eq!((old.p50, old.p90, old.p99), (None, None, None));
     }
 }

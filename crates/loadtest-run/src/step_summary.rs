@@ -31,9 +31,22 @@ pub struct StatusCounts {
 }
 
 impl StatusCounts {
-    /// Requests that did not finish `ok`.
+    /// Requests that failed: not `ok` and not `cancelled`. A request the tool cancelled
+    /// (Ctrl-C / SIGTERM, or still running when the drain ended) is not a server failure.
     pub fn failed(&self) -> u64 {
-        self.http_error + self.timeout + self.connect_error + self.stream_error + self.cancelled
+        self.http_error + self.timeout + self.connect_error + self.stream_error
+    }
+
+    /// Requests with an outcome of their own: started and not cancelled by the tool (the
+    /// denominator of error rates).
+    pub fn judged(&self) -> u64 {
+        self.started.saturating_sub(self.cancelled)
+    }
+
+    /// `failed ÷ judged`; `None` when nothing was judged.
+    pub fn error_rate(&self) -> Option<f64> {
+        let judged = self.judged();
+        (judged > 0).then(|| self.failed() as f64 / judged as f64)
     }
 }
 
@@ -108,6 +121,10 @@ pub struct StepSummary {
     /// Requests actually sent inside the window ÷ window (any attribution).
     #[serde(default)]
     pub achieved_rps: f64,
+    /// Rate mode: arrivals the seeded schedule put inside the window, per second (a Poisson
+    /// or gamma draw differs from the nominal rate by chance); null in concurrency mode.
+    #[serde(default)]
+    pub scheduled_rps: Option<f64>,
     /// Rate mode: actual start − scheduled arrival of measure-phase requests.
     #[serde(default)]
     pub sched_delay_s: Option<LatencyStats>,
@@ -133,6 +150,47 @@ pub struct StepSummary {
     pub tokens_per_joule: Option<f64>,
     /// The client's own health over the window.
     pub client: ClientHealth,
+    /// Client TTFT of the requests whose first token arrived inside the window, whatever
+    /// step or phase they started in: the same requests the server's TTFT histogram delta
+    /// covers (vLLM observes TTFT when the first token is produced). The client column of
+    /// every client-vs-server comparison.
+    #[serde(default)]
+    pub ttft_server_aligned_s: Option<LatencyStats>,
+    /// Client e2e of the `ok` requests whose last token arrived inside the window: the set
+    /// the server's e2e histogram delta covers (observed when a request finishes).
+    #[serde(default)]
+    pub e2e_server_aligned_s: Option<LatencyStats>,
+    /// Measure-phase requests of this step still running when its window ended (null when
+    /// the window did not end: an interrupted run). Their latency is at least their age: the
+    /// step's latency statistics waited for them (they finished in later steps or the drain).
+    #[serde(default)]
+    pub unfinished_at_window_end: Option<u64>,
+    /// Share (0–1) of the `ok` measure-phase requests with at least 4 token events whose
+    /// tokens all arrived in a burst (≤ 2 reads, TTFT ≥ 90 % of e2e): a buffering proxy or a
+    /// server that flushes at the end; null when no request qualified. See
+    /// [`RequestRow::delivered_in_burst`](crate::RequestRow::delivered_in_burst).
+    #[serde(default)]
+    pub buffered_share: Option<f64>,
+}
+
+/// Where a sweep saturated: the first step whose extra load bought little throughput while
+/// requests queued. Found without `--slo` and whatever the step spacing (the knee rule
+/// compares neighbours with fixed thresholds and misses a 16 → 64 jump that still gains
+/// 16 %).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Saturation {
+    /// The saturated step.
+    pub step: usize,
+    /// Its load.
+    pub load: f64,
+    /// The load of the step before it (capacity lies between the two).
+    pub below_load: f64,
+    /// Relative output-throughput gain over the step before.
+    pub throughput_gain: f64,
+    /// Client TTFT p50 of the step before and of this one, seconds.
+    pub ttft_p50_s: (Option<f64>, Option<f64>),
+    /// The server's mean waiting and running requests over this step's window.
+    pub server_waiting_running: Option<(f64, f64)>,
 }
 
 /// The whole `step_summary.json`.
@@ -151,4 +209,7 @@ pub struct StepSummaryFile {
     /// `--steps auto`: the step after which the sweep stopped, and why.
     #[serde(default)]
     pub auto_stopped: Option<AutoStopped>,
+    /// The first saturated step, with the evidence (`find_saturation`).
+    #[serde(default)]
+    pub saturation: Option<Saturation>,
 }

@@ -4,7 +4,7 @@
 
 use crate::knee::{Knee, KneeRule, knee_between};
 use crate::slo::{Slo, SloMetric, SloResult};
-use crate::step_summary::StepSummary;
+use crate::step_summary::{Saturation, StepSummary};
 
 /// The e2e latency a step is judged by: from the scheduled arrival in rate mode (what a user
 /// felt), else from the send.
@@ -49,4 +49,39 @@ impl Slo {
             SloMetric::E2e => step.e2e_from_sched_s.or(step.e2e_s),
         })
     }
+}
+
+/// A step is saturated when, against the step before it, (1) its output throughput grew by
+/// less than half of what the load increase would give if it scaled (e.g. under +150 % for
+/// 4× the load), and (2) requests queued: the server's waiting requests average at least half
+/// of its running ones, or the client's TTFT p50 more than tripled. Partial steps are not
+/// judged.
+pub fn find_saturation(steps: &[StepSummary]) -> Option<Saturation> {
+    steps.windows(2).find_map(|pair| {
+        let (a, b) = (&pair[0], &pair[1]);
+        if a.partial || b.partial || b.load <= a.load || a.output_tokens_per_s <= 0.0 {
+            return None;
+        }
+        let gain = b.output_tokens_per_s / a.output_tokens_per_s - 1.0;
+        let scaling = b.load / a.load - 1.0;
+        if gain >= 0.5 * scaling {
+            return None;
+        }
+        let ttft = (a.ttft_s.map(|s| s.p50), b.ttft_s.map(|s| s.p50));
+        let ttft_tripled = matches!(ttft, (Some(x), Some(y)) if x > 0.0 && y > 3.0 * x);
+        let server = b
+            .server
+            .as_ref()
+            .and_then(|s| Some((s.waiting_mean?, s.running_mean?)))
+            .filter(|(w, r)| w.is_finite() && r.is_finite());
+        let queued = server.is_some_and(|(w, r)| r > 0.0 && w >= 0.5 * r);
+        (queued || ttft_tripled).then_some(Saturation {
+            step: b.step,
+            load: b.load,
+            below_load: a.load,
+            throughput_gain: gain,
+            ttft_p50_s: ttft,
+            server_waiting_running: server,
+        })
+    })
 }

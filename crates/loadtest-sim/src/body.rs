@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use hyper::body::{Body, Frame, SizeHint};
 use tokio::time::Sleep;
 
@@ -146,7 +146,12 @@ impl EventStream {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         loop {
-            if let Some((bytes, due)) = self.ready.pop_front() {
+            // `--fault-buffer`: nothing leaves before the last event is produced.
+            let holding = self.fault == FaultPlan::Buffer && !self.ended;
+            if !holding && self.fault == FaultPlan::Buffer && self.ready.len() > 1 {
+                self.release_held();
+            }
+            if !holding && let Some((bytes, due)) = self.ready.pop_front() {
                 if let Some(due) = due {
                     self.tap.handed(&self.clock, due);
                 }
@@ -192,6 +197,30 @@ impl EventStream {
             }
             self.push_step(&step, index);
         }
+    }
+
+    /// Joins every held frame into one, so the whole response goes out in one write. Each
+    /// token event in it is handed to the tap as due at the last event's scheduled time: the
+    /// truth then records the real write (TTFT = the whole generation, gaps 0) and, as
+    /// lateness, only the simulator's own delay in releasing the buffer.
+    fn release_held(&mut self) {
+        let len = self.ready.iter().map(|(b, _)| b.len()).sum();
+        let mut all = BytesMut::with_capacity(len);
+        let mut tokens = 0usize;
+        let mut due = None;
+        for (bytes, at) in self.ready.drain(..) {
+            all.extend_from_slice(&bytes);
+            if at.is_some() {
+                tokens += 1;
+                due = due.max(at);
+            }
+        }
+        if let Some(due) = due {
+            for _ in 0..tokens {
+                self.tap.handed(&self.clock, due);
+            }
+        }
+        self.ready.push_back((all.freeze(), None));
     }
 
     fn push_step(&mut self, step: &Step, index: u64) {

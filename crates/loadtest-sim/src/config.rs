@@ -48,6 +48,10 @@ pub struct Faults {
     pub stall: Duration,
     /// Send one event whose JSON is cut in half (the stream then goes on).
     pub malformed: f64,
+    /// Hold every event of a streamed response and send them all at the end, in one write:
+    /// what a buffering proxy (nginx `proxy_buffering on`) or a server that flushes late
+    /// delivers. The engine-side timings (and `/metrics`) are unchanged.
+    pub buffer: f64,
     /// Delay every `/metrics` answer by this much.
     pub metrics_delay: Duration,
     /// Probability that a `/metrics` answer is garbage instead of the exposition text.
@@ -63,6 +67,7 @@ impl Default for Faults {
             stall_probability: 0.0,
             stall: Duration::from_secs(5),
             malformed: 0.0,
+            buffer: 0.0,
             metrics_delay: Duration::ZERO,
             metrics_garbage: 0.0,
         }
@@ -222,6 +227,7 @@ impl SimConfig {
             ("fault_disconnect", self.faults.disconnect),
             ("fault_stall", self.faults.stall_probability),
             ("fault_malformed", self.faults.malformed),
+            ("fault_buffer", self.faults.buffer),
             ("metrics_garbage", self.faults.metrics_garbage),
         ];
         for (field, p) in probabilities {

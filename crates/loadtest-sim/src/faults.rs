@@ -29,6 +29,8 @@ pub(crate) enum FaultPlan {
         /// Token event broken.
         event: u64,
     },
+    /// Hold every event of the stream and send them together once the last one is produced.
+    Buffer,
 }
 
 /// The kinds of fault, for counting.
@@ -74,10 +76,19 @@ impl FaultPlan {
             FaultPlan::Malformed {
                 event: rng.random_range(0..events.max(1)),
             }
+        } else if buffer_draw(seed, index) < faults.buffer {
+            FaultPlan::Buffer
         } else {
             FaultPlan::None
         }
     }
+}
+
+/// The buffer fault's draw, from its own generator: the stream of the earlier faults (and
+/// the events they pick) stays what it was before this fault existed.
+fn buffer_draw(seed: u64, index: u64) -> f64 {
+    const SALT: u64 = 0xB0FF_E2ED_5EED_0001;
+    seeded::unit(&mut seeded::rng(seed ^ SALT, Stream::Fault, index))
 }
 
 #[cfg(test)]
@@ -110,5 +121,45 @@ mod tests {
             .filter(|&i| matches!(FaultPlan::draw(&f, 3, i, 8), FaultPlan::Malformed { .. }))
             .count();
         assert!((2300..2700).contains(&hits), "{hits}");
+    }
+
+    #[test]
+    fn buffer_is_drawn_last_and_on_its_own() {
+        let all = Faults {
+            buffer: 1.0,
+            ..Faults::default()
+        };
+        assert!((0..1000).all(|i| FaultPlan::draw(&all, 1, i, 16) == FaultPlan::Buffer));
+        // Another fault that hits wins; one that does not leaves the buffer draw alone.
+        let both = Faults {
+            http_500: 1.0,
+            buffer: 1.0,
+            ..Faults::default()
+        };
+        assert_eq!(FaultPlan::draw(&both, 1, 0, 16), FaultPlan::Http500);
+        let quarter = Faults {
+            buffer: 0.25,
+            ..Faults::default()
+        };
+        let hits = (0..10_000)
+            .filter(|&i| FaultPlan::draw(&quarter, 3, i, 8) == FaultPlan::Buffer)
+            .count();
+        assert!((2300..2700).contains(&hits), "{hits}");
+        // Adding the buffer fault does not move where a disconnect happens.
+        let cut = Faults {
+            disconnect: 0.5,
+            ..Faults::default()
+        };
+        let cut_and_buffer = Faults {
+            buffer: 0.5,
+            ..cut.clone()
+        };
+        for i in 0..1000 {
+            let a = FaultPlan::draw(&cut, 5, i, 16);
+            let b = FaultPlan::draw(&cut_and_buffer, 5, i, 16);
+            if matches!(a, FaultPlan::Disconnect { .. }) {
+                assert_eq!(a, b);
+            }
+        }
     }
 }

@@ -169,11 +169,20 @@ impl Progress {
         self.admitted.get_or_insert(step.admitted);
         self.preemptions = step.preemptions;
         let mut m = self.shared.metrics.lock();
-        if let Some(prev) = self.last_at {
-            m.observe(
+        match self.last_at {
+            Some(prev) => m.observe(
                 H::Itl,
                 step.at.saturating_duration_since(prev).as_secs_f64(),
-            );
+            ),
+            // As vLLM does, TTFT is observed when the first token is produced (e2e, queue,
+            // prefill and decode when the request finishes): a scrape between the two sees
+            // the request's TTFT already.
+            None => m.observe(
+                H::Ttft,
+                step.at
+                    .saturating_duration_since(self.arrival)
+                    .as_secs_f64(),
+            ),
         }
         if self.holds_gauges {
             m.scalars.kv_used_tokens += step.tokens;
@@ -205,7 +214,6 @@ impl Progress {
             prefill: first.map_or(Duration::ZERO, |f| f.saturating_duration_since(admitted)),
             decode: first.map_or(Duration::ZERO, |f| last.saturating_duration_since(f)),
             e2e: last.saturating_duration_since(self.arrival),
-            ttft: first.map(|f| f.saturating_duration_since(self.arrival)),
         };
         self.shared.metrics.finish(&finished);
         if self.holds_gauges {

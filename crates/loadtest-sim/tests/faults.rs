@@ -130,6 +130,53 @@ async fn malformed_event_is_one_broken_json() {
 }
 
 #[tokio::test]
+async fn buffer_sends_the_whole_stream_in_one_write_at_the_end() {
+    let sim = Simulator::start(SimConfig {
+        profile: Profile::Fixed,
+        ttft: Duration::from_millis(20),
+        itl: Duration::from_millis(10),
+        faults: Faults {
+            buffer: 1.0,
+            ..Faults::default()
+        },
+        ..SimConfig::ephemeral()
+    })
+    .await
+    .unwrap();
+    let reply = post(sim.local_addr(), "/v1/chat/completions", &stream_body()).await;
+    assert_eq!(reply.status, 200);
+    assert!(!reply.cut);
+    // Role, 10 tokens, usage and [DONE]: one frame, after the last token was produced.
+    assert_eq!(reply.frames.len(), 1, "{:?}", reply.frames.len());
+    let events = reply.events();
+    assert_eq!(events.len(), 13);
+    assert_eq!(events.last().unwrap().1, "[DONE]");
+    let arrived = ms(reply.frames[0].0 - reply.sent_at);
+    assert!(arrived >= 105.0, "arrived after {arrived} ms");
+    // The truth records the real write: TTFT is the whole generation, gaps are 0; lateness
+    // is the simulator's own delay in releasing the buffer, not the hold.
+    let truth = sim.truth();
+    assert_eq!(truth.token_events, 10);
+    assert!(truth.ttft_us.p50 >= 105_000, "{:?}", truth.ttft_us);
+    assert!(truth.gap_us.max < 1_000, "{:?}", truth.gap_us);
+    assert!(truth.lateness_us.max < 50_000, "{:?}", truth.lateness_us);
+    // The engine streamed as usual: its own TTFT is the configured 20 ms.
+    let m = sim.metrics_text();
+    let ttft_sum = common::sample(
+        &m,
+        r#"vllm:time_to_first_token_seconds_sum{engine="0",model_name="tiny-llama"}"#,
+    );
+    assert!((0.015..0.06).contains(&ttft_sum), "{ttft_sum}");
+    sim.shutdown().await;
+
+    // Not at 0.0.
+    let sim = with(Faults::default()).await;
+    let reply = post(sim.local_addr(), "/v1/chat/completions", &stream_body()).await;
+    assert!(reply.frames.len() > 10);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn metrics_faults() {
     let sim = with(Faults {
         metrics_delay: Duration::from_millis(200),

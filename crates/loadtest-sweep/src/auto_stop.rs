@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 
 use loadtest_run::{AutoStop, AutoStopped, KneeRule, LatencyStats, Slo, SloMetric, knee_between};
 
+use std::sync::Arc;
+
 use crate::cancel::CancelToken;
+use crate::inflight::{InflightStarts, WindowEnd, censored_median_lower_bound};
 use crate::recorder::{SharedSteps, StepAccumulator};
 use crate::timeline::Timeline;
 
@@ -22,80 +25,117 @@ pub fn doubling_steps(max_inflight: usize) -> Vec<f64> {
 /// A step's numbers at the end of its window.
 struct Interim {
     output_tokens_per_s: f64,
+    /// e2e p50 counting the step's unfinished requests at their age: a lower bound.
+    e2e_p50_lower_s: Option<f64>,
+    /// Measure-phase requests of the step still running at the window's end.
+    unfinished: u64,
     window_s: f64,
     ttft: Option<LatencyStats>,
     tpot: Option<LatencyStats>,
     e2e: Option<LatencyStats>,
     started: u64,
-    failed: u64,
+    /// Failed ÷ finished without being cancelled.
+    error_rate: Option<f64>,
     slo_good: u64,
 }
 
 impl Interim {
-    fn of(acc: &StepAccumulator, window: Duration) -> Self {
+    fn of(acc: &StepAccumulator, window: Duration, end: &WindowEnd) -> Self {
         let window_s = window.as_secs_f64().max(1e-9);
         Interim {
             output_tokens_per_s: acc.output_tokens_in_window as f64 / window_s,
+            e2e_p50_lower_s: censored_median_lower_bound(&acc.e2e_s, &end.ages_s),
+            unfinished: end.unfinished,
             window_s,
             ttft: LatencyStats::from_values(&mut acc.ttft_s.clone()),
             tpot: LatencyStats::from_values(&mut acc.tpot_s.clone()),
             e2e: LatencyStats::from_values(&mut acc.e2e_s.clone()),
             started: acc.counts.started,
-            failed: acc.counts.failed(),
+            error_rate: acc.counts.error_rate(),
             slo_good: acc.slo_good,
         }
     }
 }
 
-/// What the controller needs.
+/// The share of a step's requests still running at its window's end above which, with
+/// throughput no longer growing, `--steps auto` calls the server saturated.
+pub const SATURATED_UNFINISHED_SHARE: f64 = 0.5;
+
+/// What the window-end watcher needs.
 pub(crate) struct AutoWatch {
-    pub rule: AutoStop,
+    /// `--steps auto`'s rule; `None`: only record what each window left unfinished.
+    pub rule: Option<AutoStop>,
     pub knee: KneeRule,
     pub slo: Option<Slo>,
     pub timeline: Timeline,
     pub run_start: Instant,
     pub steps: SharedSteps,
-    /// Cancelled to stop dispatching (by this controller, or by Ctrl-C).
+    pub inflight: Arc<InflightStarts>,
+    /// Cancelled to stop dispatching (by this controller).
     pub stop_dispatch: CancelToken,
+    /// Cancelled when the run is over: windows not yet ended are left open.
+    pub stop: CancelToken,
 }
 
-/// Checks each step at the end of its window; on a stop condition, stops dispatch and says
-/// where. Returns `None` when the schedule ran out (or Ctrl-C came first).
-pub(crate) async fn watch(w: AutoWatch) -> Option<AutoStopped> {
+/// At the end of each step's window: records the requests still running (censored) and,
+/// with `--steps auto`, checks the stop conditions; on one, stops dispatch and says where.
+/// Returns where it stopped (`None` when the schedule ran out or the run ended first) and,
+/// per step whose window ended, what it left unfinished.
+pub(crate) async fn watch(w: AutoWatch) -> (Option<AutoStopped>, Vec<WindowEnd>) {
+    let mut ends = Vec::new();
     let mut previous: Option<Interim> = None;
     for step in w.timeline.steps() {
+        let at = w.run_start + step.measure_end;
         tokio::select! {
-            () = tokio::time::sleep_until((w.run_start + step.measure_end).into()) => {}
-            () = w.stop_dispatch.cancelled() => return None,
+            biased;
+            () = tokio::time::sleep_until(at.into()) => {}
+            () = w.stop.cancelled() => break,
         }
-        let interim = {
-            let steps = w.steps.lock().ok()?;
-            Interim::of(steps.get(step.index)?, step.measure_len())
+        let end = w.inflight.window_end(step.index, at);
+        let interim = w.steps.lock().ok().and_then(|steps| {
+            Some(Interim::of(
+                steps.get(step.index)?,
+                step.measure_len(),
+                &end,
+            ))
+        });
+        ends.push(end);
+        let (Some(rule), Some(interim)) = (&w.rule, interim) else {
+            continue;
         };
-        let reason = stop_reason(&w, previous.as_ref(), &interim);
-        if let Some(reason) = reason {
+        if w.stop_dispatch.is_cancelled() {
+            continue; // Ctrl-C: nothing more to decide
+        }
+        if let Some(reason) = stop_reason(&w, rule, previous.as_ref(), &interim) {
             w.stop_dispatch.cancel();
-            return Some(AutoStopped {
-                step: step.index,
-                load: step.load,
-                reason,
-            });
+            return (
+                Some(AutoStopped {
+                    step: step.index,
+                    load: step.load,
+                    reason,
+                }),
+                ends,
+            );
         }
         previous = Some(interim);
     }
-    None
+    (None, ends)
 }
 
-fn stop_reason(w: &AutoWatch, previous: Option<&Interim>, now: &Interim) -> Option<String> {
-    if now.started > 0 {
-        let error_rate = now.failed as f64 / now.started as f64;
-        if error_rate > w.rule.max_error_rate {
-            return Some(format!(
-                "{:.1} % of the step's requests failed (limit {:.0} %)",
-                error_rate * 100.0,
-                w.rule.max_error_rate * 100.0
-            ));
-        }
+fn stop_reason(
+    w: &AutoWatch,
+    rule: &AutoStop,
+    previous: Option<&Interim>,
+    now: &Interim,
+) -> Option<String> {
+    if let Some(error_rate) = now.error_rate
+        && error_rate > rule.max_error_rate
+    {
+        return Some(format!(
+            "{:.1} % of the step's requests failed (limit {:.0} %)",
+            error_rate * 100.0,
+            rule.max_error_rate * 100.0
+        ));
     }
     if let Some(slo) = &w.slo
         && now.started > 0
@@ -132,13 +172,33 @@ fn stop_reason(w: &AutoWatch, previous: Option<&Interim>, now: &Interim) -> Opti
         }
     }
     let prev = previous?;
+    // Requests outliving the window are censored, not absent: past saturation the finished
+    // ones are the fast ones (or there are none).
+    let all = now.started + now.unfinished;
+    let unfinished_share = if all > 0 {
+        now.unfinished as f64 / all as f64
+    } else {
+        0.0
+    };
+    let gain = if prev.output_tokens_per_s > 0.0 {
+        now.output_tokens_per_s / prev.output_tokens_per_s - 1.0
+    } else {
+        f64::INFINITY
+    };
+    if unfinished_share > SATURATED_UNFINISHED_SHARE && gain < w.knee.min_throughput_gain {
+        return Some(format!(
+            "saturated: {:.0} % of the step's requests were still running at its end (their latency is at least their age) while output throughput changed {:+.1} %",
+            unfinished_share * 100.0,
+            gain * 100.0
+        ));
+    }
     let (gain, growth) = knee_between(
         &w.knee,
-        (prev.output_tokens_per_s, prev.e2e?.p50),
-        (now.output_tokens_per_s, now.e2e?.p50),
+        (prev.output_tokens_per_s, prev.e2e_p50_lower_s?),
+        (now.output_tokens_per_s, now.e2e_p50_lower_s?),
     )?;
     Some(format!(
-        "knee passed: output throughput {:+.1} % for e2e p50 {:+.0} %",
+        "knee passed: output throughput {:+.1} % for e2e p50 {:+.0} % (unfinished requests counted at their age)",
         gain * 100.0,
         growth * 100.0
     ))

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::inflight::InflightStarts;
 use crate::rows::{RowContext, request_row};
 use hdrhistogram::Histogram;
 use loadtest_client::{Client, Endpoint, ExtraFields, GapSink, StreamRequest};
@@ -41,6 +42,8 @@ pub(crate) struct Dispatch {
     pub run_start_unix_s: f64,
     pub next_id: AtomicU64,
     pub live: Arc<LiveCounters>,
+    /// Measure-phase requests in flight, per step (what a window leaves unfinished).
+    pub inflight: Arc<InflightStarts>,
     /// Pooled inter-token gaps of each step's measure-phase requests, in µs.
     pub itl: Arc<[std::sync::Mutex<Histogram<u64>>]>,
     pub rows: mpsc::UnboundedSender<RequestRow>,
@@ -210,10 +213,17 @@ pub(crate) async fn send_one(
         .flatten();
     let mut gaps = GapBuffer::new(histogram);
     shared.live.request_started();
+    let measured = phase == Phase::Measure;
+    if measured {
+        shared.inflight.begin(step, id, Instant::now());
+    }
     let record = shared
         .client
         .stream_until(&request, &mut gaps, shared.cancel_inflight.cancelled())
         .await;
+    if measured {
+        shared.inflight.end(step, id);
+    }
     gaps.flush();
     shared.live.request_finished(&record);
     let ctx = RowContext {

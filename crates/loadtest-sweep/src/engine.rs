@@ -13,6 +13,7 @@ use crate::config::SweepConfig;
 use crate::dispatch::{CONNECTION_PACE, ConnectionPacer, Dispatch, worker, worker_count};
 use crate::finalize::{Collected, config_json, finalize, run_facts};
 use crate::health::LagRecorder;
+use crate::inflight::InflightStarts;
 use crate::inputs::InputPlan;
 use crate::live::LiveCounters;
 use crate::preflight::{metrics_endpoint, preflight};
@@ -165,17 +166,19 @@ pub async fn run_sweep(config: SweepConfig, options: RunOptions) -> Result<RunOu
             stop.cancel();
         })
     };
-    let auto_task = config.auto_stop.map(|rule| {
-        tokio::spawn(auto_stop::watch(auto_stop::AutoWatch {
-            rule,
-            knee: config.knee,
-            slo: config.slo.clone(),
-            timeline: timeline.clone(),
-            run_start,
-            steps: Arc::clone(&step_accumulators),
-            stop_dispatch: stop_dispatch.clone(),
-        }))
-    });
+    let inflight = Arc::new(InflightStarts::new(timeline.steps().len()));
+    // At each window's end: what it left unfinished, and `--steps auto`'s decision.
+    let window_end_task = tokio::spawn(auto_stop::watch(auto_stop::AutoWatch {
+        rule: config.auto_stop,
+        knee: config.knee,
+        slo: config.slo.clone(),
+        timeline: timeline.clone(),
+        run_start,
+        steps: Arc::clone(&step_accumulators),
+        inflight: Arc::clone(&inflight),
+        stop_dispatch: stop_dispatch.clone(),
+        stop: stop_background.clone(),
+    }));
     let itl: Arc<[std::sync::Mutex<hdrhistogram::Histogram<u64>>]> = timeline
         .steps()
         .iter()
@@ -193,6 +196,7 @@ pub async fn run_sweep(config: SweepConfig, options: RunOptions) -> Result<RunOu
         run_start_unix_s,
         next_id: AtomicU64::new(0),
         live: Arc::clone(&live),
+        inflight,
         itl: Arc::clone(&itl),
         rows: rows_tx,
         stop_dispatch: stop_dispatch.clone(),
@@ -258,13 +262,7 @@ pub async fn run_sweep(config: SweepConfig, options: RunOptions) -> Result<RunOu
     drop(dispatch);
     forward_cancel.abort();
     stop_background.cancel();
-    let auto_stopped = match auto_task {
-        Some(task) => {
-            task.abort_handle().abort();
-            task.await.ok().flatten()
-        }
-        None => None,
-    };
+    let (auto_stopped, window_ends) = window_end_task.await.unwrap_or_default();
     let windows = windows_task.await.unwrap_or_default();
     lag_task.abort();
     let recorded = recorder_task.await.map_err(|e| SweepError::Internal {
@@ -288,6 +286,7 @@ pub async fn run_sweep(config: SweepConfig, options: RunOptions) -> Result<RunOu
         itl: &itl,
         dispatch_lag: &dispatch_lag,
         auto_stopped,
+        window_ends,
         scraped,
         gpu,
         windows,

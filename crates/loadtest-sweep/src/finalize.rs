@@ -2,24 +2,24 @@
 //! (`step_summary.json`, `vllm_step_deltas.json`, the final `config.json`), then the report
 //! (`summary.md`, `charts/`) rendered from them by `loadtest-report`.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
 
 use hdrhistogram::Histogram;
 use loadtest_prom::{GaugeWindow, StepDeltas};
 use loadtest_run::{
-    AutoStopped, LatencyStats, LoadMode, RunFacts, ServerBlock, Settings, StepDeltasEntry,
-    StepDeltasFile, StepSummary, StepSummaryFile, TargetFacts, TelemetryFacts, files, find_knee,
+    LatencyStats, LoadMode, RunFacts, ServerBlock, Settings, StepDeltasEntry, StepDeltasFile,
+    StepSummary, StepSummaryFile, TargetFacts, TelemetryFacts, files, find_knee, find_saturation,
     tokens_per_joule, total_energy_j, write_json_atomic,
 };
 
+pub(crate) use crate::collected::Collected;
 use crate::config::SweepConfig;
 use crate::preflight::ServerInfo;
-use crate::recorder::{Recorded, StepAccumulator};
+use crate::recorder::StepAccumulator;
 use crate::scrape::Scraped;
 use crate::stats::latency_from_histogram_us;
-use crate::telemetry::Telemetry;
-use crate::timeline::{StepWindow, Timeline};
+use crate::timeline::StepWindow;
+use crate::warnings::collect_warnings;
 use crate::windows::WindowObservation;
 use crate::{RunOutcome, SweepError};
 
@@ -142,23 +142,6 @@ fn rfc3339(at: time::OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
-/// Everything the run collected, handed to [`finalize`].
-pub(crate) struct Collected<'a> {
-    pub facts: RunFacts,
-    /// Preflight's warnings (an unusable `/metrics`).
-    pub preflight_warnings: Vec<String>,
-    pub timeline: &'a Timeline,
-    pub interrupted_at: Option<Duration>,
-    pub recorded: Recorded,
-    pub itl: &'a [std::sync::Mutex<Histogram<u64>>],
-    pub dispatch_lag: &'a [std::sync::Mutex<Histogram<u64>>],
-    pub auto_stopped: Option<AutoStopped>,
-    pub scraped: Option<Scraped>,
-    pub gpu: Telemetry,
-    pub windows: Vec<WindowObservation>,
-    pub run_dir: PathBuf,
-}
-
 /// Builds the summaries and writes every whole-file output.
 pub(crate) fn finalize(c: Collected<'_>) -> Result<RunOutcome, SweepError> {
     let mut warnings = Vec::new();
@@ -210,6 +193,7 @@ pub(crate) fn finalize(c: Collected<'_>) -> Result<RunOutcome, SweepError> {
     });
     let settings = &facts.settings;
     let knee = find_knee(&summaries, &settings.knee);
+    let saturation = find_saturation(&summaries);
     let slo_max_load = summaries
         .iter()
         .filter(|s| s.slo.as_ref().is_some_and(|r| r.met))
@@ -221,6 +205,7 @@ pub(crate) fn finalize(c: Collected<'_>) -> Result<RunOutcome, SweepError> {
         knee,
         slo_max_load,
         auto_stopped: c.auto_stopped.clone(),
+        saturation,
     };
     let dir = &c.run_dir;
     write_json_atomic(&dir.join(files::STEP_SUMMARY), &file)?;
@@ -236,12 +221,14 @@ pub(crate) fn finalize(c: Collected<'_>) -> Result<RunOutcome, SweepError> {
     loadtest_report::render_run(dir)?;
     let measured: u64 = file.steps.iter().map(|s| s.counts.started).sum();
     let failed: u64 = file.steps.iter().map(|s| s.counts.failed()).sum();
+    let cancelled: u64 = file.steps.iter().map(|s| s.counts.cancelled).sum();
     Ok(RunOutcome {
         run_dir: c.run_dir.clone(),
         steps: file.steps,
         interrupted,
         measured_requests: measured,
         failed_requests: failed,
+        cancelled_requests: cancelled,
         rows_written: c.recorded.rows_written,
         warnings,
     })
@@ -288,7 +275,9 @@ fn summarize_step(
         window_start_s: step.measure_start.as_secs_f64(),
         window_end_s: window_end.as_secs_f64(),
         window_s,
-        partial: window_end < planned_end,
+        // One fact for both the console's step line and this file: the window watcher saw it
+        // end early (or the interrupt came before its planned end).
+        partial: observed.cut_short || window_end < planned_end,
         counts: acc.counts,
         rps: acc.completed_in_window as f64 / window_s,
         output_tokens_per_s: acc.output_tokens_in_window as f64 / window_s,
@@ -302,6 +291,9 @@ fn summarize_step(
         inflight: observed.inflight,
         offered_rps: rate_mode.then_some(step.load),
         achieved_rps: acc.sent_in_window as f64 / window_s,
+        // Every measure-phase arrival the dispatcher reached has a lateness sample.
+        scheduled_rps: rate_mode
+            .then(|| from_hist(c.dispatch_lag).map_or(0, |l| l.count) as f64 / window_s),
         sched_delay_s: exact(&acc.sched_delay_s),
         ttft_from_sched_s: exact(&acc.ttft_from_sched_s),
         e2e_from_sched_s: exact(&acc.e2e_from_sched_s),
@@ -316,6 +308,11 @@ fn summarize_step(
         gpu,
         tokens_per_joule,
         client: observed.client,
+        ttft_server_aligned_s: exact(&acc.ttft_server_aligned_s),
+        e2e_server_aligned_s: exact(&acc.e2e_server_aligned_s),
+        unfinished_at_window_end: c.window_ends.get(step.index).map(|e| e.unfinished),
+        buffered_share: (acc.burst_eligible > 0)
+            .then(|| acc.burst_delivered as f64 / acc.burst_eligible as f64),
     };
     summary.slo = settings
         .slo
@@ -335,89 +332,4 @@ fn step_server_deltas(scraped: &Scraped, index: usize) -> Option<(f64, f64, Step
     let gauges: &GaugeWindow = &scrapes.gauges;
     let deltas = StepDeltas::compute_with_restart(start, end, gauges, window, scrapes.restarted);
     Some((start_at.as_secs_f64(), end_at.as_secs_f64(), deltas))
-}
-
-fn collect_warnings(c: &Collected<'_>, steps: &[StepSummary], out: &mut Vec<String>) {
-    // When every scrape failed, the warning below says so with the URL; preflight's would
-    // repeat it.
-    if c.scraped.as_ref().is_none_or(|s| s.ok > 0) {
-        out.extend(c.preflight_warnings.iter().cloned());
-    }
-    if let Some(e) = &c.recorded.write_error {
-        out.push(format!("requests.jsonl is incomplete: {e}"));
-    }
-    match &c.scraped {
-        None => out.push("/metrics was not scraped (--no-metrics): no server-side data".to_owned()),
-        Some(s) => {
-            let url = c.facts.target.metrics_url.as_deref().unwrap_or("/metrics");
-            if s.ok == 0 {
-                out.push(format!(
-                    "{url} failed every time ({} scrapes; first error: {}): no server-side data in this run (is it the server's /metrics? set --metrics-url, or --no-metrics)",
-                    s.failed,
-                    s.first_failure.as_deref().unwrap_or("unknown")
-                ));
-            } else if s.failed > 0 {
-                out.push(format!(
-                    "/metrics failed {} of {} scrapes (first error: {})",
-                    s.failed,
-                    s.failed + s.ok,
-                    s.first_failure.as_deref().unwrap_or("unknown")
-                ));
-            }
-            if s.slow > 0 {
-                out.push(format!(
-                    "/metrics was slow: {} of {} good scrapes took longer than the {:.3} s poll interval (slowest {:.3} s); scrapes overlapped and window-edge values may be late by up to that much",
-                    s.slow,
-                    s.ok,
-                    s.interval.as_secs_f64(),
-                    s.slowest.as_secs_f64()
-                ));
-            }
-            if s.line_errors > 0 {
-                out.push(format!(
-                    "/metrics had {} unparseable lines (skipped)",
-                    s.line_errors
-                ));
-            }
-            if let Some(e) = &s.write_error {
-                out.push(format!("vllm_metrics.csv is incomplete: {e}"));
-            }
-        }
-    }
-    out.extend(c.gpu.warnings.iter().cloned());
-    if let Some(e) = &c.gpu.write_error {
-        out.push(format!("gpu_metrics.csv is incomplete: {e}"));
-    }
-    let missing: u64 = steps.iter().map(|s| s.usage_missing).sum();
-    if missing > 0 {
-        out.push(format!(
-            "{missing} ok requests carried no usage: token counts and TPOT are missing for them (does the server honour stream_options.include_usage?)"
-        ));
-    }
-    for s in steps {
-        if s.client.bound {
-            out.push(format!(
-                "step {} (load {}): the client was the bottleneck (CPU {:.0} %, scheduler lag p99 {:.1} ms): its timings are not trustworthy",
-                s.step,
-                s.load,
-                s.client.cpu_pct.unwrap_or(f64::NAN),
-                s.client.sched_lag_p99_ms.unwrap_or(f64::NAN)
-            ));
-        }
-        if s.partial {
-            out.push(format!(
-                "step {} was interrupted: its window is partial",
-                s.step
-            ));
-        }
-        if let Some(offered) = s.offered_rps
-            && !s.partial
-            && s.achieved_rps < 0.95 * offered
-        {
-            out.push(format!(
-                "step {} (rate {offered} req/s): only {:.2} req/s were sent (< 95 % of offered): the server or --max-inflight could not keep the schedule; see sched_delay_s and dispatch_lag_s",
-                s.step, s.achieved_rps
-            ));
-        }
-    }
 }

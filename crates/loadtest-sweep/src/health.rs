@@ -1,7 +1,10 @@
-//! The client's own health: CPU use of this process and the lateness of a ticker task (how
-//! late the async runtime runs a task that asked to wake up). When either is high, the
-//! timings the client took are suspect and the step is marked `bound`.
+//! The client's own health over each window: CPU use of this process, the lateness of a
+//! ticker task (how late the async runtime runs a task that asked to wake up), how long this
+//! process's threads waited in the kernel's run queue and how busy the whole machine was.
+//! From these [`ClientHealth::judge`] tells a client-bound step (this process was the
+//! bottleneck) from a host-contended one (other processes held the cores).
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -12,10 +15,6 @@ use crate::stats::new_us_histogram;
 
 /// The ticker's period.
 pub const TICK: Duration = Duration::from_millis(10);
-/// Scheduler-lag p99 above which a step is `bound`.
-pub const LAG_P99_BOUND: Duration = Duration::from_millis(5);
-/// Share of all cores above which a step is `bound`.
-pub const CPU_SHARE_BOUND: f64 = 0.9;
 
 /// CPU seconds (user + system) used by this process so far, from `/proc/self/stat`.
 /// `None` where procfs is missing.
@@ -36,32 +35,149 @@ pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
+/// Worker threads of the runtime the caller runs on; `None` outside a runtime.
+pub fn runtime_workers() -> Option<usize> {
+    tokio::runtime::Handle::try_current()
+        .ok()
+        .map(|h| h.metrics().num_workers())
+}
+
+/// Nanoseconds each thread of this process has spent on a CPU and waiting in the run queue,
+/// keyed by thread id, from `/proc/self/task/*/schedstat`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SchedSnapshot {
+    threads: HashMap<u64, (u64, u64)>,
+}
+
+/// Reads [`SchedSnapshot`]; `None` where procfs or schedstat is missing.
+pub fn sched_snapshot() -> Option<SchedSnapshot> {
+    let mut threads = HashMap::new();
+    for entry in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let Some(tid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
+            continue;
+        };
+        // A thread may end between the listing and the read.
+        if let Ok(text) = std::fs::read_to_string(entry.path().join("schedstat"))
+            && let Some(times) = parse_schedstat(&text)
+        {
+            threads.insert(tid, times);
+        }
+    }
+    (!threads.is_empty()).then_some(SchedSnapshot { threads })
+}
+
+/// (on-CPU ns, run-queue wait ns): the first two fields of a `schedstat` line.
+fn parse_schedstat(text: &str) -> Option<(u64, u64)> {
+    let mut fields = text.split_whitespace();
+    let run = fields.next()?.parse().ok()?;
+    let wait = fields.next()?.parse().ok()?;
+    Some((run, wait))
+}
+
+impl SchedSnapshot {
+    /// Of the time this process's threads were runnable since `start` (on a CPU or waiting
+    /// for one), the share spent waiting, in percent. Threads born since count whole; those
+    /// that ended are lost. `None` when no thread was runnable.
+    pub fn wait_pct_since(&self, start: &SchedSnapshot) -> Option<f64> {
+        let (mut run, mut wait) = (0u64, 0u64);
+        for (tid, &(r, w)) in &self.threads {
+            let (r0, w0) = start.threads.get(tid).copied().unwrap_or((0, 0));
+            run = run.saturating_add(r.saturating_sub(r0));
+            wait = wait.saturating_add(w.saturating_sub(w0));
+        }
+        let runnable = run.saturating_add(wait);
+        (runnable > 0).then(|| 100.0 * wait as f64 / runnable as f64)
+    }
+}
+
+/// The machine's CPU time so far, in clock ticks summed over all CPUs, from the `cpu` line
+/// of `/proc/stat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostCpu {
+    busy: u64,
+    total: u64,
+}
+
+/// Reads [`HostCpu`]; `None` where procfs is missing.
+pub fn host_cpu() -> Option<HostCpu> {
+    parse_proc_stat(&std::fs::read_to_string("/proc/stat").ok()?)
+}
+
+/// The `cpu` line: user nice system idle iowait irq softirq steal (guest time is already in
+/// user). Busy is all but idle and iowait; steal (a hypervisor holding the CPU) is busy.
+fn parse_proc_stat(text: &str) -> Option<HostCpu> {
+    let line = text.lines().find(|l| l.starts_with("cpu "))?;
+    let values: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|v| v.parse().ok())
+        .collect::<Option<_>>()?;
+    if values.len() < 5 {
+        return None;
+    }
+    let total: u64 = values.iter().sum();
+    let idle = values[3] + values[4];
+    Some(HostCpu {
+        busy: total - idle,
+        total,
+    })
+}
+
+impl HostCpu {
+    /// Busy share of the machine's CPUs since `start`, percent; `None` when no time passed.
+    pub fn busy_pct_since(&self, start: &HostCpu) -> Option<f64> {
+        let total = self.total.checked_sub(start.total)?;
+        let busy = self.busy.checked_sub(start.busy)?;
+        (total > 0).then(|| 100.0 * busy.min(total) as f64 / total as f64)
+    }
+}
+
+/// What the ticker saw since the last [`LagRecorder::take`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LagStats {
+    /// Wake-ups.
+    pub ticks: u64,
+    /// Wake-ups later than [`ClientHealth::LATE_TICK`].
+    pub late_ticks: u64,
+    /// 99th percentile lateness (`None` without ticks).
+    pub p99: Option<Duration>,
+    /// Largest lateness (`None` without ticks).
+    pub max: Option<Duration>,
+}
+
+#[derive(Debug)]
+struct LagState {
+    hist: Histogram<u64>,
+    late: u64,
+}
+
 /// Records ticker lateness; the sweep resets it at each window start.
 #[derive(Debug)]
 pub struct LagRecorder {
-    hist: Mutex<Histogram<u64>>,
+    state: Mutex<LagState>,
 }
 
 impl Default for LagRecorder {
     fn default() -> Self {
         LagRecorder {
-            hist: Mutex::new(new_us_histogram()),
+            state: Mutex::new(LagState {
+                hist: new_us_histogram(),
+                late: 0,
+            }),
         }
     }
 }
 
 impl LagRecorder {
-    /// Runs the ticker until the task is aborted.
+    /// Runs the ticker until the task is aborted. A stall counts once (the ticks it swallowed
+    /// are not made up), so one spike is one late tick; its length shows in the max.
     pub async fn run(&self) {
         let mut next = Instant::now() + TICK;
         loop {
             tokio::time::sleep_until(next.into()).await;
             let late = Instant::now().saturating_duration_since(next);
-            let _ = self
-                .hist
-                .lock()
-                .await
-                .record(late.as_micros().max(1) as u64);
+            self.record(late).await;
             next += TICK;
             let now = Instant::now();
             if next < now {
@@ -70,45 +186,147 @@ impl LagRecorder {
         }
     }
 
-    /// Takes the lateness recorded since the last call as (p99, max), and starts afresh.
-    pub async fn take(&self) -> (Option<Duration>, Option<Duration>) {
-        let mut hist = self.hist.lock().await;
-        if hist.is_empty() {
-            return (None, None);
+    async fn record(&self, late: Duration) {
+        let mut state = self.state.lock().await;
+        let _ = state.hist.record(late.as_micros().max(1) as u64);
+        if late > ClientHealth::LATE_TICK {
+            state.late += 1;
         }
-        let p99 = Duration::from_micros(hist.value_at_quantile(0.99));
-        let max = Duration::from_micros(hist.max());
-        hist.reset();
-        (Some(p99), Some(max))
+    }
+
+    /// Takes what was recorded since the last call, and starts afresh.
+    pub async fn take(&self) -> LagStats {
+        let mut state = self.state.lock().await;
+        let ticks = state.hist.len();
+        let stats = if ticks == 0 {
+            LagStats::default()
+        } else {
+            LagStats {
+                ticks,
+                late_ticks: state.late,
+                p99: Some(Duration::from_micros(state.hist.value_at_quantile(0.99))),
+                max: Some(Duration::from_micros(state.hist.max())),
+            }
+        };
+        state.hist.reset();
+        state.late = 0;
+        stats
     }
 }
 
-/// Builds the client block from the CPU used over a window and the lag seen in it.
-pub fn assess(
-    cpu_used: Option<Duration>,
-    window: Duration,
-    lag_p99: Option<Duration>,
-    lag_max: Option<Duration>,
-) -> ClientHealth {
-    let cores = cores();
-    let cpu_pct = match cpu_used {
-        Some(cpu) if !window.is_zero() => Some(100.0 * cpu.as_secs_f64() / window.as_secs_f64()),
+/// The readings taken at a window's start, to be diffed at its end.
+#[derive(Debug, Clone)]
+pub struct WindowProbe {
+    at: Instant,
+    cpu: Option<Duration>,
+    sched: Option<SchedSnapshot>,
+    host: Option<HostCpu>,
+}
+
+impl WindowProbe {
+    /// Reads the counters now.
+    pub fn start() -> Self {
+        WindowProbe {
+            at: Instant::now(),
+            cpu: process_cpu_time(),
+            sched: sched_snapshot(),
+            host: host_cpu(),
+        }
+    }
+
+    /// Reads the counters again and builds the window's client block.
+    pub fn finish(&self, lag: LagStats) -> ClientHealth {
+        let window = self.at.elapsed();
+        let cpu_used = match (self.cpu, process_cpu_time()) {
+            (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+            _ => None,
+        };
+        let wait = match (&self.sched, sched_snapshot()) {
+            (Some(a), Some(b)) => b.wait_pct_since(a),
+            _ => None,
+        };
+        let host = match (self.host, host_cpu()) {
+            (Some(a), Some(b)) => b.busy_pct_since(&a),
+            _ => None,
+        };
+        assess(&Readings {
+            cpu_used,
+            window,
+            cores: cores(),
+            workers: runtime_workers(),
+            lag,
+            run_queue_wait_pct: wait,
+            host_cpu_busy_pct: host,
+        })
+    }
+}
+
+/// What was measured over one window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Readings {
+    /// CPU time this process used in the window.
+    pub cpu_used: Option<Duration>,
+    /// The window's length.
+    pub window: Duration,
+    /// Cores available to this process.
+    pub cores: usize,
+    /// The runtime's worker threads.
+    pub workers: Option<usize>,
+    /// The ticker's record.
+    pub lag: LagStats,
+    /// Run-queue wait share of this process's threads, percent.
+    pub run_queue_wait_pct: Option<f64>,
+    /// Busy share of the machine, percent.
+    pub host_cpu_busy_pct: Option<f64>,
+}
+
+/// Builds the client block, verdict included, from a window's readings.
+pub fn assess(r: &Readings) -> ClientHealth {
+    let cpu_pct = match r.cpu_used {
+        Some(cpu) if !r.window.is_zero() => {
+            Some(100.0 * cpu.as_secs_f64() / r.window.as_secs_f64())
+        }
         _ => None,
     };
-    let cpu_bound = cpu_pct.is_some_and(|pct| pct > 100.0 * cores as f64 * CPU_SHARE_BOUND);
-    let lag_bound = lag_p99.is_some_and(|lag| lag > LAG_P99_BOUND);
-    ClientHealth {
+    let has_ticks = r.lag.ticks > 0;
+    let mut health = ClientHealth {
         cpu_pct,
-        cores,
-        sched_lag_p99_ms: lag_p99.map(|d| d.as_secs_f64() * 1e3),
-        sched_lag_max_ms: lag_max.map(|d| d.as_secs_f64() * 1e3),
-        bound: cpu_bound || lag_bound,
-    }
+        cores: r.cores,
+        workers: r.workers,
+        ticks: Some(r.lag.ticks),
+        late_ticks: has_ticks.then_some(r.lag.late_ticks),
+        sched_lag_p99_ms: r.lag.p99.map(|d| d.as_secs_f64() * 1e3),
+        sched_lag_max_ms: r.lag.max.map(|d| d.as_secs_f64() * 1e3),
+        run_queue_wait_pct: r.run_queue_wait_pct,
+        host_cpu_busy_pct: r.host_cpu_busy_pct,
+        verdict: Default::default(),
+        bound: false,
+    };
+    health.verdict = health.judge();
+    health.bound = health.verdict.is_client_bound();
+    health
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn readings(cpu_ms: u64, ticks: u64, late: u64, wait: Option<f64>) -> Readings {
+        Readings {
+            cpu_used: Some(Duration::from_millis(cpu_ms)),
+            window: Duration::from_secs(1),
+            cores: 16,
+            workers: Some(16),
+            lag: LagStats {
+                ticks,
+                late_ticks: late,
+                p99: Some(Duration::from_millis(if late > 1 { 16 } else { 1 })),
+                max: Some(Duration::from_millis(16)),
+            },
+            run_queue_wait_pct: wait,
+            host_cpu_busy_pct: Some(99.0),
+        }
+    }
 
     #[test]
     fn cpu_time_is_read() {
@@ -122,20 +340,70 @@ mod tests {
     }
 
     #[test]
-    fn bound_rules() {
-        let w = Duration::from_secs(10);
-        let ok = assess(
-            Some(Duration::from_secs(1)),
-            w,
-            Some(Duration::from_millis(1)),
-            None,
+    fn assess_sets_verdict_and_bound() {
+        // 2 % of one core, threads waiting 40 % of their runnable time, 12 late ticks.
+        let contended = assess(&readings(20, 95, 12, Some(40.0)));
+        assert!((contended.cpu_pct.unwrap() - 2.0).abs() < 1e-9);
+        assert!(contended.verdict.is_host_contended());
+        assert!(!contended.bound);
+        // 95 % of 16 cores.
+        let busy = assess(&readings(15_200, 100, 0, Some(1.0)));
+        assert!(busy.verdict.is_client_bound() && busy.bound);
+        // One 16 ms spike among 100 ticks.
+        let spike = assess(&readings(20, 100, 1, Some(1.0)));
+        assert!(spike.verdict.is_ok() && !spike.bound);
+        assert_eq!((spike.ticks, spike.late_ticks), (Some(100), Some(1)));
+        // No tick at all: nothing late is known.
+        let none = assess(&readings(20, 0, 0, None));
+        assert_eq!((none.ticks, none.late_ticks), (Some(0), None));
+        assert!(none.verdict.is_ok());
+    }
+
+    #[test]
+    fn schedstat_and_proc_stat_parse() {
+        assert_eq!(
+            parse_schedstat("490028198 111867492 140\n"),
+            Some((490028198, 111867492))
         );
-        assert!(!ok.bound);
-        assert!((ok.cpu_pct.unwrap() - 10.0).abs() < 1e-9);
-        let laggy = assess(None, w, Some(Duration::from_millis(20)), None);
-        assert!(laggy.bound);
-        let busy = assess(Some(w * 64), w, None, None);
-        assert!(busy.bound);
+        assert_eq!(parse_schedstat("12"), None);
+        let stat = "cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3 4 5\n";
+        let host = parse_proc_stat(stat).unwrap();
+        assert_eq!(
+            host,
+            HostCpu {
+                busy: 150,
+                total: 1000
+            }
+        );
+        let later = HostCpu {
+            busy: 240,
+            total: 1100,
+        };
+        assert_eq!(later.busy_pct_since(&host), Some(90.0));
+        assert_eq!(host.busy_pct_since(&host), None);
+        assert_eq!(parse_proc_stat("intr 1 2\n"), None);
+    }
+
+    #[test]
+    fn wait_share_diffs_per_thread() {
+        let start = SchedSnapshot {
+            threads: HashMap::from([(1, (1_000, 100)), (2, (500, 500))]),
+        };
+        // Thread 1: ran 900, waited 100; thread 2 ended; thread 3 is new: ran 0, waited 0.
+        let end = SchedSnapshot {
+            threads: HashMap::from([(1, (1_900, 200)), (3, (0, 0))]),
+        };
+        assert_eq!(end.wait_pct_since(&start), Some(10.0));
+        assert_eq!(start.wait_pct_since(&start), None);
+    }
+
+    #[test]
+    fn live_counters_read_on_linux() {
+        if std::path::Path::new("/proc/self/schedstat").exists() {
+            let snap = sched_snapshot().unwrap();
+            assert!(!snap.threads.is_empty());
+            assert!(host_cpu().is_some());
+        }
     }
 
     #[tokio::test]
@@ -145,8 +413,45 @@ mod tests {
         let task = tokio::spawn(async move { r.run().await });
         tokio::time::sleep(Duration::from_millis(100)).await;
         task.abort();
-        let (p99, max) = rec.take().await;
-        assert!(p99.is_some() && max.is_some());
-        assert_eq!(rec.take().await, (None, None));
+        let stats = rec.take().await;
+        assert!(stats.ticks > 0 && stats.late_ticks <= stats.ticks);
+        assert!(stats.p99.is_some() && stats.max.is_some());
+        assert_eq!(rec.take().await, LagStats::default());
+    }
+
+    /// With 100 ticks or more, "more than 1 %, and at least 2, late" is the lag p99 above 5 ms.
+    #[tokio::test]
+    async fn late_tick_rule_is_the_p99_from_100_ticks() {
+        for (ticks, late) in [(100, 1), (100, 2), (150, 2), (1000, 10), (1000, 11)] {
+            let rec = LagRecorder::default();
+            for i in 0..ticks {
+                let ms = if i < late { 16 } else { 1 };
+                rec.record(Duration::from_millis(ms)).await;
+            }
+            let stats = rec.take().await;
+            let health = assess(&Readings {
+                cpu_used: None,
+                window: Duration::from_secs(1),
+                cores: 16,
+                workers: Some(16),
+                lag: stats,
+                run_queue_wait_pct: None,
+                host_cpu_busy_pct: None,
+            });
+            let p99_late = stats.p99.is_some_and(|p| p > ClientHealth::LATE_TICK);
+            assert_eq!(health.behind(), p99_late, "{late} of {ticks}");
+        }
+    }
+
+    #[tokio::test]
+    async fn late_ticks_count_past_five_ms() {
+        let rec = LagRecorder::default();
+        rec.record(Duration::from_millis(1)).await;
+        rec.record(Duration::from_millis(5)).await;
+        rec.record(Duration::from_millis(16)).await;
+        let stats = rec.take().await;
+        assert_eq!((stats.ticks, stats.late_ticks), (3, 1));
+        // The histogram keeps 3 significant digits.
+        assert_eq!(stats.max.map(|d| d.as_millis()), Some(16));
     }
 }

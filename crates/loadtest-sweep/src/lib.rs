@@ -29,11 +29,13 @@
 pub mod arrival;
 pub mod auto_stop;
 mod cancel;
+mod collected;
 pub mod config;
 mod dispatch;
 mod engine;
 mod finalize;
 pub mod health;
+mod inflight;
 pub mod inputs;
 mod live;
 mod open_loop;
@@ -49,6 +51,7 @@ mod synthetic;
 mod telemetry;
 pub mod timeline;
 pub mod validate;
+mod warnings;
 mod windows;
 
 use std::path::PathBuf;
@@ -117,8 +120,11 @@ pub struct RunOutcome {
     pub interrupted: bool,
     /// Requests started in measure windows.
     pub measured_requests: u64,
-    /// Of those, requests that did not end `ok`.
+    /// Of those, requests that failed (not `ok`, not cancelled by the tool).
     pub failed_requests: u64,
+    /// Of those, requests the tool cancelled (Ctrl-C / SIGTERM, or the end of the drain):
+    /// not failures, and not in error rates.
+    pub cancelled_requests: u64,
     /// Lines written to requests.jsonl.
     pub rows_written: u64,
     /// Run-level warnings.
@@ -126,12 +132,15 @@ pub struct RunOutcome {
 }
 
 impl RunOutcome {
-    /// Failed share of the measured requests (0 when none were measured).
+    /// Failed share of the measured requests the tool did not cancel (0 when none).
     pub fn error_rate(&self) -> f64 {
-        if self.measured_requests == 0 {
+        let judged = self
+            .measured_requests
+            .saturating_sub(self.cancelled_requests);
+        if judged == 0 {
             0.0
         } else {
-            self.failed_requests as f64 / self.measured_requests as f64
+            self.failed_requests as f64 / judged as f64
         }
     }
 }

@@ -45,12 +45,22 @@ pub(crate) struct StepAccumulator {
     /// `ok` measure-phase requests meeting every per-request SLO.
     pub slo_good: u64,
     pub usage_missing: u64,
+    /// `ok` measure-phase requests the burst rule applies to, and those delivered in a burst
+    /// ([`RequestRow::delivered_in_burst`]).
+    pub burst_eligible: u64,
+    pub burst_delivered: u64,
     /// Requests actually sent inside the window (by start time, any attribution).
     pub sent_in_window: u64,
     /// `ok` completions inside the window (any start phase or step).
     pub completed_in_window: u64,
     pub output_tokens_in_window: u64,
     pub input_tokens_in_window: u64,
+    /// TTFT of requests whose first token arrived in the window (any start): what the
+    /// server's TTFT histogram covers.
+    pub ttft_server_aligned_s: Vec<f64>,
+    /// e2e of `ok` requests whose last token arrived in the window: what the server's e2e
+    /// histogram covers.
+    pub e2e_server_aligned_s: Vec<f64>,
     errors: HashMap<Status, ErrorTally>,
 }
 
@@ -62,7 +72,8 @@ struct ErrorTally {
 
 impl StepAccumulator {
     fn add_started(&mut self, row: &RequestRow, slo: Option<&Slo>) {
-        if row.status != Status::Ok {
+        // Cancelled by the tool (Ctrl-C, the drain's end): counted apart, not an error.
+        if row.status != Status::Ok && row.status != Status::Cancelled {
             let tally = self.errors.entry(row.status).or_default();
             tally.count += 1;
             if let Some(message) = &row.error {
@@ -97,6 +108,10 @@ impl StepAccumulator {
             self.e2e_from_sched_s.extend(from_sched(row.e2e_s));
             if row.completion_tokens.is_none() {
                 self.usage_missing += 1;
+            }
+            if let Some(burst) = row.delivered_in_burst() {
+                self.burst_eligible += 1;
+                self.burst_delivered += u64::from(burst);
             }
             let felt = Latencies {
                 ttft: from_sched(row.ttft_s).or(row.ttft_s),
@@ -218,6 +233,25 @@ fn fold(steps: &mut [StepAccumulator], timeline: &Timeline, row: &RequestRow, sl
         && let Some(acc) = steps.get_mut(step)
     {
         acc.sent_in_window += 1;
+    }
+    // Like for like with the server's histograms, which observe TTFT when the first token is
+    // produced and e2e when the request finishes: the client's comparable samples are picked
+    // by those moments, not by when the request started.
+    let in_window = |at_s: f64| {
+        (at_s.is_finite() && at_s >= 0.0)
+            .then(|| timeline.measure_step_at(Duration::from_secs_f64(at_s)))
+            .flatten()
+    };
+    if let Some(ttft) = row.ttft_s
+        && let Some(acc) = in_window(row.start_s + ttft).and_then(|s| steps.get_mut(s))
+    {
+        acc.ttft_server_aligned_s.push(ttft);
+    }
+    if row.status == Status::Ok
+        && let Some(e2e) = row.e2e_s
+        && let Some(acc) = in_window(row.start_s + e2e).and_then(|s| steps.get_mut(s))
+    {
+        acc.e2e_server_aligned_s.push(e2e);
     }
     let end_s = row.start_s + row.total_s;
     if row.status == Status::Ok

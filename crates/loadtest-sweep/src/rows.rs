@@ -83,6 +83,7 @@ pub fn request_row(record: &RequestRecord, ctx: &RowContext) -> RequestRow {
         http_status: record.http_status,
         error: record.error.clone(),
         sched_delay_s: None,
+        reads: record.reads,
     }
 }
 

@@ -1,11 +1,12 @@
 //! Watches each step's measure window from the side: the client's own health (CPU, ticker
-//! lag) and how many requests were in flight, sampled every 100 ms.
+//! lag, run-queue wait, machine busy share) and how many requests were in flight, sampled
+//! every 100 ms.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::cancel::CancelToken;
-use crate::health::{LagRecorder, assess, process_cpu_time};
+use crate::health::{LagRecorder, WindowProbe};
 use crate::live::LiveCounters;
 use crate::timeline::Timeline;
 use loadtest_run::ClientHealth;
@@ -19,6 +20,8 @@ const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 pub(crate) struct WindowObservation {
     pub client: ClientHealth,
     pub inflight: Option<InflightStats>,
+    /// The window ended before its planned end (what the console's step line says).
+    pub cut_short: bool,
 }
 
 /// Inputs of [`watch_windows`].
@@ -39,8 +42,8 @@ pub(crate) async fn watch_windows(watch: WindowWatch) -> Vec<WindowObservation> 
             () = tokio::time::sleep_until(start.into()) => {}
             () = watch.cancel.cancelled() => return out,
         }
-        let cpu_start = process_cpu_time();
         let _ = watch.lag.take().await;
+        let probe = WindowProbe::start();
         let window_start = Instant::now();
         let at_start = watch.live.window_started();
         let end = watch.run_start + step.measure_end;
@@ -68,14 +71,11 @@ pub(crate) async fn watch_windows(watch: WindowWatch) -> Vec<WindowObservation> 
         watch
             .live
             .window_ended(step.index, at_start, inflight, cut_short);
-        let cpu_used = match (cpu_start, process_cpu_time()) {
-            (Some(a), Some(b)) => Some(b.saturating_sub(a)),
-            _ => None,
-        };
-        let (lag_p99, lag_max) = watch.lag.take().await;
+        let lag = watch.lag.take().await;
         out.push(WindowObservation {
-            client: assess(cpu_used, window_start.elapsed(), lag_p99, lag_max),
+            client: probe.finish(lag),
             inflight,
+            cut_short,
         });
         if watch.cancel.is_cancelled() {
             break;

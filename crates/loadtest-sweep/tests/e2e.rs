@@ -131,6 +131,23 @@ async fn cancel_mid_step_writes_partial_outputs() {
         sim.counts().received(SimEndpoint::ChatCompletions)
     );
     assert!(rows.iter().any(|r| r["status"] == "cancelled"));
+    // Requests the interrupt cancelled are counted apart: not failures, not errors.
+    let counts = &steps[0]["counts"];
+    assert!(counts["cancelled"].as_u64().unwrap() > 0, "{counts}");
+    assert_eq!(outcome.failed_requests, 0);
+    assert!(outcome.cancelled_requests > 0);
+    assert_eq!(outcome.error_rate(), 0.0);
+    assert!(
+        steps[0]["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["status"] != "cancelled"),
+        "{}",
+        steps[0]["errors"]
+    );
+    let md = std::fs::read_to_string(dir.join(files::SUMMARY_MD)).unwrap();
+    assert!(md.contains("cancelled by the tool"), "{md}");
     let config = common::json(dir, files::CONFIG);
     assert_eq!(config["interrupted"], true);
     sim.shutdown().await;

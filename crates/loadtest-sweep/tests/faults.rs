@@ -240,6 +240,60 @@ async fn a_stall_past_the_deadline_is_a_timeout() {
     sim.shutdown().await;
 }
 
+/// Every stream held and sent whole at its end: every ok request is one read with TTFT = e2e,
+/// the step's buffered_share is 1 and the run warns; with the fault off, no warning and 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buffered_streams_are_a_warning() {
+    for buffer in [1.0, 0.0] {
+        let sim = sim_with(Faults {
+            buffer,
+            ..Faults::default()
+        })
+        .await;
+        let out = tempfile::tempdir().unwrap();
+        let outcome = sweep(short_config(&sim, out.path(), 2.0)).await;
+        let tally = tally(&sim, &outcome);
+        assert_eq!(tally.keys().collect::<Vec<_>>(), ["ok"], "{tally:?}");
+        let rows = common::rows(&outcome.run_dir);
+        for row in &rows {
+            let reads = row["reads"].as_u64().unwrap();
+            assert_eq!(row["chunks"], 16, "{row}");
+            if buffer > 0.0 {
+                assert_eq!(reads, 1, "{row}");
+                assert_eq!(row["ttft_s"], row["e2e_s"], "{row}");
+            } else {
+                assert!(reads > 8, "{row}");
+            }
+        }
+        let share = outcome.steps[0].buffered_share.unwrap();
+        let summary = common::json(&outcome.run_dir, files::STEP_SUMMARY);
+        assert_eq!(summary["steps"][0]["buffered_share"], share);
+        let warnings = warnings(&outcome);
+        let buffered: Vec<_> = warnings
+            .iter()
+            .filter(|w| w.contains("in one burst"))
+            .collect();
+        if buffer > 0.0 {
+            assert_eq!(share, 1.0);
+            assert_eq!(buffered.len(), 1, "{warnings:?}");
+            assert!(
+                buffered[0].contains("step 0 (100 %)")
+                    && buffered[0].contains("proxy_buffering")
+                    && buffered[0].contains("CPU-starved"),
+                "{buffered:?}"
+            );
+            // The simulator's truth agrees: first token written at the end, gaps of 0.
+            let truth = sim.truth();
+            assert!(truth.ttft_us.p50 >= 90_000, "{:?}", truth.ttft_us);
+            assert!(truth.gap_us.p99 < 1_000, "{:?}", truth.gap_us);
+        } else {
+            assert_eq!(share, 0.0);
+            assert!(buffered.is_empty(), "{warnings:?}");
+        }
+        sim.shutdown().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_metrics_is_a_warning_and_requests_are_unaffected() {
     // Each answer takes 0.6 s, longer than the 0.25 s poll interval (but within the 2 s
@@ -400,6 +454,7 @@ async fn every_fault_at_ten_percent_at_once() {
         stall_probability: 0.1,
         stall: Duration::from_secs(3),
         malformed: 0.1,
+        buffer: 0.1,
         metrics_delay: Duration::from_millis(300),
         metrics_garbage: 0.1,
     })

@@ -33,7 +33,13 @@ A body in which no line is a Prometheus sample (JSON such as /v1/models, an HTML
 error text) is an error: exit 2 with one line naming the source, its Content-Type (for a URL) \
 and the first bytes of the body. A valid but empty exposition (an empty body, or only \
 comments, # HELP / # TYPE lines and blank lines) prints a warning on stderr, then the table \
-(or JSON) with every metric absent, and exits 0. Both apply to each --diff scrape.")]
+(or JSON) with every metric absent, and exits 0. Both apply to each --diff scrape.
+
+A histogram's mean is exact (_sum / _count). Its percentiles are the bucket holding each: \
+`≤ 300 ms`, `300–500 ms`, `> 7680 s` (the +Inf bucket), with an estimate only inside a narrow \
+bucket (lower edge > 0, upper / lower ≤ 1.5): `≈49 ms (40–60 ms)`. In --json each is \
+{\"lo\", \"hi\", \"est\"} in seconds (hi null in the +Inf bucket, est null without an \
+estimate).")]
 pub(crate) struct Args {
     /// Scrape to read: a file, or an `http://` or `https://` URL such as
     /// `http://localhost:8000/metrics`.

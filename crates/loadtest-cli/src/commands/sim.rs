@@ -103,6 +103,9 @@ pub(crate) struct Args {
     /// Probability that a stream carries one event of broken JSON.
     #[arg(long, default_value_t = 0.0)]
     fault_malformed: f64,
+    /// Probability that a stream is held and sent whole at its end (a buffering proxy).
+    #[arg(long, default_value_t = 0.0)]
+    fault_buffer: f64,
     /// Delay every /metrics answer by this many ms.
     #[arg(long, default_value_t = 0.0)]
     metrics_delay_ms: f64,
@@ -160,6 +163,7 @@ impl Args {
                     )
                 })?,
                 malformed: self.fault_malformed,
+                buffer: self.fault_buffer,
                 metrics_delay: millis("metrics-delay-ms", self.metrics_delay_ms)?,
                 metrics_garbage: self.metrics_garbage,
             },
@@ -289,6 +293,8 @@ mod tests {
             "0.5",
             "--stall-s",
             "1.5",
+            "--fault-buffer",
+            "0.25",
         ])
         .unwrap();
         let c = wrap.args.config().unwrap();
@@ -298,12 +304,14 @@ mod tests {
         assert_eq!(c.metrics_flavor, MetricsFlavor::Sglang);
         assert_eq!(c.faults.stall, Duration::from_millis(1500));
         assert_eq!(c.faults.stall_probability, 0.5);
+        assert_eq!(c.faults.buffer, 0.25);
     }
 
     #[test]
     fn bad_values_are_refused() {
         for bad in [
             &["sim", "--fault-429", "1.5"][..],
+            &["sim", "--fault-buffer", "2"],
             &["sim", "--ttft-ms=-1"],
             &["sim", "--max-num-seqs", "0"],
         ] {

@@ -44,7 +44,7 @@ pub(super) enum Needs {
 }
 
 fn failed_share(s: &StepSummary) -> Option<f64> {
-    (s.counts.started > 0).then(|| s.counts.failed() as f64 / s.counts.started as f64)
+    s.counts.error_rate()
 }
 
 pub(super) const METRICS: &[Metric] = &[

@@ -34,6 +34,7 @@ pub(super) fn write(md: &mut String, run: &RunData) {
         );
     }
     write_knee(md, run);
+    write_saturation(md, run);
     if let Some(stop) = &run.summary.auto_stopped {
         let _ = writeln!(
             md,
@@ -61,18 +62,22 @@ pub(super) fn write(md: &mut String, run: &RunData) {
     }
     let started: u64 = steps.iter().map(|s| s.counts.started).sum();
     let failed: u64 = steps.iter().map(|s| s.counts.failed()).sum();
+    let cancelled: u64 = steps.iter().map(|s| s.counts.cancelled).sum();
+    let judged = started.saturating_sub(cancelled);
     if failed == 0 {
-        let _ = writeln!(md, "- All {started} measured requests succeeded.");
+        let _ = writeln!(md, "- All {judged} measured requests succeeded.");
     } else {
-        let share = if started == 0 {
-            0.0
-        } else {
-            failed as f64 / started as f64
-        };
+        let share = failed as f64 / judged.max(1) as f64;
         let _ = writeln!(
             md,
-            "- **{failed} of {started} measured requests failed ({:.1} %)**: see [Errors](#errors).",
+            "- **{failed} of {judged} measured requests failed ({:.1} %)**: see [Errors](#errors).",
             share * 100.0
+        );
+    }
+    if cancelled > 0 {
+        let _ = writeln!(
+            md,
+            "- {cancelled} measured requests were cancelled by the tool (Ctrl-C / SIGTERM, or still running when the drain ended): not failures, and left out of error rates."
         );
     }
     let flagged = |pred: fn(&StepSummary) -> bool| -> Vec<String> {
@@ -82,12 +87,20 @@ pub(super) fn write(md: &mut String, run: &RunData) {
             .map(|s| load(s.load))
             .collect()
     };
-    let bound = flagged(|s| s.client.bound);
+    let bound = flagged(|s| s.client.verdict.is_client_bound());
     if !bound.is_empty() {
         let _ = writeln!(
             md,
             "- **Client-bound** at load {}: the load generator was the bottleneck there; those latencies include client delay (see [Client health](#client-health)).",
             bound.join(", ")
+        );
+    }
+    let contended = flagged(|s| s.client.verdict.is_host_contended());
+    if !contended.is_empty() {
+        let _ = writeln!(
+            md,
+            "- **Host-contended** at load {}: other processes held the client's cores there; those latencies include the host's scheduling delay (see [Client health](#client-health)).",
+            contended.join(", ")
         );
     }
     let partial = flagged(|s| s.partial);
@@ -98,6 +111,37 @@ pub(super) fn write(md: &mut String, run: &RunData) {
             partial.join(", ")
         );
     }
+}
+
+/// The saturated step, with its evidence (`loadtest_run::find_saturation`).
+fn write_saturation(md: &mut String, run: &RunData) {
+    let Some(sat) = &run.summary.saturation else {
+        return;
+    };
+    let mut evidence = Vec::new();
+    if let (Some(before), Some(after)) = sat.ttft_p50_s {
+        evidence.push(format!(
+            "TTFT p50 went {} → {}",
+            latency(Some(before)),
+            latency(Some(after))
+        ));
+    }
+    if let Some((waiting, running)) = sat.server_waiting_running {
+        evidence.push(format!(
+            "the server held {waiting:.1} requests waiting for {running:.1} running"
+        ));
+    }
+    let _ = writeln!(
+        md,
+        "- **Saturated at load {}**: {}× the load of {} gave {:+.0} % output throughput while {}. Capacity lies between load {} and {}.",
+        load(sat.load),
+        load(sat.load / sat.below_load),
+        load(sat.below_load),
+        sat.throughput_gain * 100.0,
+        evidence.join(" and "),
+        load(sat.below_load),
+        load(sat.load),
+    );
 }
 
 fn or_dash(s: String) -> String {

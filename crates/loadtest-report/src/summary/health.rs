@@ -78,41 +78,74 @@ pub(super) fn write_client(md: &mut String, run: &RunData) {
         return;
     }
     let cores = steps.first().map_or(0, |s| s.client.cores);
+    let workers = steps
+        .first()
+        .and_then(|s| s.client.workers)
+        .map(|w| format!(", {w} runtime worker threads"))
+        .unwrap_or_default();
     let _ = writeln!(
         md,
-        "| load | in flight mean (min–max) | client CPU | scheduler lag p99 / max | verdict |"
+        "| load | in flight mean (min–max) | client CPU | late ticks | scheduler lag p99 / max | run-queue wait | host CPU busy | verdict |"
     );
-    let _ = writeln!(md, "|---:|---:|---:|---:|---|");
+    let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---|");
     for step in steps {
         let c = &step.client;
         let inflight = step
             .inflight
             .map(|i| format!("{:.1} ({}–{})", i.mean, i.min, i.max))
             .unwrap_or_default();
+        let late = match (c.late_ticks, c.ticks) {
+            (Some(late), Some(ticks)) => format!("{late} of {ticks}"),
+            _ => String::new(),
+        };
         let lag = pair(fixed(c.sched_lag_p99_ms, 1), fixed(c.sched_lag_max_ms, 1));
+        let verdict = if c.verdict.is_ok() {
+            "ok".to_owned()
+        } else {
+            format!("**{}**", c.verdict.label())
+        };
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             load(step.load),
             inflight,
             with_unit(fixed(c.cpu_pct, 0), "%"),
+            late,
             with_unit(lag, "ms"),
-            if c.bound { "**client-bound**" } else { "ok" },
+            with_unit(fixed(c.run_queue_wait_pct, 0), "%"),
+            with_unit(fixed(c.host_cpu_busy_pct, 0), "%"),
+            verdict,
         );
     }
     let _ = writeln!(
         md,
-        "\nClient CPU is this process's CPU time over the window, in % of one core ({cores} available). A step is **client-bound** when the scheduler lag p99 exceeds 5 ms or the CPU exceeds 90 % of all cores: the load generator, not the server, limited it, and its latencies include client delay. Use a bigger client machine or fewer concurrent requests per process."
+        "\nClient CPU is this process's CPU time over the window, in % of one core ({cores} cores available{workers}). Late ticks: wake-ups of a 10 ms ticker task later than 5 ms, of all its wake-ups. Run-queue wait: of the time this process's threads were runnable, the share they spent waiting for a CPU. Host CPU busy: the whole machine, every process."
     );
-    let bound: Vec<String> = steps
-        .iter()
-        .filter(|s| s.client.bound)
-        .map(|s| load(s.load))
-        .collect();
-    if bound.is_empty() {
-        let _ = writeln!(md, "\nNo step was client-bound.");
-    } else {
+    let _ = writeln!(
+        md,
+        "\n- **client-bound**: the client's CPU reached 90 % of its ceiling (one core per runtime worker thread, at most the cores available), or its event loop was behind (more than 1 % of the ticks, and at least 2, late) while its threads were not waiting for a CPU. The load generator, not the server, limited the step, and its latencies include client delay. Use a bigger client machine, fewer concurrent streams per process, or scale out over several client processes or machines.\n- **host-contended**: the event loop was behind while its threads waited for a CPU (run-queue wait of 10 % or more, or, where that could not be read, the machine 90 % busy or more): other processes, such as the server on a shared machine, held the cores. The timings include the host's scheduling delay. Run the client on another machine, or pin the server and the client to separate cores."
+    );
+    let with = |pred: fn(&loadtest_run::ClientHealth) -> bool| -> Vec<String> {
+        steps
+            .iter()
+            .filter(|s| pred(&s.client))
+            .map(|s| load(s.load))
+            .collect()
+    };
+    let bound = with(|c| c.verdict.is_client_bound());
+    let contended = with(|c| c.verdict.is_host_contended());
+    if bound.is_empty() && contended.is_empty() {
+        let _ = writeln!(md, "\nNo step was client-bound or host-contended.");
+    }
+    if !bound.is_empty() {
         let _ = writeln!(md, "\n**Client-bound steps: load {}.**", bound.join(", "));
+    }
+    if !contended.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n**Host-contended steps: load {}.**",
+            contended.join(", ")
+        );
     }
 }
 
@@ -190,5 +223,88 @@ pub(super) fn write_warnings(md: &mut String, run: &RunData) {
     }
     for w in warnings {
         let _ = writeln!(md, "- {w}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::RunData;
+
+    /// `run_a` (old files: every step client-bound) with its steps' client blocks replaced.
+    fn run_with(blocks: &[&str]) -> RunData {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/run_a");
+        let mut run = RunData::load(&dir).unwrap();
+        for (step, block) in run.summary.steps.iter_mut().zip(blocks) {
+            step.client = serde_json::from_str(block).unwrap();
+        }
+        run
+    }
+
+    const CONTENDED: &str = r#"{"cpu_pct": 2.0, "cores": 16, "workers": 16, "ticks": 95,
+        "late_ticks": 12, "sched_lag_p99_ms": 16.2, "sched_lag_max_ms": 31.0,
+        "run_queue_wait_pct": 41.3, "host_cpu_busy_pct": 98.4,
+        "verdict": "host_contended", "bound": false}"#;
+    const BOUND: &str = r#"{"cpu_pct": 1520.0, "cores": 16, "workers": 16, "ticks": 100,
+        "late_ticks": 0, "sched_lag_p99_ms": 1.0, "sched_lag_max_ms": 2.0,
+        "run_queue_wait_pct": 1.0, "host_cpu_busy_pct": 99.0,
+        "verdict": "client_bound", "bound": true}"#;
+    const OK: &str = r#"{"cpu_pct": 2.0, "cores": 16, "workers": 16, "ticks": 98,
+        "late_ticks": 1, "sched_lag_p99_ms": 16.0, "sched_lag_max_ms": 16.0,
+        "run_queue_wait_pct": 0.5, "host_cpu_busy_pct": 20.0,
+        "verdict": "ok", "bound": false}"#;
+
+    #[test]
+    fn section_names_each_verdict_with_its_numbers_and_advice() {
+        let run = run_with(&[CONTENDED, BOUND, OK]);
+        let mut md = String::new();
+        super::write_client(&mut md, &run);
+        assert!(
+            md.contains("| 1 | 1.0 (1–1) | 2 % | 12 of 95 | 16.2 / 31.0 ms | 41 % | 98 % | **host-contended** |"),
+            "{md}"
+        );
+        assert!(md.contains("| 1520 % | 0 of 100 |"), "{md}");
+        assert!(md.contains("| **client-bound** |"), "{md}");
+        assert!(
+            md.contains("| 1 of 98 | 16.0 / 16.0 ms | 0 % | 20 % | ok |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("16 cores available, 16 runtime worker threads"),
+            "{md}"
+        );
+        assert!(md.contains("**Client-bound steps: load 4.**"), "{md}");
+        assert!(md.contains("**Host-contended steps: load 1.**"), "{md}");
+        assert!(md.contains("Run the client on another machine"), "{md}");
+        assert!(md.contains("Use a bigger client machine"), "{md}");
+        assert!(!md.contains("No step was client-bound"), "{md}");
+    }
+
+    #[test]
+    fn all_ok_says_so_and_old_files_keep_their_verdict() {
+        let run = run_with(&[OK, OK, OK]);
+        let mut md = String::new();
+        super::write_client(&mut md, &run);
+        assert!(
+            md.contains("No step was client-bound or host-contended."),
+            "{md}"
+        );
+        // Old files: `bound` true reads as client-bound, the new cells empty.
+        let old = run_with(&[]);
+        let mut md = String::new();
+        super::write_client(&mut md, &old);
+        assert!(
+            md.contains("| 14 % |  | 6.8 / 8.5 ms |  |  | **client-bound** |"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn glance_calls_out_each_verdict() {
+        let run = run_with(&[CONTENDED, BOUND, OK]);
+        let md = crate::render_summary(&run, &[]);
+        assert!(md.contains("- **Client-bound** at load 4:"), "{md}");
+        assert!(md.contains("- **Host-contended** at load 1:"), "{md}");
     }
 }

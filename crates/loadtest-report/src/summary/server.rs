@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::{has_server, load_cell};
 use crate::RunData;
-use crate::format::{finite, fixed, latency, latency_pair, pair, percent, rate};
+use crate::format::{finite, fixed, latency, latency_bucket, latency_pair, pair, percent, rate};
 
 pub(super) fn write(md: &mut String, run: &RunData) {
     let steps = &run.summary.steps;
@@ -59,7 +59,10 @@ pub(super) fn write(md: &mut String, run: &RunData) {
         let server_mean = finite(server_ttft.and_then(|h| h.mean));
         let queue = finite(sv.and_then(|v| v.queue_s).and_then(|h| h.mean));
         let prefill = finite(sv.and_then(|v| v.prefill_s).and_then(|h| h.mean));
-        let client_mean = finite(step.ttft_s.map(|x| x.mean));
+        // Like for like: the client's requests whose first token fell in the window (older
+        // run folders without that field fall back to the requests started in it).
+        let client_ttft = step.ttft_server_aligned_s.or(step.ttft_s);
+        let client_mean = finite(client_ttft.map(|x| x.mean));
         let share = match (queue, prefill) {
             (Some(q), Some(p)) if q + p > 0.0 => Some(q / (q + p)),
             _ => None,
@@ -72,11 +75,8 @@ pub(super) fn write(md: &mut String, run: &RunData) {
             md,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             load_cell(step),
-            latency_pair(step.ttft_s.map(|x| x.p50), step.ttft_s.map(|x| x.p99)),
-            latency_pair(
-                server_ttft.and_then(|h| h.p50),
-                server_ttft.and_then(|h| h.p99)
-            ),
+            latency_pair(client_ttft.map(|x| x.p50), client_ttft.map(|x| x.p99)),
+            server_quantiles(server_ttft),
             latency(client_mean),
             latency(server_mean),
             latency(queue),
@@ -87,7 +87,7 @@ pub(super) fn write(md: &mut String, run: &RunData) {
     }
     let _ = writeln!(
         md,
-        "\nServer TTFT is the server's own histogram over the window (percentiles interpolated inside buckets, so coarse); its mean splits into time queued plus prefill (exact means from the histograms' sums). \"client − server\" is what the network, HTTP and the client add to the mean."
+        "\nServer TTFT is the server's own histogram over the window (a percentile is the histogram bucket holding it, e.g. `≤ 300 ms`, or `≈49 ms (40–60 ms)` when the bucket is narrow enough for an estimate; the exact mean is the server's headline number); its mean splits into time queued plus prefill (exact means from the histograms' sums). \"client − server\" is what the network, HTTP and the client add to the mean. Both sides cover the same requests: the client columns here take the requests whose first token arrived inside the window (the server observes TTFT at that moment), not those that started in it as the Steps table does."
     );
     let resets: Vec<String> = steps
         .iter()
@@ -108,5 +108,58 @@ fn signed_latency(x: Option<f64>) -> String {
         Some(v) if v < 0.0 => format!("−{}", latency(Some(-v))),
         Some(v) => format!("+{}", latency(Some(v))),
         None => String::new(),
+    }
+}
+
+/// A server histogram's p50 / p99 as their buckets (an estimate only for a narrow bucket):
+/// `≤ 300 ms / 300–500 ms`; `–` for a missing half, empty when both are.
+fn server_quantiles(h: Option<loadtest_run::ServerHistogram>) -> String {
+    let (p50, p99) = h.map_or((None, None), |h| (h.p50, h.p99));
+    pair(
+        p50.map(|q| latency_bucket(q.lo, q.hi, q.est))
+            .unwrap_or_default(),
+        p99.map(|q| latency_bucket(q.lo, q.hi, q.est))
+            .unwrap_or_default(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use loadtest_run::{ServerBlock, read_step_deltas};
+
+    use super::*;
+
+    /// run_b's step_summary.json predates quantile buckets (its old interpolated numbers read
+    /// as unknown); rebuild its server blocks from the bucket deltas in vllm_step_deltas.json,
+    /// as the engine now writes them.
+    #[test]
+    fn server_ttft_percentiles_are_buckets() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/run_b");
+        let mut run = RunData::load(&dir).unwrap();
+        for entry in read_step_deltas(&dir).unwrap().steps {
+            let step = run
+                .summary
+                .steps
+                .iter_mut()
+                .find(|s| s.step == entry.step)
+                .unwrap();
+            step.server = Some(ServerBlock::from_deltas(&entry.deltas));
+        }
+        let mut md = String::new();
+        write(&mut md, &run);
+        let row = |load: &str| {
+            md.lines()
+                .filter(|l| l.starts_with(&format!("| {load} ")))
+                .nth(1) // the TTFT table, after the server-view table
+                .unwrap()
+                .to_owned()
+        };
+        // Load 1: 3 TTFTs in (10, 20] ms: the bucket, not PromQL's 15.0 / 19.9 ms.
+        assert!(row("1").contains("| 10–20 ms / 10–20 ms |"), "{md}");
+        // Load 32: all 22 in (1, 2.5] s; PromQL's p99 2.48 s was invented.
+        assert!(row("32").contains("| 1–2.5 s / 1–2.5 s |"), "{md}");
+        assert!(!md.contains("2.48 s"), "{md}");
     }
 }

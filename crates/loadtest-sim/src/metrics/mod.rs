@@ -165,8 +165,6 @@ pub(crate) struct Finished {
     pub(crate) prefill: Duration,
     pub(crate) decode: Duration,
     pub(crate) e2e: Duration,
-    /// Arrival to first token; `None` if no token came out.
-    pub(crate) ttft: Option<Duration>,
 }
 
 /// The shared metric store.
@@ -233,9 +231,6 @@ impl Metrics {
             Some(FinishReason::Stop) => s.scalars.success_stop += 1,
             Some(FinishReason::Length) => s.scalars.success_length += 1,
             None => return,
-        }
-        if let Some(ttft) = f.ttft {
-            s.observe(H::Ttft, ttft.as_secs_f64());
         }
         s.observe(H::E2e, f.e2e.as_secs_f64());
         s.observe(H::Queue, f.queue.as_secs_f64());

@@ -1,0 +1,167 @@
+//! The run's warnings: everything a reader must know before trusting the numbers, written to
+//! `step_summary.json` (summary.md and the console show them).
+
+use loadtest_run::StepSummary;
+
+use crate::collected::Collected;
+
+/// The share of a step's requests still running at its window's end above which the step
+/// is reported as such.
+pub const UNFINISHED_WARN_SHARE: f64 = 0.1;
+
+pub(crate) fn collect_warnings(c: &Collected<'_>, steps: &[StepSummary], out: &mut Vec<String>) {
+    // When every scrape failed, the warning below says so with the URL; preflight's would
+    // repeat it.
+    if c.scraped.as_ref().is_none_or(|s| s.ok > 0) {
+        out.extend(c.preflight_warnings.iter().cloned());
+    }
+    if let Some(e) = &c.recorded.write_error {
+        out.push(format!("requests.jsonl is incomplete: {e}"));
+    }
+    match &c.scraped {
+        None => out.push("/metrics was not scraped (--no-metrics): no server-side data".to_owned()),
+        Some(s) => {
+            let url = c.facts.target.metrics_url.as_deref().unwrap_or("/metrics");
+            if s.ok == 0 {
+                out.push(format!(
+                    "{url} failed every time ({} scrapes; first error: {}): no server-side data in this run (is it the server's /metrics? set --metrics-url, or --no-metrics)",
+                    s.failed,
+                    s.first_failure.as_deref().unwrap_or("unknown")
+                ));
+            } else if s.failed > 0 {
+                out.push(format!(
+                    "/metrics failed {} of {} scrapes (first error: {})",
+                    s.failed,
+                    s.failed + s.ok,
+                    s.first_failure.as_deref().unwrap_or("unknown")
+                ));
+            }
+            if s.slow > 0 {
+                out.push(format!(
+                    "/metrics was slow: {} of {} good scrapes took longer than the {:.3} s poll interval (slowest {:.3} s); scrapes overlapped and window-edge values may be late by up to that much",
+                    s.slow,
+                    s.ok,
+                    s.interval.as_secs_f64(),
+                    s.slowest.as_secs_f64()
+                ));
+            }
+            if s.line_errors > 0 {
+                out.push(format!(
+                    "/metrics had {} unparseable lines (skipped)",
+                    s.line_errors
+                ));
+            }
+            if let Some(e) = &s.write_error {
+                out.push(format!("vllm_metrics.csv is incomplete: {e}"));
+            }
+        }
+    }
+    out.extend(c.gpu.warnings.iter().cloned());
+    if let Some(e) = &c.gpu.write_error {
+        out.push(format!("gpu_metrics.csv is incomplete: {e}"));
+    }
+    let missing: u64 = steps.iter().map(|s| s.usage_missing).sum();
+    if missing > 0 {
+        out.push(format!(
+            "{missing} ok requests carried no usage: token counts and TPOT are missing for them (does the server honour stream_options.include_usage?)"
+        ));
+    }
+    for s in steps {
+        let client = &s.client;
+        let pct = |v: Option<f64>| v.map_or_else(|| "unknown".to_owned(), |v| format!("{v:.0} %"));
+        let late = format!(
+            "{} of {} ticker wake-ups were later than 5 ms",
+            client.late_ticks.unwrap_or(0),
+            client.ticks.unwrap_or(0)
+        );
+        if client.verdict.is_client_bound() {
+            let why = if client.cpu_saturated() {
+                format!(
+                    "this process used {} CPU, at least 90 % of its ceiling of {:.0} % (one core per runtime worker thread)",
+                    pct(client.cpu_pct),
+                    client.cpu_ceiling_pct()
+                )
+            } else {
+                format!(
+                    "{late} while its threads waited for a CPU only {} of their runnable time: its own work held the event loop",
+                    pct(client.run_queue_wait_pct)
+                )
+            };
+            out.push(format!(
+                "step {} (load {}): client-bound: {why}; the load generator was the bottleneck and its timings include client delay: use a bigger client machine, fewer streams per process, or scale out",
+                s.step, s.load
+            ));
+        } else if client.verdict.is_host_contended() {
+            out.push(format!(
+                "step {} (load {}): host-contended: {late} while this process used {} CPU and its threads waited for a CPU {} of their runnable time (machine {} busy): other processes held the cores, and the timings include the host's scheduling delay: run the client on another machine or pin the server and the client to separate cores",
+                s.step,
+                s.load,
+                pct(client.cpu_pct),
+                pct(client.run_queue_wait_pct),
+                pct(client.host_cpu_busy_pct)
+            ));
+        }
+        if let Some(unfinished) = s.unfinished_at_window_end
+            && unfinished > 0
+            && unfinished as f64 > UNFINISHED_WARN_SHARE * s.counts.started as f64
+        {
+            out.push(format!(
+                "step {} (load {}): {unfinished} of its {} requests were still running when its window ended; they finished later (or were cancelled), so its latency statistics cover requests that outlived the window and its throughput counts only what completed inside it",
+                s.step, s.load, s.counts.started
+            ));
+        }
+        if s.partial {
+            out.push(format!(
+                "step {} was interrupted: its window is partial",
+                s.step
+            ));
+        }
+        if let Some(warning) = schedule_warning(s) {
+            out.push(warning);
+        }
+    }
+    let threshold = loadtest_run::RequestRow::BUFFERED_WARN_SHARE;
+    let buffered: Vec<String> = steps
+        .iter()
+        .filter_map(|s| {
+            let share = s.buffered_share.filter(|&v| v > threshold)?;
+            Some(format!("step {} ({:.0} %)", s.step, share * 100.0))
+        })
+        .collect();
+    if !buffered.is_empty() {
+        out.push(format!(
+            "responses arrived in one burst instead of a stream in {} (share of ok requests with ≥ 4 token events that came in ≤ 2 reads with TTFT ≥ 90 % of e2e; over {:.0} %: see buffered_share): likely a buffering proxy (nginx proxy_buffering on, some ingress controllers), a server that flushes its response at the end, or a CPU-starved server. For those requests TTFT is the whole generation time and ITL/TPOT are about 0: they do not measure prefill or decode speed",
+            buffered.join(", "),
+            threshold * 100.0
+        ));
+    }
+}
+
+/// Rate mode: sent against what the seeded schedule put in the window (not the nominal rate,
+/// which a Poisson or gamma draw misses by chance), blaming the client or `--max-inflight`
+/// only with the evidence of late starts.
+fn schedule_warning(s: &StepSummary) -> Option<String> {
+    let (offered, scheduled) = (s.offered_rps?, s.scheduled_rps?);
+    if s.partial || scheduled <= 0.0 {
+        return None;
+    }
+    let delay_p99_ms = s.sched_delay_s.map(|d| d.p99 * 1e3);
+    let late = delay_p99_ms.is_some_and(|d| d > SCHED_DELAY_EVIDENCE_MS);
+    let delay = delay_p99_ms.map_or_else(|| "unknown".to_owned(), |d| format!("{d:.0} ms"));
+    if s.achieved_rps < 0.95 * scheduled && late {
+        Some(format!(
+            "step {} (rate {offered} req/s): {:.2} req/s were sent against {scheduled:.2} req/s scheduled in the window, with requests starting late (sched delay p99 {delay}): the server or --max-inflight could not keep the schedule",
+            s.step, s.achieved_rps
+        ))
+    } else if s.achieved_rps > 1.05 * scheduled && late {
+        Some(format!(
+            "step {} (rate {offered} req/s): {:.2} req/s were sent against {scheduled:.2} req/s scheduled in the window: a backlog of late requests from before it (sched delay p99 {delay}) was sent in it",
+            s.step, s.achieved_rps
+        ))
+    } else {
+        None
+    }
+}
+
+/// The sched-delay p99 above which requests count as having started late, ms.
+const SCHED_DELAY_EVIDENCE_MS: f64 = 10.0;
