@@ -7,7 +7,7 @@ use crate::collected::Collected;
 
 /// The share of a step's requests still running at its window's end above which the step
 /// is reported as such.
-pub const UNFINISHED_WARN_SHARE: f64 = 0.1;
+pub const UNFINISHED_WARN_SHARE: f64 = 0.5;
 
 pub(crate) fn collect_warnings(c: &Collected<'_>, steps: &[StepSummary], out: &mut Vec<String>) {
     // When every scrape failed, the warning below says so with the URL; preflight's would

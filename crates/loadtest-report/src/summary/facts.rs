@@ -151,7 +151,7 @@ pub(super) fn write(md: &mut String, run: &RunData) {
             delivered.and_then(|d| d.gpu_unavailable.as_deref()),
         ) {
             (false, _) => "off (`--no-gpu`)".to_owned(),
-            (true, Some(why)) => format!("unavailable: {}", cell(why, 160)),
+            (true, Some(why)) => format!("**unavailable** ({})", cell(why, 160)),
             (true, None) => format!(
                 "`{}` every {}",
                 cell(&s.gpu.nvidia_smi.display().to_string(), 120),
