@@ -8,25 +8,23 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{BIN, canned_server, models_answer, one_token_stream, start_sim};
+use common::{BIN, TINY_RUN, canned_server, models_answer, one_token_stream, start_sim};
 use serde_json::Value;
 
-/// One short step: a run takes about a second.
-const TINY: [&str; 13] = [
-    "--no-gpu",
-    "--steps",
-    "1",
-    "--step-duration-s",
-    "0.5",
-    "--warmup-s",
-    "0",
-    "--max-output-tokens",
-    "4",
-    "--timeout-s",
-    "5",
-    "--poll-interval-s",
-    "0.1",
-];
+/// [`TINY_RUN`] with frequent scrapes: a run takes about a second.
+const TINY: [&str; 13] = concat_flags();
+
+const fn concat_flags() -> [&'static str; 13] {
+    let mut out = [""; 13];
+    let mut i = 0;
+    while i < TINY_RUN.len() {
+        out[i] = TINY_RUN[i];
+        i += 1;
+    }
+    out[11] = "--poll-interval-s";
+    out[12] = "0.1";
+    out
+}
 
 /// Runs the sweep with `args` plus [`TINY`], writing under `out`.
 fn sweep(args: &[&str], out: &Path) -> Output {

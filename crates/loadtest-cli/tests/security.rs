@@ -9,21 +9,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_vllm-loadtest");
-
-const TINY_RUN: [&str; 11] = [
-    "--no-gpu",
-    "--steps",
-    "1",
-    "--step-duration-s",
-    "0.5",
-    "--warmup-s",
-    "0",
-    "--max-output-tokens",
-    "4",
-    "--timeout-s",
-    "5",
-];
+use common::{BIN, TINY_RUN};
 
 /// Every file under `dir`, charts included.
 fn all_files(dir: &Path) -> Vec<std::path::PathBuf> {

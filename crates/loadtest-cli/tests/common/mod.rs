@@ -7,6 +7,21 @@ use std::process::{Child, Command, Stdio};
 /// The built binary.
 pub const BIN: &str = env!("CARGO_BIN_EXE_vllm-loadtest");
 
+/// One short step, no GPU: a sweep with these flags takes about a second.
+pub const TINY_RUN: [&str; 11] = [
+    "--no-gpu",
+    "--steps",
+    "1",
+    "--step-duration-s",
+    "0.5",
+    "--warmup-s",
+    "0",
+    "--max-output-tokens",
+    "4",
+    "--timeout-s",
+    "5",
+];
+
 /// Starts `vllm-loadtest sim --port 0 --profile fixed --ttft-ms 5 --itl-ms 1 EXTRA…` and
 /// returns it with the URL from its `listening on` line. The caller kills it.
 pub fn start_sim(extra: &[&str]) -> (Child, String) {
