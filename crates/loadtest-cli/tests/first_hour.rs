@@ -145,6 +145,23 @@ fn a_run_where_nothing_succeeded_exits_1_with_the_dominant_error() {
         "the outcome table is still printed"
     );
 
+    // Without --model, preflight meets the 401 first: exit 2, with the same hint.
+    let (url, _) = canned_server(|_, _| {
+        (
+            "401 Unauthorized",
+            "application/json",
+            r#"{"error":"Unauthorized"}"#.to_owned(),
+        )
+    });
+    let o = sweep(&["--base-url", &url, "--prompt-text", "hi"], out.path());
+    let stderr = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("check --api-key / OPENAI_API_KEY"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("give one with --model"), "{stderr}");
+
     // Server errors: no credential hint.
     let (mut sim, url) = start_sim(&["--fault-http-500", "1"]);
     let out = tempfile::tempdir().unwrap();

@@ -85,6 +85,19 @@ pub(crate) async fn preflight(
         None => client.first_model().await.map_err(|err| {
             if err.is_unreachable() {
                 unreachable(client, &err)
+            } else if matches!(
+                err,
+                ClientError::Http {
+                    status: 401 | 403,
+                    ..
+                }
+            ) {
+                SweepError::Preflight {
+                    message: format!(
+                        "{}/v1/models refused the credentials: {err} (check --api-key / OPENAI_API_KEY)",
+                        client.base_url()
+                    ),
+                }
             } else {
                 SweepError::Preflight {
                     message: format!(
