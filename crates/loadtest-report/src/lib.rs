@@ -43,6 +43,7 @@ mod compare;
 mod error;
 mod format;
 mod run_data;
+mod step_values;
 mod summary;
 mod write;
 

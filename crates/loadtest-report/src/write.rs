@@ -1,29 +1,17 @@
-//! Whole-file writes: a temporary file beside the target, then a rename, so a reader never
-//! sees half a file.
+//! Whole-file writes (the run folder's one atomic write, with the report's error type) and
+//! folder creation.
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::ReportError;
 
-/// Writes `bytes` to `path` atomically (temporary file in the same folder, then rename).
+/// Writes `bytes` to `path` atomically ([`loadtest_run::write_atomic`]: a temporary file in
+/// the same folder, then a rename).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    let err = |source| ReportError::Write {
-        path: path.to_owned(),
-        source,
-    };
-    let tmp = temp_name(path);
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(source) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(err(source));
-    }
-    Ok(())
+    loadtest_run::write_atomic(path, bytes).map_err(|e| ReportError::Write {
+        path: e.path,
+        source: e.source,
+    })
 }
 
 /// Creates `dir` (and its parents) when missing.
@@ -32,13 +20,6 @@ pub(crate) fn ensure_dir(dir: &Path) -> Result<(), ReportError> {
         path: dir.to_owned(),
         source,
     })
-}
-
-fn temp_name(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use plotters::style::RGBColor;
 
 use super::ChartKind;
 use crate::RunData;
-use crate::summary::{gpu_power_w, gpu_util_pct};
+use crate::step_values::{gpu_power_w, gpu_util_pct};
 
 /// Colour-blind-safe palette (Okabe–Ito).
 const BLUE: RGBColor = RGBColor(0, 114, 178);
@@ -156,7 +156,7 @@ pub(crate) fn plot(kind: ChartKind, run: &RunData) -> Option<Plot> {
             ],
         ),
         ChartKind::Server => {
-            if !crate::summary::has_server(steps) {
+            if !crate::step_values::has_server(steps) {
                 return None;
             }
             (
@@ -187,7 +187,7 @@ pub(crate) fn plot(kind: ChartKind, run: &RunData) -> Option<Plot> {
             )
         }
         ChartKind::Gpu => {
-            if !crate::summary::has_gpu(steps) {
+            if !crate::step_values::has_gpu(steps) {
                 return None;
             }
             (

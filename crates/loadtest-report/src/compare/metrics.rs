@@ -5,7 +5,7 @@ use loadtest_run::StepSummary;
 
 use super::SAME_WITHIN;
 use crate::format::{change, fixed, latency, percent, rate, relative};
-use crate::summary::gpu_power_w;
+use crate::step_values::gpu_power_w;
 
 /// Which direction of change is an improvement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use std::path::Path;
 use loadtest_run::StepSummary;
 
 use crate::format::{cell, load, relative};
-use crate::summary::{has_gpu, has_server};
+use crate::step_values::{has_gpu, has_server};
 use crate::{ReportError, RunData};
 use facts::write_facts;
 use metrics::{HEADLINE, METRICS, Metric, Needs, Unit, judge, show};

@@ -13,6 +13,7 @@ use loadtest_run::StepSummary;
 
 use crate::RunData;
 use crate::charts::ChartKind;
+pub(crate) use crate::step_values::{gpu_power_w, gpu_util_pct, has_gpu, has_server};
 
 /// Renders `summary.md` for a run. `charts` are the charts written beside it (linked as
 /// `charts/<file>`), in the order they should appear.
@@ -59,16 +60,6 @@ fn write_charts(md: &mut String, run: &RunData, charts: &[ChartKind]) {
     }
 }
 
-/// True when at least one step has a server block.
-pub(crate) fn has_server(steps: &[StepSummary]) -> bool {
-    steps.iter().any(|s| s.server.is_some())
-}
-
-/// True when at least one step has GPU data.
-pub(crate) fn has_gpu(steps: &[StepSummary]) -> bool {
-    steps.iter().any(|s| !s.gpu.is_empty())
-}
-
 /// The load cell: the level, with `(partial)` / `(client-bound)` flags.
 pub(crate) fn load_cell(step: &StepSummary) -> String {
     let mut cell = crate::format::load(step.load);
@@ -79,24 +70,4 @@ pub(crate) fn load_cell(step: &StepSummary) -> String {
         cell.push_str(" (client-bound)");
     }
     cell
-}
-
-/// Mean GPU utilisation over the step's GPUs, percent.
-pub(crate) fn gpu_util_pct(step: &StepSummary) -> Option<f64> {
-    let values: Vec<f64> = step
-        .gpu
-        .iter()
-        .filter_map(|g| crate::format::finite(g.util_gpu_mean_pct))
-        .collect();
-    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
-}
-
-/// Mean power of all the step's GPUs together, W.
-pub(crate) fn gpu_power_w(step: &StepSummary) -> Option<f64> {
-    let values: Vec<f64> = step
-        .gpu
-        .iter()
-        .filter_map(|g| crate::format::finite(g.power_mean_w))
-        .collect();
-    (!values.is_empty()).then(|| values.iter().sum())
 }
