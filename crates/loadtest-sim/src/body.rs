@@ -14,10 +14,11 @@ use hyper::body::{Body, Frame, SizeHint};
 use tokio::time::Sleep;
 
 use crate::chunks::{ChunkHead, DONE_EVENT, break_event};
+use crate::engine::Step;
 use crate::faults::{FaultKind, FaultPlan};
 use crate::request::Api;
 use crate::seeded::TokenText;
-use crate::source::{Progress, Source, Step};
+use crate::source::{Progress, Source};
 use crate::state::Shared;
 use crate::tap::{ConnTap, StreamClock};
 

@@ -14,10 +14,25 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+use crate::SimConfig;
 use crate::chunks::FinishReason;
 use crate::metrics::H;
-use crate::source::Step;
-use crate::state::Shared;
+use crate::metrics::Metrics;
+
+/// Tokens that came out of the engine together, due at `at`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Step {
+    /// Tokens in this step (≥ 1).
+    pub(crate) tokens: u64,
+    /// When the engine produced them: the event's scheduled send time.
+    pub(crate) at: Instant,
+    /// When the request was first scheduled (left the waiting queue).
+    pub(crate) admitted: Instant,
+    /// Times the request was preempted so far.
+    pub(crate) preemptions: u32,
+    /// Set on the last step.
+    pub(crate) finish: Option<FinishReason>,
+}
 
 /// Behind schedule by more than this, the engine restarts its clock instead of catching up.
 const RESYNC_AFTER: Duration = Duration::from_millis(50);
@@ -86,8 +101,12 @@ struct Limits {
 }
 
 /// Runs the engine until the task is aborted.
-pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Submission>) {
-    let c = &shared.config;
+pub(crate) async fn run(
+    config: SimConfig,
+    metrics: Arc<Metrics>,
+    mut rx: mpsc::UnboundedReceiver<Submission>,
+) {
+    let c = &config;
     let limits = Limits {
         max_num_seqs: usize::try_from(c.max_num_seqs).unwrap_or(usize::MAX),
         batched_tokens: c.max_num_batched_tokens,
@@ -108,7 +127,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Sub
             waiting.push_back(new_seq(sub));
         }
         if running.is_empty() && waiting.is_empty() {
-            publish(&shared, 0, 0, 0);
+            publish(&metrics, 0, 0, 0);
             match rx.recv().await {
                 Some(sub) => waiting.push_back(new_seq(sub)),
                 None => return,
@@ -155,7 +174,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Sub
                 victim.prefilled = 0;
                 victim.prefill_target = victim.sub.prompt_tokens + victim.generated;
                 victim.preemptions += 1;
-                shared.metrics.lock().scalars.preemptions += 1;
+                metrics.lock().scalars.preemptions += 1;
                 waiting.push_front(victim);
             }
         };
@@ -207,10 +226,10 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Sub
         }
         std::mem::swap(&mut running, &mut spare);
         {
-            let mut m = shared.metrics.lock();
+            let mut m = metrics.lock();
             m.observe(H::IterationTokens, (prefill_tokens + decode_tokens) as f64);
         }
-        publish(&shared, running.len(), waiting.len(), kv_used);
+        publish(&metrics, running.len(), waiting.len(), kv_used);
         next_start = Some(deadline);
     }
 }
@@ -257,8 +276,8 @@ fn plan(running: &[Seq], limits: &Limits, work: &mut Vec<u64>) -> (u64, u64) {
     (prefill, decode)
 }
 
-fn publish(shared: &Shared, running: usize, waiting: usize, kv_used: u64) {
-    let mut m = shared.metrics.lock();
+fn publish(metrics: &Metrics, running: usize, waiting: usize, kv_used: u64) {
+    let mut m = metrics.lock();
     m.scalars.running = running as u64;
     m.scalars.waiting = waiting as u64;
     m.scalars.kv_used_tokens = kv_used;

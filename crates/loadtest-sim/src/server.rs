@@ -45,7 +45,13 @@ impl Simulator {
             Profile::Fixed => (None, None),
         };
         let shared = Arc::new(Shared::new(config, truth, engine));
-        let engine_task = engine_rx.map(|rx| tokio::spawn(engine::run(Arc::clone(&shared), rx)));
+        let engine_task = engine_rx.map(|rx| {
+            tokio::spawn(engine::run(
+                shared.config.clone(),
+                Arc::clone(&shared.metrics),
+                rx,
+            ))
+        });
         let server_task = tokio::spawn(accept_loop(listener, Arc::clone(&shared)));
         tracing::info!(%local_addr, "simulator listening");
         Ok(SimHandle {

@@ -1,5 +1,5 @@
 //! Where a response's tokens come from: a fixed schedule, or the batching engine. Both yield
-//! [`Step`]s; [`Progress`] turns them into the request's engine-side metrics.
+//! [`Step`](crate::engine::Step)s; [`Progress`] turns them into the request's engine-side metrics.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,23 +11,9 @@ use tokio::sync::mpsc;
 use tokio::time::Sleep;
 
 use crate::chunks::FinishReason;
+use crate::engine::Step;
 use crate::metrics::{Finished, H};
 use crate::state::Shared;
-
-/// Tokens that came out of the engine together, due at `at`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Step {
-    /// Tokens in this step (≥ 1).
-    pub(crate) tokens: u64,
-    /// When the engine produced them: the event's scheduled send time.
-    pub(crate) at: Instant,
-    /// When the request was first scheduled (left the waiting queue).
-    pub(crate) admitted: Instant,
-    /// Times the request was preempted so far.
-    pub(crate) preemptions: u32,
-    /// Set on the last step.
-    pub(crate) finish: Option<FinishReason>,
-}
 
 /// A fixed-profile schedule: first step at `arrival + ttft`, then one every `itl`.
 #[derive(Debug)]

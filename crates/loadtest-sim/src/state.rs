@@ -1,5 +1,6 @@
 //! State shared by every connection of one simulator.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
@@ -13,7 +14,8 @@ use crate::truth::Truth;
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) config: SimConfig,
-    pub(crate) metrics: Metrics,
+    /// Shared with the batching engine.
+    pub(crate) metrics: Arc<Metrics>,
     pub(crate) truth: Truth,
     pub(crate) counts: Counters,
     /// Generation requests numbered in arrival order: the index of their seeded draws.
@@ -34,7 +36,11 @@ impl Shared {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
         Shared {
-            metrics: Metrics::new(started_unix_s, config.kv_cache_tokens, config.max_model_len),
+            metrics: Arc::new(Metrics::new(
+                started_unix_s,
+                config.kv_cache_tokens,
+                config.max_model_len,
+            )),
             fingerprint: format!("vllm-{}-sim", config.server_version),
             config,
             truth,
