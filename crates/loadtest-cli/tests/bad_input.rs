@@ -120,6 +120,36 @@ fn every_flag_with_a_wrong_value() {
             &[s, "--prompt-text", "   ", "--input-mode", "fixed-prompt"],
             "invalid --prompt-text",
         ),
+        // Burstiness outside 0.01..=1000: gamma:1e-12 scheduled ~90,000 requests in a
+        // 5 req/s step.
+        (
+            &[
+                s,
+                "--load-mode",
+                "rate",
+                "--steps",
+                "5",
+                "--arrival",
+                "gamma:1e-12",
+            ],
+            "invalid --arrival \"gamma:1e-12\": burstiness 1e-12 is outside 0.01..=1000",
+        ),
+        (
+            &[
+                s,
+                "--load-mode",
+                "rate",
+                "--steps",
+                "5",
+                "--arrival",
+                "gamma:5000",
+            ],
+            "outside 0.01..=1000",
+        ),
+        (
+            &[s, "--request-rate", "5", "--burstiness", "0.001"],
+            "invalid --burstiness",
+        ),
         (&[s, "--bogus-flag"], "--bogus-flag"),
         (&[s, "--quiet=yes"], "--quiet"),
         (
@@ -174,6 +204,7 @@ fn bad_prompt_files() {
     let not_utf8 = write("latin1.jsonl", b"ok line\n\xff\xfe caf\xe9\n");
     let bad_row = write("bad.jsonl", b"fine\n{\"prompt\": 5}\n");
     let bad_json = write("json.jsonl", b"{\"prompt\": \"unterminated\n");
+    let number = write("number.jsonl", b"\xEF\xBB\xBF{\"prompt\": \"ok\"}\n42\n");
     // Bigger than the 512 MiB limit without writing it: a sparse file.
     let huge = dir.path().join("huge.jsonl");
     std::fs::File::create(&huge)
@@ -182,12 +213,14 @@ fn bad_prompt_files() {
         .unwrap();
     let missing = dir.path().join("missing.jsonl");
     let folder = dir.path().to_owned();
-    let cases: [(&PathBuf, &str); 8] = [
+    let cases: [(&PathBuf, &str); 9] = [
         (&empty, "holds no prompts"),
         (&blank, "holds no prompts"),
         (&not_utf8, "line 2: not valid UTF-8"),
         (&bad_row, "line 2: \"prompt\" is not a string"),
         (&bad_json, "line 1: invalid JSON"),
+        // The BOM of line 1 is skipped; line 2 is a JSON number, refused like an array.
+        (&number, "line 2: a JSON number is not a prompt"),
         (&huge, "more than the 536870912 bytes allowed"),
         (&missing, "No such file or directory"),
         (&folder, "Is a directory"),

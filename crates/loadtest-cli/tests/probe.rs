@@ -304,3 +304,79 @@ fn the_api_key_rules_are_the_sweep_s() {
         assert!(!stderr.contains("5ecret"), "{stderr}");
     }
 }
+
+/// Like [`serve`], with the bodies given: `/v1/models` answers `models`, a chat request gets
+/// `chat` (SSE) when `chat_status` is 200, else `chat` as a JSON error with that status.
+fn serve_bodies(models: &str, chat: &str, chat_status: u16) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (models, chat) = (models.as_bytes().to_vec(), chat.as_bytes().to_vec());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            handle(stream, &models, &chat, &chat, chat_status);
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// No ESC (a terminal escape) or BEL byte anywhere in the probe's output.
+fn assert_no_escapes(out: &Output) {
+    for (name, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        assert!(
+            !bytes.iter().any(|&b| b == 0x1b || b == 0x07),
+            "{name} carries a raw control byte: {:?}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+}
+
+const HOSTILE_MODELS: &str =
+    r#"{"object":"list","data":[{"id":"evil\u001b[2J\u0007model","object":"model"}]}"#;
+
+const HOSTILE_SSE: &str = concat!(
+    "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},\"finish_reason\":null}]}\n\n",
+    "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"b\"},",
+    "\"finish_reason\":\"stop\\u001b[2J\\u0007\"}]}\n\n",
+    "data: [DONE]\n\n",
+);
+
+#[test]
+fn server_strings_never_reach_the_terminal_raw() {
+    let url = serve_bodies(HOSTILE_MODELS, HOSTILE_SSE, 200);
+    // Human output: the model id (from /v1/models) and the finish_reason are cleaned.
+    let out = probe(&["--base-url", &url, "--requests", "2"]);
+    assert_no_escapes(&out);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("model evil [2J model"), "{stdout}");
+    assert!(stdout.contains("finish stop [2J"), "{stdout}");
+    assert_eq!(stdout.lines().count(), 4, "{stdout}");
+
+    // --json: JSON escapes the control characters; the value itself is kept.
+    let out = probe(&["--base-url", &url, "--requests", "1", "--json"]);
+    assert_no_escapes(&out);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["finish_reason"], "stop\u{1b}[2J\u{7}");
+
+    // An HTTP error's message, in human and JSON output.
+    let error = r#"{"error":{"message":"bad\u001b[2J\u0007 thing","type":"x","code":500}}"#;
+    let url = serve_bodies(HOSTILE_MODELS, error, 500);
+    let out = probe(&["--base-url", &url, "--requests", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_no_escapes(&out);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("error: "), "{stdout}");
+    let out = probe(&["--base-url", &url, "--requests", "1", "--json"]);
+    assert_no_escapes(&out);
+
+    // A /v1/models answer that is no model list: the fatal line is clean too.
+    let url = serve_bodies("\u{1b}[2J\u{7}<html>", HOSTILE_SSE, 200);
+    let out = probe(&["--base-url", &url, "--requests", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_no_escapes(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot pick a model"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -59,24 +59,214 @@ pub struct Chunk<'a> {
     pub usage: Option<Usage>,
 }
 
+/// The largest token count believed from a server's `usage` (10 million: more than any
+/// context window); a count above it is treated as invalid.
+pub const MAX_USAGE_TOKENS: u64 = 10_000_000;
+
 /// Token counts from a server's `usage` object. Fields the server left out or set to null are
 /// `None`: never guessed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+///
+/// A count that is not an integer in `0..=`[`MAX_USAGE_TOKENS`] (negative, fractional, huge,
+/// a string, …) is `None` too, and sets [`invalid`](Self::invalid): an absurd value never
+/// fails the stream nor reaches a throughput. So does a `usage` that is not an object.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
     /// `usage.prompt_tokens`.
-    #[serde(default)]
     pub prompt_tokens: Option<u64>,
-    /// `usage.completion_tokens`.
-    #[serde(default)]
+    /// `usage.completion_tokens`. (The [`StreamMeasurer`](crate::measure::StreamMeasurer)
+    /// replaces an invalid one by the counted token events, and keeps `invalid` set.)
     pub completion_tokens: Option<u64>,
     /// `usage.prompt_tokens_details.cached_tokens` (vLLM sends it only with
     /// `--enable-prompt-tokens-details`).
-    #[serde(
-        default,
-        rename = "prompt_tokens_details",
-        deserialize_with = "cached_tokens"
-    )]
     pub cached_tokens: Option<u64>,
+    /// The server sent a count (or a `usage`) that is not believable; see the type's doc.
+    pub invalid: bool,
+}
+
+impl<'de> Deserialize<'de> for Usage {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ObjectOr::<Usage>(std::marker::PhantomData))
+    }
+}
+
+impl FromObject for Usage {
+    const NULL: Self = Usage {
+        prompt_tokens: None,
+        completion_tokens: None,
+        cached_tokens: None,
+        invalid: false,
+    };
+    const OTHER: Self = Usage {
+        invalid: true,
+        ..Self::NULL
+    };
+
+    fn from_object<'de, A: MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            #[serde(default)]
+            prompt_tokens: Count,
+            #[serde(default)]
+            completion_tokens: Count,
+            #[serde(default, rename = "prompt_tokens_details")]
+            details: Details,
+        }
+        let raw = Raw::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        let counts = [raw.prompt_tokens, raw.completion_tokens, raw.details.0];
+        Ok(Usage {
+            prompt_tokens: raw.prompt_tokens.valid(),
+            completion_tokens: raw.completion_tokens.valid(),
+            cached_tokens: raw.details.0.valid(),
+            invalid: counts.contains(&Count::Invalid),
+        })
+    }
+}
+
+/// `usage.prompt_tokens_details`: only its `cached_tokens`.
+#[derive(Default)]
+struct Details(Count);
+
+impl<'de> Deserialize<'de> for Details {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ObjectOr::<Details>(std::marker::PhantomData))
+    }
+}
+
+impl FromObject for Details {
+    const NULL: Self = Details(Count::Absent);
+    const OTHER: Self = Details(Count::Invalid);
+
+    fn from_object<'de, A: MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            #[serde(default)]
+            cached_tokens: Count,
+        }
+        let raw = Raw::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        Ok(Details(raw.cached_tokens))
+    }
+}
+
+/// A value read from a JSON object, with stand-ins for null and for any other JSON value.
+trait FromObject: Sized {
+    const NULL: Self;
+    const OTHER: Self;
+    fn from_object<'de, A: MapAccess<'de>>(map: A) -> Result<Self, A::Error>;
+}
+
+/// Reads a [`FromObject`] from any JSON value (a non-object is skipped whole).
+struct ObjectOr<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: FromObject> Visitor<'de> for ObjectOr<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        T::from_object(map)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<T, E> {
+        Ok(T::NULL)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<T, E> {
+        Ok(T::NULL)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<T, E> {
+        Ok(T::OTHER)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<T, E> {
+        Ok(T::OTHER)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<T, E> {
+        Ok(T::OTHER)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<T, E> {
+        Ok(T::OTHER)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<T, E> {
+        Ok(T::OTHER)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(T::OTHER)
+    }
+}
+
+/// One token count of a `usage`, read from any JSON value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Count {
+    /// Absent or null.
+    #[default]
+    Absent,
+    Valid(u64),
+    /// Any other value.
+    Invalid,
+}
+
+impl Count {
+    fn valid(self) -> Option<u64> {
+        match self {
+            Count::Valid(n) => Some(n),
+            Count::Absent | Count::Invalid => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Count;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a token count")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Count, E> {
+                Ok(if v <= MAX_USAGE_TOKENS {
+                    Count::Valid(v)
+                } else {
+                    Count::Invalid
+                })
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Count, E> {
+                match u64::try_from(v) {
+                    Ok(v) => self.visit_u64(v),
+                    Err(_) => Ok(Count::Invalid),
+                }
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Count, E> {
+                // serde_json hands integers as u64/i64: a float is fractional or has an
+                // exponent ("16.5", "1e3"), not a count.
+                Ok(Count::Invalid)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Count, E> {
+                Ok(Count::Absent)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Count, E> {
+                Ok(Count::Absent)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Count, D::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Count, E> {
+                Ok(Count::Invalid)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Count, E> {
+                Ok(Count::Invalid)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Count, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Count::Invalid)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Count, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Count::Invalid)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// A chunk that is not JSON of the expected shape.
@@ -282,13 +472,4 @@ impl<'de> Deserialize<'de> for NonEmpty {
         }
         d.deserialize_any(V)
     }
-}
-
-fn cached_tokens<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    #[derive(Deserialize)]
-    struct Details {
-        #[serde(default)]
-        cached_tokens: Option<u64>,
-    }
-    Ok(Option::<Details>::deserialize(d)?.and_then(|d| d.cached_tokens))
 }

@@ -242,7 +242,10 @@ impl StreamMeasurer {
                     self.finish_reason = Some(reason.into_owned());
                 }
                 if let Some(usage) = chunk.usage {
+                    // The last usage counts; an invalid one, even superseded, stays flagged.
+                    let invalid = self.usage.invalid || usage.invalid;
                     self.usage = usage;
+                    self.usage.invalid = invalid;
                 }
             }
             Err(e) => {
@@ -256,6 +259,13 @@ impl StreamMeasurer {
     }
 
     fn record(self, status: Status, error: Option<String>, end: Instant) -> RequestRecord {
+        let mut usage = self.usage;
+        // An invalid usage (a negative, fractional or huge count) left no completion_tokens:
+        // the counted token events stand in (a lower bound when an event carries several
+        // tokens), and `usage.invalid` says so. A usage never sent stays `None`.
+        if usage.invalid && usage.completion_tokens.is_none() {
+            usage.completion_tokens = Some(self.token_events);
+        }
         let since = |t: Option<Instant>| t.map(|t| t.saturating_duration_since(self.start));
         RequestRecord {
             status,
@@ -269,7 +279,7 @@ impl StreamMeasurer {
             sse_events: self.sse_events,
             reads: Some(self.token_reads),
             gaps: self.gaps.summary(),
-            usage: self.usage,
+            usage,
             finish_reason: self.finish_reason,
         }
     }

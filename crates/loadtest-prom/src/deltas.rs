@@ -28,16 +28,21 @@ pub struct CounterDelta {
 }
 
 impl CounterDelta {
-    fn new(wire: &'static str, start: f64, end: f64, restarted: bool) -> Self {
+    /// `None` when either edge is not finite (NaN or ±Inf as the server printed it), or the
+    /// difference of two huge values is not: such a counter has no delta for the window.
+    fn new(wire: &'static str, start: f64, end: f64, restarted: bool) -> Option<Self> {
+        if !start.is_finite() || !end.is_finite() {
+            return None;
+        }
         let reset = restarted || end < start;
         let delta = if reset { end } else { end - start };
-        Self {
+        delta.is_finite().then_some(Self {
             wire: Cow::Borrowed(wire),
             start,
             end,
             delta,
             reset,
-        }
+        })
     }
 }
 
@@ -101,15 +106,17 @@ impl GaugeWindow {
         }
     }
 
-    /// Statistics of one gauge; `None` if no scrape in the window had it.
+    /// Statistics of one gauge; `None` if no scrape in the window had it as a finite value
+    /// (or the finite values were so huge that their mean is not).
     #[must_use]
     pub fn stats(&self, metric: ScalarMetric) -> Option<GaugeStats> {
         let acc = self.acc[metric as usize];
         let wire = Cow::Borrowed(acc.wire?);
-        (acc.samples > 0).then(|| GaugeStats {
+        let mean = acc.sum / acc.samples as f64;
+        (acc.samples > 0 && mean.is_finite()).then_some(GaugeStats {
             wire,
             samples: acc.samples,
-            mean: acc.sum / acc.samples as f64,
+            mean,
             max: acc.max,
             last: acc.last,
         })
@@ -216,6 +223,28 @@ impl HistogramDelta {
     #[must_use]
     pub fn from_window(wire: &'static str, window: HistogramSnapshot, reset: bool) -> Self {
         Self::with_wire(Cow::Borrowed(wire), window, reset)
+    }
+
+    /// Every number is finite (`+Inf` only as the last bucket's bound): what a window may
+    /// hold, so that its JSON reads back (serde_json writes a NaN or ±Inf as `null`).
+    fn is_finite(&self) -> bool {
+        let quantile_ok = |q: &Option<QuantileBucket>| {
+            q.is_none_or(|q| {
+                q.lo.is_finite()
+                    && q.hi.is_none_or(f64::is_finite)
+                    && q.est.is_none_or(f64::is_finite)
+            })
+        };
+        self.count.is_finite()
+            && self.sum.is_finite()
+            && self.mean.is_none_or(f64::is_finite)
+            && self
+                .buckets
+                .iter()
+                .all(|b| b.count.is_finite() && (b.le.is_finite() || b.le == f64::INFINITY))
+            && [&self.p50, &self.p90, &self.p99]
+                .into_iter()
+                .all(quantile_ok)
     }
 
     fn with_wire(wire: Cow<'static, str>, window: HistogramSnapshot, reset: bool) -> Self {
@@ -341,8 +370,9 @@ impl StepDeltas {
                         start.scalar(metric),
                         end.scalar(metric),
                         end.scalar_wire_name(metric),
-                    ) {
-                        counters.insert(metric, CounterDelta::new(wire, a, b, restarted));
+                    ) && let Some(delta) = CounterDelta::new(wire, a, b, restarted)
+                    {
+                        counters.insert(metric, delta);
                     }
                 }
             }
@@ -354,10 +384,9 @@ impl StepDeltas {
         ) {
             for (reason, &b) in &end.request_success_by_reason {
                 let a = start.request_success_by_reason.get(reason).copied();
-                by_reason.insert(
-                    reason.clone(),
-                    CounterDelta::new(wire, a.unwrap_or(0.0), b, restarted),
-                );
+                if let Some(delta) = CounterDelta::new(wire, a.unwrap_or(0.0), b, restarted) {
+                    by_reason.insert(reason.clone(), delta);
+                }
             }
         }
         let mut histograms = BTreeMap::new();
@@ -366,8 +395,15 @@ impl StepDeltas {
                 start.histogram(metric),
                 end.histogram(metric),
                 end.histogram_wire_name(metric),
-            ) {
-                histograms.insert(metric, HistogramDelta::between(wire, a, b, restarted));
+            ) && a.is_finite()
+                && b.is_finite()
+            {
+                // A NaN or ±Inf at either edge leaves the histogram out of the window, as
+                // does a difference of huge values that is not finite.
+                let delta = HistogramDelta::between(wire, a, b, restarted);
+                if delta.is_finite() {
+                    histograms.insert(metric, delta);
+                }
             }
         }
         let derived = derive(&counters, &histograms, window);
@@ -408,11 +444,13 @@ fn derive(
     window: Duration,
 ) -> DerivedRates {
     let secs = window.as_secs_f64();
+    // Every ratio is checked: finite deltas over a tiny window can still overflow.
     let rate = |m: ScalarMetric| {
         counters
             .get(&m)
             .filter(|_| secs > 0.0)
             .map(|c| c.delta / secs)
+            .filter(|r| r.is_finite())
     };
     let delta = |m: ScalarMetric| counters.get(&m).map(|c| c.delta);
     let prefix_cache_hit_rate = match (
@@ -421,7 +459,8 @@ fn derive(
     ) {
         (Some(hits), Some(queries)) if queries > 0.0 => Some(hits / queries),
         _ => None,
-    };
+    }
+    .filter(|r| r.is_finite());
     let hist_mean = |m: HistogramMetric| histograms.get(&m).and_then(|h| h.mean);
     let ttft_split = match (
         hist_mean(HistogramMetric::Queue),
@@ -434,7 +473,7 @@ fn derive(
                 prefill_mean_s: prefill,
                 queue_fraction: mean(queue, queue + prefill),
                 ttft_mean_s: ttft,
-                other_mean_s: ttft.map(|t| t - queue - prefill),
+                other_mean_s: ttft.map(|t| t - queue - prefill).filter(|o| o.is_finite()),
             })
         }
         _ => None,
@@ -450,47 +489,4 @@ fn derive(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn snapshot(buckets: &[(f64, f64)], count: f64, sum: f64) -> HistogramSnapshot {
-        HistogramSnapshot {
-            buckets: buckets
-                .iter()
-                .map(|&(le, count)| Bucket { le, count })
-                .collect(),
-            count,
-            sum,
-        }
-    }
-
-    #[test]
-    fn histogram_delta_json_reads_back_and_old_files_are_recomputed() {
-        let start = snapshot(
-            &[(0.3, 10.0), (0.5, 10.0), (f64::INFINITY, 10.0)],
-            10.0,
-            2e-4,
-        );
-        let end = snapshot(
-            &[(0.3, 66.0), (0.5, 66.0), (f64::INFINITY, 66.0)],
-            66.0,
-            1.4e-3,
-        );
-        let delta = HistogramDelta::between("vllm:request_queue_time_seconds", &start, &end, false);
-        let p50 = delta.p50.unwrap();
-        assert_eq!((p50.lo, p50.hi, p50.est), (0.0, Some(0.3), None));
-        let json = serde_json::to_string(&delta).unwrap();
-        assert!(
-            json.contains(r#""p50":{"lo":0.0,"hi":0.3,"est":null}"#),
-            "{json}"
-        );
-        let back: HistogramDelta = serde_json::from_str(&json).unwrap();
-        assert_eq!(back, delta);
-        // Written before quantiles were buckets: p50 = 0.15 (interpolated); read back, the
-        // quantiles come from the buckets again.
-        let old = json.replace(r#"{"lo":0.0,"hi":0.3,"est":null}"#, "0.15");
-        assert!(old.contains(r#""p50":0.15"#));
-        let back: HistogramDelta = serde_json::from_str(&old).unwrap();
-        assert_eq!(back, delta);
-    }
-}
+mod tests;

@@ -16,7 +16,9 @@ use crate::types::Sample;
 ///
 /// Every field is `None` when the server does not expose any of its wire names
 /// ([`crate::SCALAR_ALIASES`], [`crate::HISTOGRAM_ALIASES`]). A value the server printed as
-/// `NaN` stays NaN.
+/// `NaN` (or `±Inf`) stays so here, as printed; it goes no further: [`Self::csv_values`] writes
+/// an empty cell for it, [`crate::StepDeltas`] leaves it out of the window's numbers, and
+/// [`Self::non_finite`] names it so that a caller can say what was left out.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CanonicalSnapshot {
     /// Server detected from the metric names.
@@ -152,7 +154,7 @@ impl CanonicalSnapshot {
             samples
                 .iter()
                 .map(|s| s.value)
-                .filter(|v| !v.is_nan())
+                .filter(|v| v.is_finite())
                 .max_by(f64::total_cmp)
         });
         snap
@@ -224,11 +226,40 @@ impl CanonicalSnapshot {
         self.histogram_wire[metric as usize]
     }
 
+    /// The canonical metrics whose value in this scrape is not finite (NaN or ±Inf): a
+    /// scalar (or one of its `finished_reason` series), or a histogram whose `_count`, `_sum`
+    /// or a bucket count is. Each is left out of [`csv_values`](Self::csv_values) (an empty
+    /// cell) and of [`crate::StepDeltas`]; empty for a sane server.
+    #[must_use]
+    pub fn non_finite(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        for metric in ScalarMetric::ALL {
+            let bad_reason = metric == ScalarMetric::RequestSuccessTotal
+                && self
+                    .request_success_by_reason
+                    .values()
+                    .any(|v| !v.is_finite());
+            if self.scalar(metric).is_some_and(|v| !v.is_finite()) || bad_reason {
+                out.push(metric.name());
+            }
+        }
+        for metric in HistogramMetric::ALL {
+            if self.histogram(metric).is_some_and(|h| !h.is_finite()) {
+                out.push(metric.name());
+            }
+        }
+        out
+    }
+
     /// One `vllm_metrics.csv` row for [`CSV_COLUMNS`]: numbers in Rust's shortest round-trip
-    /// form, an empty string when absent.
+    /// form, an empty string when absent or not finite (a NaN or ±Inf the server printed:
+    /// never `NaN` or `inf` in the file).
     #[must_use]
     pub fn csv_values(&self) -> [String; 17] {
-        let fmt = |v: Option<f64>| v.map_or_else(String::new, |v| v.to_string());
+        let fmt = |v: Option<f64>| {
+            v.filter(|v| v.is_finite())
+                .map_or_else(String::new, |v| v.to_string())
+        };
         let mut row: [String; 17] = Default::default();
         for (i, metric) in ScalarMetric::ALL.into_iter().enumerate() {
             row[i] = fmt(self.scalar(metric));
@@ -258,8 +289,11 @@ fn histogram_of(
     if let Some(samples) = by_name.get(format!("{family}_bucket").as_str()) {
         for s in samples {
             match s.label(LE_LABEL).and_then(parse_number) {
-                Some(le) if !le.is_nan() => buckets.push(Bucket { le, count: s.value }),
-                _ => tracing::warn!(family, "histogram bucket without a numeric `le` skipped"),
+                // A `-Inf` bound holds nothing a histogram can use, and JSON could not carry it.
+                Some(le) if !le.is_nan() && le != f64::NEG_INFINITY => {
+                    buckets.push(Bucket { le, count: s.value });
+                }
+                _ => tracing::warn!(family, "histogram bucket without a usable `le` skipped"),
             }
         }
     }

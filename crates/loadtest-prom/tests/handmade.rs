@@ -80,8 +80,10 @@ fn llamacpp_nan() {
         gauges.stats(ScalarMetric::RequestsRunning).unwrap().max,
         3.0
     );
-    // NaN becomes an empty CSV cell? No: it is a value the server printed; it is kept.
-    assert_eq!(snap.csv_values()[2], "NaN");
+    // NaN is kept in the snapshot as printed, but vllm_metrics.csv never holds `NaN`: its
+    // cell is empty, and the metric is named as not finite.
+    assert_eq!(snap.csv_values()[2], "");
+    assert_eq!(snap.non_finite(), ["kv_cache_usage"]);
     assert_eq!(snap.csv_values()[5], "");
 }
 

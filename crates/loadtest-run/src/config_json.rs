@@ -202,11 +202,33 @@ pub enum Arrival {
     /// Equal gaps (CV 0).
     Constant,
     /// Gamma gaps with shape = `burstiness` (CV = 1/√burstiness; 1.0 is Poisson, below 1 is
-    /// burstier).
+    /// burstier), within [`Arrival::MIN_BURSTINESS`]..=[`Arrival::MAX_BURSTINESS`].
     Gamma {
         /// The gamma shape.
         burstiness: f64,
     },
+}
+
+impl Arrival {
+    /// The smallest burstiness accepted (CV 10). Below it nearly every gap is ~0 and the
+    /// requests of a whole step arrive at once: no longer a schedule, and unbounded work.
+    pub const MIN_BURSTINESS: f64 = 0.01;
+    /// The largest burstiness accepted (CV ≈ 0.03, already constant gaps in all but name).
+    pub const MAX_BURSTINESS: f64 = 1000.0;
+
+    /// Why `burstiness` is refused, or `None` when it is in range.
+    pub fn burstiness_error(burstiness: f64) -> Option<String> {
+        if (Self::MIN_BURSTINESS..=Self::MAX_BURSTINESS).contains(&burstiness) {
+            None
+        } else {
+            Some(format!(
+                "burstiness {burstiness:?} is outside {}..={} (gamma:<burstiness>; 1 is \
+                 Poisson, smaller is burstier)",
+                Self::MIN_BURSTINESS,
+                Self::MAX_BURSTINESS
+            ))
+        }
+    }
 }
 
 impl FromStr for Arrival {
@@ -221,9 +243,15 @@ impl FromStr for Arrival {
                     .strip_prefix("gamma:")
                     .ok_or_else(|| "expected poisson, constant or gamma:<burstiness>".to_owned())?;
                 match value.parse::<f64>() {
-                    Ok(b) if b.is_finite() && b > 0.0 => Ok(Arrival::Gamma { burstiness: b }),
+                    Ok(b) if b.is_finite() => match Arrival::burstiness_error(b) {
+                        None => Ok(Arrival::Gamma { burstiness: b }),
+                        Some(e) => Err(e),
+                    },
                     _ => Err(format!(
-                        "burstiness {value:?} is not a number > 0 (expected gamma:<burstiness>)"
+                        "burstiness {value:?} is not a number (expected gamma:<burstiness>, \
+                         {}..={})",
+                        Arrival::MIN_BURSTINESS,
+                        Arrival::MAX_BURSTINESS
                     )),
                 }
             }
@@ -236,6 +264,11 @@ impl fmt::Display for Arrival {
         match self {
             Arrival::Poisson => f.write_str("poisson"),
             Arrival::Constant => f.write_str("constant"),
+            // Out of range (refused by validation), `{:?}` keeps it short: "1e-12", not
+            // "0.000000000001" (nor 300 digits for 1e300).
+            Arrival::Gamma { burstiness } if Arrival::burstiness_error(*burstiness).is_some() => {
+                write!(f, "gamma:{burstiness:?}")
+            }
             Arrival::Gamma { burstiness } => write!(f, "gamma:{burstiness}"),
         }
     }

@@ -1,6 +1,13 @@
 //! Open-loop arrivals (`--load-mode rate`): when each request is due. Inter-arrival gaps are
 //! drawn from the seed with mean 1 and scaled by the current rate, so the schedule is a pure
 //! function of (seed, step plan).
+//!
+//! The schedule is lazy: `Arrivals` yields one offset at a time and holds no list, so its
+//! memory is constant whatever the step length. Its pace is bounded too: gamma burstiness is
+//! clamped to [`Arrival::MIN_BURSTINESS`]..=[`Arrival::MAX_BURSTINESS`] (validation refuses
+//! values outside), and no gamma gap is shorter than `MIN_UNIT_GAP` mean gaps, so a window
+//! of `T` seconds at `r` requests/s holds at most `r·T / MIN_UNIT_GAP + 1` arrivals — a burst
+//! can never schedule an unbounded count in one instant.
 
 use std::time::Duration;
 
@@ -27,6 +34,11 @@ enum GapDist {
     Gamma(Gamma<f64>),
 }
 
+/// The shortest gamma gap, in mean gaps: at most 1000 × the rate in any instant. (A tiny
+/// burstiness draws most gaps as ~0; this spreads such a burst over a few milliseconds at most
+/// and moves the mean gap by under 0.1%.)
+pub(crate) const MIN_UNIT_GAP: f64 = 1e-3;
+
 /// During a rate-0 stretch (or a ramp starting at 0) the clock moves on in steps this long.
 const IDLE_STEP: Duration = Duration::from_millis(10);
 
@@ -35,10 +47,15 @@ impl Arrivals {
         let gap = match arrival {
             Arrival::Poisson => GapDist::Exp,
             Arrival::Constant => GapDist::Constant,
-            Arrival::Gamma { burstiness } => match Gamma::new(burstiness, 1.0 / burstiness) {
-                Ok(g) => GapDist::Gamma(g),
-                Err(_) => GapDist::Exp,
-            },
+            Arrival::Gamma { burstiness } => {
+                // Validated already; clamped again so that no config reaches a degenerate
+                // shape (a NaN fails `Gamma::new` and falls back to Poisson).
+                let b = burstiness.clamp(Arrival::MIN_BURSTINESS, Arrival::MAX_BURSTINESS);
+                match Gamma::new(b, 1.0 / b) {
+                    Ok(g) => GapDist::Gamma(g),
+                    Err(_) => GapDist::Exp,
+                }
+            }
         };
         Arrivals {
             timeline,
@@ -52,7 +69,7 @@ impl Arrivals {
         match &self.gap {
             GapDist::Exp => Exp1.sample(&mut self.rng),
             GapDist::Constant => 1.0,
-            GapDist::Gamma(g) => g.sample(&mut self.rng),
+            GapDist::Gamma(g) => g.sample(&mut self.rng).max(MIN_UNIT_GAP),
         }
     }
 }
@@ -148,7 +165,95 @@ mod tests {
         assert_eq!("poisson".parse(), Ok(Arrival::Poisson));
         assert_eq!("gamma:0.5".parse(), Ok(Arrival::Gamma { burstiness: 0.5 }));
         assert!("gamma:0".parse::<Arrival>().is_err());
+        assert_eq!(
+            "gamma:0.01".parse(),
+            Ok(Arrival::Gamma { burstiness: 0.01 })
+        );
+        assert_eq!(
+            "gamma:1000".parse(),
+            Ok(Arrival::Gamma { burstiness: 1000.0 })
+        );
+        for bad in ["gamma:1e-12", "gamma:0.0099", "gamma:1000.5", "gamma:1e300"] {
+            let err = bad.parse::<Arrival>().unwrap_err();
+            assert!(err.contains("outside 0.01..=1000"), "{bad}: {err}");
+        }
+        assert!(
+            "gamma:1e-12"
+                .parse::<Arrival>()
+                .unwrap_err()
+                .starts_with("burstiness 1e-12 is outside")
+        );
+        for bad in ["gamma:nan", "gamma:inf", "gamma:x"] {
+            let err = bad.parse::<Arrival>().unwrap_err();
+            assert!(err.contains("not a number"), "{bad}: {err}");
+        }
         assert!("bursty".parse::<Arrival>().is_err());
         assert_eq!(Arrival::Gamma { burstiness: 2.0 }.to_string(), "gamma:2");
+        assert_eq!(
+            Arrival::Gamma { burstiness: 0.01 }.to_string(),
+            "gamma:0.01"
+        );
+        // Out of range, short and still parseable text.
+        assert_eq!(
+            Arrival::Gamma { burstiness: 1e-12 }.to_string(),
+            "gamma:1e-12"
+        );
+        assert_eq!(
+            Arrival::Gamma { burstiness: 1e300 }.to_string(),
+            "gamma:1e300"
+        );
+    }
+
+    fn count(arrival: Arrival, rate: f64, step: Duration, seed: u64) -> Vec<Duration> {
+        let timeline = Timeline::new(
+            &[rate],
+            Duration::ZERO,
+            Duration::ZERO,
+            step,
+            Duration::ZERO,
+        );
+        Arrivals::new(timeline, arrival, seed).collect()
+    }
+
+    #[test]
+    fn the_burstiest_schedule_stays_bounded() {
+        // rate × duration = 10. A step starts with a burst (~2% of draws at this shape are a
+        // gap longer than the step), so a short step holds more than 10 on average, but never
+        // more than 50× that: that takes ~500 draws in a row below 1 mean gap (P < 1e-8).
+        let (rate, step) = (5.0, Duration::from_secs(2));
+        let burstiest = Arrival::Gamma {
+            burstiness: Arrival::MIN_BURSTINESS,
+        };
+        for seed in 0..200 {
+            let times = count(burstiest, rate, step, seed);
+            assert!(times.len() <= 500, "seed {seed}: {} arrivals", times.len());
+            // No two arrivals closer than the floor (less the nanosecond rounding).
+            let floor = Duration::from_secs_f64(MIN_UNIT_GAP / rate) - Duration::from_nanos(1);
+            assert!(
+                times.windows(2).all(|w| w[1] - w[0] >= floor),
+                "seed {seed}"
+            );
+        }
+        // Over a long step, still the rate (the floor moves the mean gap by under 0.1%).
+        let n = count(burstiest, 1000.0, Duration::from_secs(100), 3).len() as f64;
+        assert!(
+            (n / 100_000.0 - 1.0).abs() < 0.15,
+            "{n} arrivals, 100000 expected"
+        );
+    }
+
+    #[test]
+    fn an_unvalidated_burstiness_is_clamped_not_unbounded() {
+        // gamma:1e-12 sent ~90,000 requests in a 5 req/s step; bypassing validation it now
+        // schedules at most the hard bound r·T / MIN_UNIT_GAP + 1.
+        let (rate, step) = (5.0, Duration::from_secs(10));
+        let hard = (rate * step.as_secs_f64() / MIN_UNIT_GAP) as usize + 1;
+        for burstiness in [1e-12, 0.0, -1.0, f64::NAN, f64::INFINITY, 1e300] {
+            for seed in 0..20 {
+                let n = count(Arrival::Gamma { burstiness }, rate, step, seed).len();
+                assert!(n <= hard, "{burstiness}: {n}");
+                assert!(n <= 50 * 50, "{burstiness} seed {seed}: {n} arrivals");
+            }
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! `--prompt-file`: JSONL where each row is plain text, a JSON string, or an object with
-//! `prompt`, `text` or `messages`.
+//! `prompt`, `text` or `messages`. A leading UTF-8 byte order mark is skipped; a row that is
+//! a JSON array, number, boolean or null is an error naming the file and line.
 
 use loadtest_client::{ChatMessage, Prompt};
 use loadtest_run::PromptFileFacts;
@@ -8,6 +9,13 @@ use std::path::{Path, PathBuf};
 
 /// The largest prompt file read (a guard against pointing the tool at the wrong file).
 pub const MAX_PROMPT_FILE_BYTES: u64 = 512 * 1024 * 1024;
+
+/// The UTF-8 byte order mark, skipped at the start of a prompt file.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// What a row may be, quoted by the errors of rows that are JSON of another kind.
+const ROW_KINDS: &str =
+    "expected text, a JSON string, or an object with \"prompt\", \"text\" or \"messages\"";
 
 /// Why a prompt file could not be used; every variant names the file (and line).
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +93,13 @@ pub fn load_prompt_file(path: &Path) -> Result<(Vec<Prompt>, PromptFileFacts), P
             line: line_no,
             reason,
         };
-        let text = std::str::from_utf8(&buf)
+        // A UTF-8 byte order mark (editors on Windows write one) is not part of the first
+        // row: left in, it would turn a JSON row into text that starts with U+FEFF.
+        let row = match buf.strip_prefix(UTF8_BOM) {
+            Some(rest) if line_no == 1 => rest,
+            _ => &buf[..],
+        };
+        let text = std::str::from_utf8(row)
             .map_err(|e| bad(format!("not valid UTF-8 (byte {})", e.valid_up_to())))?;
         if let Some(prompt) = parse_row(text).map_err(bad)? {
             prompts.push(prompt);
@@ -119,6 +133,17 @@ pub fn parse_row(line: &str) -> Result<Option<Prompt>, String> {
     }
     let looks_json = trimmed.starts_with(['{', '"', '[']);
     if !looks_json {
+        // A row that is a whole JSON number, boolean or null is a mistake (a column of
+        // numbers, a `null` left by a script), not a prompt; text merely starting like one
+        // ("42 is the answer", "nothing") is text.
+        if trimmed.starts_with(|c: char| c.is_ascii_digit() || "-tfn".contains(c))
+            && let Ok(value) = serde_json::from_str::<serde_json::Value>(trimmed)
+        {
+            return Err(format!(
+                "{} is not a prompt ({ROW_KINDS})",
+                json_kind(&value)
+            ));
+        }
         return Ok(Some(Prompt::text(row)));
     }
     let value: serde_json::Value =
@@ -138,7 +163,22 @@ pub fn parse_row(line: &str) -> Result<Option<Prompt>, String> {
             }
             Err("object has none of \"prompt\", \"text\" or \"messages\"".to_owned())
         }
-        _ => Err("a JSON array is not a prompt (expected text, a JSON string, or an object with \"prompt\", \"text\" or \"messages\")".to_owned()),
+        other => Err(format!(
+            "{} is not a prompt ({ROW_KINDS})",
+            json_kind(&other)
+        )),
+    }
+}
+
+/// "a JSON array", "a JSON number", … for the row errors.
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "a JSON null",
+        serde_json::Value::Bool(_) => "a JSON boolean",
+        serde_json::Value::Number(_) => "a JSON number",
+        serde_json::Value::String(_) => "a JSON string",
+        serde_json::Value::Array(_) => "a JSON array",
+        serde_json::Value::Object(_) => "a JSON object",
     }
 }
 
@@ -223,5 +263,70 @@ mod tests {
         assert!(parse_row(r#"{"messages": [{"content": "x"}]}"#).is_err());
         assert!(parse_row("[1,2]").is_err());
         assert_eq!(parse_row("\"  \"").unwrap_err(), "empty prompt");
+    }
+
+    #[test]
+    fn json_scalars_are_refused_like_arrays() {
+        let array = parse_row("[1]").unwrap_err();
+        assert!(
+            array.starts_with("a JSON array is not a prompt (expected text"),
+            "{array}"
+        );
+        for (row, kind) in [
+            ("42", "a JSON number"),
+            ("-1.5e3", "a JSON number"),
+            (" true ", "a JSON boolean"),
+            ("false", "a JSON boolean"),
+            ("null\r\n", "a JSON null"),
+        ] {
+            let err = parse_row(row).unwrap_err();
+            assert_eq!(err, array.replace("a JSON array", kind), "{row:?}");
+        }
+        // Text that only starts like a scalar is text.
+        for row in ["42 is the answer", "nothing", "true story", "-", "fast"] {
+            assert_eq!(parse_row(row).unwrap(), Some(Prompt::text(row)), "{row:?}");
+        }
+    }
+
+    fn write_file(bytes: &[u8]) -> tempfile::NamedTempFile {
+        use std::io::Write as _;
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(bytes).unwrap();
+        file
+    }
+
+    #[test]
+    fn a_leading_bom_is_skipped() {
+        let file = write_file(b"\xEF\xBB\xBF{\"prompt\": \"p\"}\nplain\n");
+        let (prompts, facts) = load_prompt_file(file.path()).unwrap();
+        assert_eq!(prompts, vec![Prompt::text("p"), Prompt::text("plain")]);
+        assert_eq!(facts.rows, 2);
+        // The digest is the file's bytes, BOM included.
+        let file2 = write_file(b"{\"prompt\": \"p\"}\nplain\n");
+        assert_ne!(
+            load_prompt_file(file2.path()).unwrap().1.sha256,
+            facts.sha256
+        );
+
+        let file = write_file(b"\xEF\xBB\xBFhello\n\"q\"\n");
+        let prompts = read_prompt_file(file.path()).unwrap();
+        assert_eq!(prompts, vec![Prompt::text("hello"), Prompt::text("q")]);
+        // A BOM alone is an empty file.
+        let file = write_file(b"\xEF\xBB\xBF\n");
+        assert!(matches!(
+            read_prompt_file(file.path()),
+            Err(PromptFileError::Empty { .. })
+        ));
+    }
+
+    #[test]
+    fn scalar_rows_name_file_and_line() {
+        let file = write_file(b"hello\n\n7\n");
+        let err = read_prompt_file(file.path()).unwrap_err().to_string();
+        let want = format!(
+            "prompt file {}, line 3: a JSON number is not a prompt",
+            file.path().display()
+        );
+        assert!(err.starts_with(&want), "{err}");
     }
 }

@@ -4,7 +4,7 @@
 //! `vllm_metrics.csv`, in the order the scrapes were taken; the scrapes inside a step's window
 //! give its server deltas.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -66,6 +66,11 @@ pub(crate) struct Scraped {
     pub failed: u64,
     pub first_failure: Option<String>,
     pub line_errors: u64,
+    /// Values that were NaN or ±Inf in good scrapes (one per canonical metric and scrape):
+    /// empty cells in the CSV, left out of the server numbers.
+    pub non_finite: u64,
+    /// The canonical metrics they were in.
+    pub non_finite_metrics: BTreeSet<&'static str>,
     pub server: Option<ServerKind>,
     pub write_error: Option<OutputError>,
     /// Good scrapes that took longer than the poll interval, and the slowest of them.
@@ -376,6 +381,9 @@ fn absorb(scraped: &mut Scraped, timeline: &Timeline, scrape: Scrape) {
                 scraped.slowest = scraped.slowest.max(scrape.took);
             }
             scraped.server.get_or_insert(snapshot.server);
+            let non_finite = snapshot.non_finite();
+            scraped.non_finite += non_finite.len() as u64;
+            scraped.non_finite_metrics.extend(non_finite);
             if let Some(step) = window.and_then(|k| scraped.steps.get_mut(k)) {
                 step.gauges.observe(&snapshot);
                 let at = scrape.at;
@@ -401,7 +409,8 @@ fn absorb(scraped: &mut Scraped, timeline: &Timeline, scrape: Scrape) {
 }
 
 /// Whether the server restarted between two good scrapes: its process start time changed
-/// or a counter went down.
+/// or a counter went down (from a finite value to a finite value: a counter at `+Inf` that
+/// comes back is no restart).
 fn restarted_between(earlier: &CanonicalSnapshot, later: &CanonicalSnapshot) -> bool {
     if let (Some(a), Some(b)) = (earlier.process_start_time_s, later.process_start_time_s)
         && a != b
@@ -411,7 +420,12 @@ fn restarted_between(earlier: &CanonicalSnapshot, later: &CanonicalSnapshot) -> 
     ScalarMetric::ALL
         .into_iter()
         .filter(|m| m.kind() == ScalarKind::Counter)
-        .any(|m| matches!((earlier.scalar(m), later.scalar(m)), (Some(a), Some(b)) if b < a))
+        .any(|m| {
+            matches!(
+                (earlier.scalar(m), later.scalar(m)),
+                (Some(a), Some(b)) if a.is_finite() && b.is_finite() && b < a
+            )
+        })
 }
 
 #[cfg(test)]
@@ -468,6 +482,14 @@ mod tests {
         assert!(!restarted_between(&snap(10, 1), &snap(20, 1)));
         assert!(restarted_between(&snap(20, 1), &snap(10, 1)));
         assert!(restarted_between(&snap(10, 1), &snap(20, 2)));
+        // Non-finite values say nothing about a restart.
+        let text =
+            |tokens: &str| format!("vllm:generation_tokens_total{{engine=\"0\"}} {tokens}\n");
+        let snap = |tokens: &str| CanonicalSnapshot::parse(text(tokens).as_bytes()).0;
+        assert!(!restarted_between(&snap("+Inf"), &snap("20")));
+        assert!(!restarted_between(&snap("20"), &snap("-Inf")));
+        assert!(!restarted_between(&snap("NaN"), &snap("20")));
+        assert!(restarted_between(&snap("20"), &snap("10")));
     }
 
     /// A `/metrics` endpoint that answers every other request 150 ms late, so answers come

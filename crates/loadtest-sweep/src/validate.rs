@@ -191,13 +191,9 @@ impl SweepConfig {
             ));
         }
         if let Arrival::Gamma { burstiness } = self.arrival
-            && !(burstiness.is_finite() && burstiness > 0.0)
+            && let Some(reason) = Arrival::burstiness_error(burstiness)
         {
-            return Err(ConfigError::new(
-                F::Arrival,
-                self.arrival,
-                "expected a burstiness > 0",
-            ));
+            return Err(ConfigError::new(F::Arrival, self.arrival, reason));
         }
         positive(F::StepDuration, self.step_duration)?;
         positive(F::RequestTimeout, self.target.client.request_timeout)?;
@@ -296,10 +292,21 @@ mod tests {
             }),
             ConfigField::AutoStop
         );
+        for burstiness in [0.0, 1e-12, 0.009, 1000.5, f64::NAN, f64::INFINITY] {
+            assert_eq!(
+                field(|c| c.arrival = Arrival::Gamma { burstiness }),
+                ConfigField::Arrival
+            );
+        }
+        let mut c = config();
+        c.arrival = Arrival::Gamma { burstiness: 1e-12 };
         assert_eq!(
-            field(|c| c.arrival = Arrival::Gamma { burstiness: 0.0 }),
-            ConfigField::Arrival
+            c.validate().unwrap_err().to_string(),
+            "invalid arrival gamma:1e-12: burstiness 1e-12 is outside 0.01..=1000 \
+             (gamma:<burstiness>; 1 is Poisson, smaller is burstier)"
         );
+        c.arrival = Arrival::Gamma { burstiness: 0.01 };
+        assert!(c.validate().is_ok());
         assert_eq!(
             field(|c| c.step_duration = Duration::ZERO),
             ConfigField::StepDuration

@@ -51,6 +51,14 @@ pub(crate) fn collect_warnings(c: &Collected<'_>, steps: &[StepSummary], out: &m
                     s.line_errors
                 ));
             }
+            if s.non_finite > 0 {
+                let names: Vec<&str> = s.non_finite_metrics.iter().copied().collect();
+                out.push(format!(
+                    "/metrics reported {} non-finite values (NaN/Inf) for {}: left out of the server numbers (empty cells in vllm_metrics.csv)",
+                    s.non_finite,
+                    names.join(", ")
+                ));
+            }
             if let Some(e) = &s.write_error {
                 out.push(format!("vllm_metrics.csv is incomplete: {e}"));
             }

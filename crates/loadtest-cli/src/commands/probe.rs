@@ -124,14 +124,19 @@ async fn probe(args: Args, config: ClientConfig, cancel: &CancelToken) -> anyhow
                 if let Err(e) = client.get("/v1/models").await
                     && e.is_unreachable()
                 {
-                    bail!("server unreachable: {e}");
+                    bail!("server unreachable: {}", clean(&e.to_string()));
                 }
                 Ok(model.clone())
             }
             None => match client.first_model().await {
                 Ok(model) => Ok(model),
-                Err(e) if e.is_unreachable() => bail!("server unreachable: {e}"),
-                Err(e) => bail!("cannot pick a model ({e}); pass --model"),
+                Err(e) if e.is_unreachable() => {
+                    bail!("server unreachable: {}", clean(&e.to_string()))
+                }
+                Err(e) => bail!(
+                    "cannot pick a model ({}); pass --model",
+                    clean(&e.to_string())
+                ),
             },
         }
     };
@@ -149,9 +154,13 @@ async fn probe(args: Args, config: ClientConfig, cancel: &CancelToken) -> anyhow
     .with_max_tokens(Some(args.max_output_tokens))
     .with_ignore_eos(args.ignore_eos);
     if !args.json {
+        // The model id may come from the server's `/v1/models`: never printed raw.
         output::line(&format!(
-            "probing {base} · model {model} · {endpoint} · max_tokens {} · {} request(s)",
-            args.max_output_tokens, args.requests
+            "probing {} · model {} · {endpoint} · max_tokens {} · {} request(s)",
+            clean(&base),
+            clean(&model),
+            args.max_output_tokens,
+            args.requests
         ));
     }
 
@@ -184,6 +193,13 @@ async fn probe(args: Args, config: ClientConfig, cancel: &CancelToken) -> anyhow
     } else {
         ExitCode::from(1)
     })
+}
+
+/// A server-controlled string (model id, `finish_reason`, error text) made safe for one
+/// terminal line: control characters (escapes, BEL) become spaces, the length is bounded.
+/// The `--json` rows need nothing more: JSON escapes every control character.
+fn clean(text: &str) -> String {
+    loadtest_client::sanitize_error(text)
 }
 
 fn ms(s: f64) -> String {
@@ -224,10 +240,10 @@ fn human_line(row: &RequestRow) -> String {
         ));
     }
     if let Some(reason) = &row.finish_reason {
-        line.push_str(&format!("  finish {reason}"));
+        line.push_str(&format!("  finish {}", clean(reason)));
     }
     if let Some(error) = &row.error {
-        line.push_str(&format!("  error: {error}"));
+        line.push_str(&format!("  error: {}", clean(error)));
     }
     line
 }

@@ -136,7 +136,8 @@ pub(crate) struct SweepArgs {
     /// How step values are read [default: concurrency].
     #[arg(long, value_enum)]
     pub(crate) load_mode: Option<LoadModeArg>,
-    /// Rate mode's arrival process: poisson, constant or gamma:BURSTINESS [default: poisson].
+    /// Rate mode's arrival process: poisson, constant or gamma:BURSTINESS (0.01–1000)
+    /// [default: poisson].
     #[arg(long, value_name = "PROCESS")]
     pub(crate) arrival: Option<String>,
     /// Service-level objectives for goodput, e.g. ttft=500ms,tpot=50ms,e2e=10s,p99:ttft=1s.
