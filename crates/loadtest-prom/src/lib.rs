@@ -69,6 +69,7 @@ mod error;
 mod exposition;
 mod grammar;
 mod histogram;
+mod histogram_delta;
 mod lex;
 mod snapshot;
 mod summary;

@@ -411,3 +411,34 @@ fn summary_json_shape() {
         assert!(keys.contains(&k));
     }
 }
+
+#[test]
+fn derived_values_name_the_wire_metrics_they_came_from() {
+    // SGLang names its counters differently from vLLM: the deltas say which ones a rate used.
+    let start = CanonicalSnapshot::from_exposition(&Exposition::parse(&data("sglang.txt")));
+    let end_text = String::from_utf8(data("sglang.txt"))
+        .unwrap()
+        .replace("} 1000.0", "} 1100.0")
+        .replace("} 2000.0", "} 2500.0");
+    let end = CanonicalSnapshot::from_exposition(&Exposition::parse(end_text.as_bytes()));
+    let step = StepDeltas::compute(&start, &end, &GaugeWindow::new(), Duration::from_secs(5));
+    let sources = &step.derived.sources;
+    assert_eq!(
+        sources.get("prompt_tokens_per_s"),
+        Some(&vec!["sglang:prompt_tokens_total".to_owned()]),
+        "{sources:?}"
+    );
+    assert_eq!(
+        sources.get("generation_tokens_per_s"),
+        Some(&vec!["sglang:generation_tokens_total".to_owned()]),
+        "{sources:?}"
+    );
+    // Only the values present are sourced; the JSON carries the map.
+    assert!(step.derived.preemptions_per_s.is_none());
+    assert!(!sources.contains_key("preemptions_per_s"));
+    let json = serde_json::to_value(&step).unwrap();
+    assert_eq!(
+        json["derived"]["sources"]["prompt_tokens_per_s"][0],
+        "sglang:prompt_tokens_total"
+    );
+}

@@ -1,5 +1,6 @@
 //! Unit tests of the parent module.
 use super::*;
+use crate::histogram::{Bucket, HistogramSnapshot};
 
 fn snapshot(buckets: &[(f64, f64)], count: f64, sum: f64) -> HistogramSnapshot {
     HistogramSnapshot {
