@@ -16,8 +16,10 @@ use crate::windows::WindowObservation;
 /// Everything the run collected, handed to `finalize`.
 pub(crate) struct Collected<'a> {
     pub facts: RunFacts,
-    /// Preflight's warnings (an unusable `/metrics`).
+    /// Preflight's warnings (a `/version` answer dropped as too long, …).
     pub preflight_warnings: Vec<String>,
+    /// Preflight's `/metrics` warning (an unusable `/metrics`).
+    pub metrics_preflight_warning: Option<String>,
     pub timeline: &'a Timeline,
     pub interrupted_at: Option<Duration>,
     pub recorded: Recorded,

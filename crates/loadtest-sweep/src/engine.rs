@@ -16,7 +16,7 @@ use crate::health::LagRecorder;
 use crate::inflight::InflightStarts;
 use crate::inputs::InputPlan;
 use crate::live::LiveCounters;
-use crate::preflight::{metrics_endpoint, preflight};
+use crate::preflight::{PreflightTimeouts, metrics_endpoint, preflight};
 use crate::recorder::RecordSink;
 use crate::run_dir::{create_exact_run_dir, create_run_dir};
 use crate::stats::new_us_histogram;
@@ -31,7 +31,8 @@ use loadtest_run::write_json_atomic;
 #[derive(Default)]
 pub struct RunOptions {
     /// Stops the run early (Ctrl-C): dispatch stops, in-flight requests are cancelled, and
-    /// every output is written for what ran.
+    /// every output is written for what ran. Before the run began (during preflight) it ends
+    /// `run_sweep` at once with [`SweepError::Interrupted`], nothing written.
     pub cancel: CancelToken,
     /// Updated as requests go, for a progress display.
     pub live: Arc<LiveCounters>,
@@ -89,7 +90,18 @@ pub async fn run_sweep(config: SweepConfig, options: RunOptions) -> Result<RunOu
         Some(url) => Some(metrics_endpoint(&client_config, url)?),
         None => None,
     };
-    let server = preflight(&client, config.target.model.as_deref(), metrics.as_ref()).await?;
+    let timeouts = PreflightTimeouts::new(
+        config.target.client.request_timeout,
+        scrape_timeout(config.poll_interval),
+    );
+    let server = preflight(
+        &client,
+        config.target.model.as_deref(),
+        metrics.as_ref(),
+        timeouts,
+        &cancel,
+    )
+    .await?;
     let started_at = time::OffsetDateTime::now_utc();
     let stamp = started_at
         .format(time::macros::format_description!(
@@ -279,7 +291,8 @@ pub async fn run_sweep(config: SweepConfig, options: RunOptions) -> Result<RunOu
     })?;
     finalize(Collected {
         facts,
-        preflight_warnings: server.metrics_warning.into_iter().collect(),
+        preflight_warnings: server.version_warning.into_iter().collect(),
+        metrics_preflight_warning: server.metrics_warning,
         timeline: &timeline,
         interrupted_at,
         recorded,

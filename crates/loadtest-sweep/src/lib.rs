@@ -86,6 +86,10 @@ pub enum SweepError {
         /// Why.
         reason: String,
     },
+    /// Ctrl-C / SIGTERM ([`RunOptions::cancel`]) came before the run began (during
+    /// preflight): nothing was written.
+    #[error("interrupted before the run began: nothing was written")]
+    Interrupted,
     /// The server answered but cannot be load tested as configured.
     #[error("{message}")]
     Preflight {

@@ -1,10 +1,16 @@
 //! Preflight (§3): is the server there, which model, which version, is `/metrics` readable.
-//! An unreachable server stops the run before anything is written.
+//! An unreachable server stops the run before anything is written. Every request has its own
+//! short deadline ([`PREFLIGHT_TIMEOUT`]; the scrape timeout for `/metrics`) and the whole
+//! preflight yields to Ctrl-C; whatever the server sends is bounded before it is kept
+//! ([`MAX_MODEL_ID_BYTES`], [`MAX_VERSION_CHARS`]).
+
+use std::time::Duration;
 
 use loadtest_client::{Client, ClientConfig, ClientError};
 use loadtest_prom::{CanonicalSnapshot, ServerKind};
 
 use crate::SweepError;
+use crate::cancel::CancelToken;
 
 /// What preflight learnt about the server.
 #[derive(Debug, Clone)]
@@ -17,6 +23,8 @@ pub struct ServerInfo {
     pub server_kind: Option<ServerKind>,
     /// Why `/metrics` cannot be used, when it cannot.
     pub metrics_warning: Option<String>,
+    /// Why `/version`'s text was left out, when it was (too long, control characters).
+    pub version_warning: Option<String>,
 }
 
 /// A metrics URL split into the client that reaches its origin and the path to GET.
@@ -52,17 +60,64 @@ pub(crate) fn metrics_endpoint(
     })
 }
 
-/// Runs the preflight checks.
+/// How long each preflight request to the API (`/v1/models`, `/version`) may take: a server
+/// that accepts connections and never answers fails the preflight within seconds, not after
+/// the whole request timeout.
+pub(crate) const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest model id taken from `/v1/models`, in bytes: it goes into every request body
+/// and into config.json.
+pub(crate) const MAX_MODEL_ID_BYTES: usize = 256;
+
+/// The longest `/version` text kept, in characters; a longer one is dropped with a warning.
+pub(crate) const MAX_VERSION_CHARS: usize = 64;
+
+/// The deadlines of the preflight requests.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PreflightTimeouts {
+    /// Each of `/v1/models` and `/version`.
+    pub api: Duration,
+    /// The `/metrics` scrape (the run's scrape timeout).
+    pub metrics: Duration,
+}
+
+impl PreflightTimeouts {
+    /// [`PREFLIGHT_TIMEOUT`] (or the request timeout when shorter) and the scrape timeout.
+    pub(crate) fn new(request_timeout: Duration, scrape_timeout: Duration) -> Self {
+        PreflightTimeouts {
+            api: PREFLIGHT_TIMEOUT.min(request_timeout),
+            metrics: scrape_timeout,
+        }
+    }
+}
+
+/// Runs the preflight checks, each request within its deadline; `cancel` (Ctrl-C) ends it at
+/// once with [`SweepError::Interrupted`], before anything is written.
 pub(crate) async fn preflight(
     client: &Client,
     model: Option<&str>,
     metrics: Option<&MetricsEndpoint>,
+    timeouts: PreflightTimeouts,
+    cancel: &CancelToken,
+) -> Result<ServerInfo, SweepError> {
+    tokio::select! {
+        biased;
+        () = cancel.cancelled() => Err(SweepError::Interrupted),
+        result = checks(client, model, metrics, timeouts) => result,
+    }
+}
+
+async fn checks(
+    client: &Client,
+    model: Option<&str>,
+    metrics: Option<&MetricsEndpoint>,
+    timeouts: PreflightTimeouts,
 ) -> Result<ServerInfo, SweepError> {
     let model = match model {
         Some(model) => {
             // Still prove the server is there before writing anything, and that it serves
             // the model: a wrong name would make every request of the run a 404.
-            match client.get("/v1/models").await {
+            match client.get_with_timeout("/v1/models", timeouts.api).await {
                 Err(err) if err.is_unreachable() => return Err(unreachable(client, &err)),
                 Ok(resp) if resp.status == 200 => {
                     if let Some(served) = served_models(&resp.body)
@@ -82,51 +137,120 @@ pub(crate) async fn preflight(
             }
             model.to_owned()
         }
-        None => client.first_model().await.map_err(|err| {
-            if err.is_unreachable() {
-                unreachable(client, &err)
-            } else if matches!(
-                err,
-                ClientError::Http {
-                    status: 401 | 403,
-                    ..
+        None => {
+            let model = first_model(client, timeouts.api).await.map_err(|err| {
+                if err.is_unreachable() {
+                    unreachable(client, &err)
+                } else if matches!(
+                    err,
+                    ClientError::Http {
+                        status: 401 | 403,
+                        ..
+                    }
+                ) {
+                    SweepError::Preflight {
+                        message: format!(
+                            "{}/v1/models refused the credentials: {err} (check --api-key / OPENAI_API_KEY)",
+                            client.base_url()
+                        ),
+                    }
+                } else {
+                    SweepError::Preflight {
+                        message: format!(
+                            "cannot find a model at {}/v1/models: {err} (give one with --model)",
+                            client.base_url()
+                        ),
+                    }
                 }
-            ) {
-                SweepError::Preflight {
+            })?;
+            if let Some(why) = model_id_problem(&model) {
+                return Err(SweepError::Preflight {
                     message: format!(
-                        "{}/v1/models refused the credentials: {err} (check --api-key / OPENAI_API_KEY)",
+                        "the first model id of {}/v1/models {why}: give the model with --model",
                         client.base_url()
                     ),
-                }
-            } else {
-                SweepError::Preflight {
-                    message: format!(
-                        "cannot find a model at {}/v1/models: {err} (give one with --model)",
-                        client.base_url()
-                    ),
-                }
+                });
             }
-        })?,
+            model
+        }
     };
-    let server_version = match client.get("/version").await {
-        Ok(resp) if resp.status == 200 => serde_json::from_slice::<serde_json::Value>(&resp.body)
-            .ok()
-            .and_then(|v| v.get("version")?.as_str().map(str::to_owned)),
-        _ => None,
-    };
+    let (server_version, version_warning) =
+        match client.get_with_timeout("/version", timeouts.api).await {
+            Ok(resp) if resp.status == 200 => version_of(client, &resp.body),
+            _ => (None, None),
+        };
     let (server_kind, metrics_warning) = match metrics {
         None => (None, None),
-        Some(endpoint) => check_metrics(endpoint).await,
+        Some(endpoint) => check_metrics(endpoint, timeouts.metrics).await,
     };
     Ok(ServerInfo {
         model,
         server_version,
         server_kind,
         metrics_warning,
+        version_warning,
     })
 }
 
-async fn check_metrics(endpoint: &MetricsEndpoint) -> (Option<ServerKind>, Option<String>) {
+/// [`Client::first_model`] within `timeout`.
+async fn first_model(client: &Client, timeout: Duration) -> Result<String, ClientError> {
+    tokio::time::timeout(timeout, client.first_model())
+        .await
+        .unwrap_or_else(|_| {
+            Err(ClientError::Timeout {
+                url: format!("{}/v1/models", client.base_url()),
+                after: timeout,
+            })
+        })
+}
+
+/// Why a model id taken from the server cannot be sent, if it cannot.
+fn model_id_problem(id: &str) -> Option<String> {
+    if id.len() > MAX_MODEL_ID_BYTES {
+        Some(format!(
+            "is {} bytes long, over the limit of {MAX_MODEL_ID_BYTES} bytes",
+            id.len()
+        ))
+    } else if id.trim().is_empty() {
+        Some("is empty".to_owned())
+    } else if id.chars().any(char::is_control) {
+        Some(format!(
+            "{:?} holds control characters",
+            loadtest_client::sanitize_error(id)
+        ))
+    } else {
+        None
+    }
+}
+
+/// The `version` of a `/version` body, and a warning when one was given but cannot be kept
+/// (longer than [`MAX_VERSION_CHARS`], or holding control characters).
+fn version_of(client: &Client, body: &[u8]) -> (Option<String>, Option<String>) {
+    let Some(version) = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("version")?.as_str().map(str::to_owned))
+    else {
+        return (None, None);
+    };
+    let chars = version.chars().count();
+    let why = if chars > MAX_VERSION_CHARS {
+        format!("is {chars} characters long, over the limit of {MAX_VERSION_CHARS}")
+    } else if version.chars().any(char::is_control) {
+        "holds control characters".to_owned()
+    } else {
+        return (Some(version), None);
+    };
+    let warning = format!(
+        "{}/version's version {why}: left out of config.json and the report",
+        client.base_url()
+    );
+    (None, Some(warning))
+}
+
+async fn check_metrics(
+    endpoint: &MetricsEndpoint,
+    timeout: Duration,
+) -> (Option<ServerKind>, Option<String>) {
     let url = format!("{}{}", endpoint.client.base_url(), endpoint.path);
     let fail = |why: String| {
         (
@@ -136,7 +260,11 @@ async fn check_metrics(endpoint: &MetricsEndpoint) -> (Option<ServerKind>, Optio
             )),
         )
     };
-    match endpoint.client.get(&endpoint.path).await {
+    match endpoint
+        .client
+        .get_with_timeout(&endpoint.path, timeout)
+        .await
+    {
         Err(err) => fail(err.to_string()),
         Ok(resp) if resp.status != 200 => fail(format!("HTTP {}", resp.status)),
         Ok(resp) => {
@@ -226,5 +354,106 @@ mod tests {
             "\"m0\", \"m1\", \"m2\", \"m3\", \"m4\" and 2 more"
         );
         assert_eq!(list_models(&["a\u{1b}[31m".to_owned()]), "\"a [31m\"");
+    }
+
+    #[test]
+    fn bounds_what_the_server_sends() {
+        assert_eq!(model_id_problem(&"m".repeat(MAX_MODEL_ID_BYTES)), None);
+        assert_eq!(
+            model_id_problem(&"m".repeat(MAX_MODEL_ID_BYTES + 1)).as_deref(),
+            Some("is 257 bytes long, over the limit of 256 bytes")
+        );
+        // Bytes, not characters: what goes into every request body.
+        assert!(model_id_problem(&"é".repeat(129)).is_some());
+        assert!(model_id_problem(" ").is_some());
+        assert!(model_id_problem("a\u{1b}[2Jb").is_some());
+        assert_eq!(model_id_problem("org/Model-7B:v1.0"), None);
+
+        let client = Client::new(&ClientConfig::new("http://127.0.0.1:1")).unwrap();
+        let body = |v: &str| serde_json::json!({ "version": v }).to_string();
+        let ok = "v".repeat(MAX_VERSION_CHARS);
+        assert_eq!(version_of(&client, body(&ok).as_bytes()), (Some(ok), None));
+        let (kept, warning) = version_of(&client, body(&"v".repeat(65)).as_bytes());
+        assert_eq!(kept, None);
+        assert_eq!(
+            warning.as_deref(),
+            Some(
+                "http://127.0.0.1:1/version's version is 65 characters long, over the limit of 64: left out of config.json and the report"
+            )
+        );
+        let (kept, warning) = version_of(&client, body("0.1\u{1b}[31m").as_bytes());
+        assert_eq!(kept, None);
+        assert!(warning.unwrap().contains("control characters"));
+        assert_eq!(version_of(&client, b"<html>"), (None, None));
+    }
+
+    /// A server on 127.0.0.1 that answers `/v1/models` and `/version` and never answers
+    /// `/metrics`.
+    async fn metrics_hangs() -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let body: &[u8] = if head.starts_with(b"GET /v1/models ") {
+                        br#"{"data":[{"id":"m"}]}"#
+                    } else if head.starts_with(b"GET /version ") {
+                        br#"{"version":"1.0"}"#
+                    } else {
+                        // /metrics: hold the connection, say nothing.
+                        tokio::time::sleep(Duration::from_secs(600)).await;
+                        return;
+                    };
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = stream.write_all(reply.as_bytes()).await;
+                    let _ = stream.write_all(body).await;
+                });
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_hanging_metrics_is_a_warning_after_the_scrape_timeout() {
+        let url = metrics_hangs().await;
+        let mut config = ClientConfig::new(&url);
+        config.request_timeout = Duration::from_secs(600);
+        let client = Client::new(&config).unwrap();
+        let endpoint = metrics_endpoint(&config, &format!("{url}/metrics")).unwrap();
+        let timeouts = PreflightTimeouts::new(config.request_timeout, Duration::from_millis(300));
+        assert_eq!(timeouts.api, PREFLIGHT_TIMEOUT);
+        let started = std::time::Instant::now();
+        let info = preflight(
+            &client,
+            None,
+            Some(&endpoint),
+            timeouts,
+            &CancelToken::new(),
+        )
+        .await
+        .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(info.model, "m");
+        assert_eq!(info.server_version.as_deref(), Some("1.0"));
+        assert_eq!(info.server_kind, None);
+        let warning = info.metrics_warning.unwrap();
+        assert!(
+            warning.starts_with(&format!(
+                "{url}/metrics is not usable at preflight (no response from {url}/metrics within 300ms)"
+            )),
+            "{warning}"
+        );
     }
 }

@@ -11,6 +11,9 @@ use loadtest_run::{Arrival, LoadMode};
 use crate::config::SweepConfig;
 use crate::inputs::InputSource;
 
+/// The shortest `/metrics` poll interval: shorter ones only hammer the server being measured.
+pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(50);
+
 /// The largest arrival rate a step may ask for, requests/s.
 pub const MAX_RATE_PER_S: f64 = 1e6;
 
@@ -197,7 +200,16 @@ impl SweepConfig {
         }
         positive(F::StepDuration, self.step_duration)?;
         positive(F::RequestTimeout, self.target.client.request_timeout)?;
-        positive(F::PollInterval, self.poll_interval)?;
+        if self.poll_interval < MIN_POLL_INTERVAL {
+            return Err(ConfigError::new(
+                F::PollInterval,
+                self.poll_interval.as_secs_f64(),
+                format!(
+                    "expected at least {} seconds (shorter polls only load the server being measured)",
+                    MIN_POLL_INTERVAL.as_secs_f64()
+                ),
+            ));
+        }
         positive(F::GpuInterval, self.gpu.interval)?;
         if let Some(slo) = &self.slo {
             fraction(F::SloAttainment, slo.attainment)?;
@@ -318,6 +330,23 @@ mod tests {
         assert_eq!(
             field(|c| c.poll_interval = Duration::ZERO),
             ConfigField::PollInterval
+        );
+        assert_eq!(
+            field(|c| c.poll_interval = Duration::from_micros(100)),
+            ConfigField::PollInterval
+        );
+        assert_eq!(
+            field(|c| c.poll_interval = Duration::from_millis(49)),
+            ConfigField::PollInterval
+        );
+        let mut c = config();
+        c.poll_interval = MIN_POLL_INTERVAL;
+        assert!(c.validate().is_ok());
+        c.poll_interval = Duration::from_micros(100);
+        assert_eq!(
+            c.validate().unwrap_err().to_string(),
+            "invalid poll_interval 0.0001: expected at least 0.05 seconds \
+             (shorter polls only load the server being measured)"
         );
         assert_eq!(
             field(|c| c.knee.min_throughput_gain = 2.0),

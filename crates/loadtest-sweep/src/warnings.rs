@@ -10,10 +10,11 @@ use crate::collected::Collected;
 pub const UNFINISHED_WARN_SHARE: f64 = 0.5;
 
 pub(crate) fn collect_warnings(c: &Collected<'_>, steps: &[StepSummary], out: &mut Vec<String>) {
+    out.extend(c.preflight_warnings.iter().cloned());
     // When every scrape failed, the warning below says so with the URL; preflight's would
     // repeat it.
     if c.scraped.as_ref().is_none_or(|s| s.ok > 0) {
-        out.extend(c.preflight_warnings.iter().cloned());
+        out.extend(c.metrics_preflight_warning.iter().cloned());
     }
     if let Some(e) = &c.recorded.write_error {
         out.push(format!("requests.jsonl is incomplete: {e}"));

@@ -36,11 +36,12 @@ async fn client_and_server_ttft_cover_the_same_requests() {
             client.count,
             server.count
         );
-        // The client adds the network, HTTP and its own scheduling: a few ms, never the
-        // hundreds of ms that comparing different requests produced.
+        // The client adds the network, HTTP and its own scheduling: a few ms on a quiet box,
+        // some more on a loaded 2-core one, never the hundreds of ms (+384 ms at load 64)
+        // that comparing different requests produced.
         let diff = client.mean - server_mean;
         assert!(
-            diff.abs() < 0.010 + 0.02 * server_mean,
+            diff.abs() < 0.025 + 0.05 * server_mean,
             "load {}: client mean {:.4} s vs server mean {:.4} s",
             step.load,
             client.mean,

@@ -14,7 +14,7 @@ use loadtest_sweep::config::{SweepConfig, TargetConfig};
 use loadtest_sweep::inputs::InputSource;
 use loadtest_sweep::timeline::Timeline;
 use loadtest_sweep::validate::{ConfigError, ConfigField};
-use loadtest_sweep::{CancelToken, LiveCounters, RunOptions, run_sweep};
+use loadtest_sweep::{CancelToken, LiveCounters, RunOptions, SweepError, run_sweep};
 
 use crate::commands::signals::{self, EXIT_INTERRUPTED};
 use crate::commands::{live, progress};
@@ -402,6 +402,14 @@ async fn run_async(args: SweepArgs, open_files: Option<u64>) -> Result<ExitCode>
     }
     let outcome = match result {
         Ok(outcome) => outcome,
+        Err(SweepError::Interrupted) => {
+            // Ctrl-C / SIGTERM during preflight: no run folder was made.
+            signals.abort();
+            if !quiet {
+                output::note("interrupted before the run began: nothing was written");
+            }
+            return Ok(ExitCode::from(EXIT_INTERRUPTED));
+        }
         Err(err) => return Err(err.into()),
     };
     if quiet {
