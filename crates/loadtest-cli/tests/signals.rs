@@ -5,8 +5,12 @@
 //! leaves requests.jsonl valid up to its last complete line.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, Stdio};
+
+use common::wait_exit;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vllm-loadtest");
@@ -62,20 +66,6 @@ fn signal(child: &Child, name: &str) {
         .unwrap()
         .success();
     assert!(ok, "kill -{name} failed");
-}
-
-fn wait_exit(child: &mut Child, limit: Duration) -> ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("still running {limit:?} after the signal");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// Every line of requests.jsonl is JSON, and the file does not end in half a line.

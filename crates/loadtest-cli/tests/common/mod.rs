@@ -130,3 +130,21 @@ pub fn one_token_stream() -> Answer {
         .to_owned(),
     )
 }
+
+/// Waits for `child` to exit, killing it (and failing the test) after `limit`.
+pub fn wait_exit(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running {limit:?} after the signal");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
