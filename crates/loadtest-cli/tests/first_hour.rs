@@ -12,25 +12,14 @@ use common::{BIN, TINY_RUN, canned_server, models_answer, one_token_stream, star
 use serde_json::Value;
 
 /// [`TINY_RUN`] with frequent scrapes: a run takes about a second.
-const TINY: [&str; 13] = concat_flags();
+const FAST_SCRAPES: [&str; 2] = ["--poll-interval-s", "0.1"];
 
-const fn concat_flags() -> [&'static str; 13] {
-    let mut out = [""; 13];
-    let mut i = 0;
-    while i < TINY_RUN.len() {
-        out[i] = TINY_RUN[i];
-        i += 1;
-    }
-    out[11] = "--poll-interval-s";
-    out[12] = "0.1";
-    out
-}
-
-/// Runs the sweep with `args` plus [`TINY`], writing under `out`.
+/// Runs the sweep with `args` plus [`TINY_RUN`] and [`FAST_SCRAPES`], writing under `out`.
 fn sweep(args: &[&str], out: &Path) -> Output {
     Command::new(BIN)
         .args(args)
-        .args(TINY)
+        .args(TINY_RUN)
+        .args(FAST_SCRAPES)
         .arg("--output-dir")
         .arg(out)
         .output()
@@ -314,7 +303,8 @@ fn run_dir_is_used_as_is_and_quiet_prints_only_its_path() {
     ];
     let o = Command::new(BIN)
         .args(args)
-        .args(TINY.iter().filter(|a| **a != "--no-gpu"))
+        .args(TINY_RUN.iter().filter(|a| **a != "--no-gpu"))
+        .args(FAST_SCRAPES)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o.stderr));
@@ -322,7 +312,11 @@ fn run_dir_is_used_as_is_and_quiet_prints_only_its_path() {
     assert_eq!(text(&o.stderr), "", "--quiet prints no warning");
     assert!(exact.join("summary.md").is_file());
     // Never reused.
-    let o = Command::new(BIN).args(args).args(TINY).output().unwrap();
+    let o = Command::new(BIN)
+        .args(args)
+        .args(TINY_RUN)
+        .output()
+        .unwrap();
     sim.kill().unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(
@@ -340,7 +334,8 @@ fn without_a_gpu_the_warning_shows_once_and_the_facts_say_unavailable() {
     let o = Command::new(BIN)
         .args(["--base-url", &url, "--prompt-text", "hi"])
         .args(["--nvidia-smi", "/nonexistent/nvidia-smi"])
-        .args(TINY.iter().filter(|a| **a != "--no-gpu"))
+        .args(TINY_RUN.iter().filter(|a| **a != "--no-gpu"))
+        .args(FAST_SCRAPES)
         .arg("--output-dir")
         .arg(out.path())
         .output()

@@ -217,8 +217,21 @@ pub(crate) fn finalize(c: Collected<'_>) -> Result<RunOutcome, SweepError> {
     )?;
     write_json_atomic(&dir.join(files::CONFIG), &facts)?;
     // summary.md and the charts, from the files just written: the one renderer, so an
-    // embedding program gets the same report as the command line.
-    loadtest_report::render_run(dir)?;
+    // embedding program gets the same report as the command line. A file that cannot be
+    // written is an output error like any other; a report that cannot be drawn (a chart, a
+    // read-back) leaves the data files complete, so it is a warning (`vllm-loadtest report`
+    // retries it).
+    match loadtest_report::render_run(dir) {
+        Ok(_) => {}
+        Err(err @ loadtest_report::ReportError::Write { .. }) => return Err(err.into()),
+        Err(err) => {
+            tracing::warn!(%err, "summary.md could not be rendered");
+            warnings.push(format!(
+                "summary.md and the charts could not be rendered ({err}); the JSON files are complete: `vllm-loadtest report {}` retries",
+                dir.display()
+            ));
+        }
+    }
     let measured: u64 = file.steps.iter().map(|s| s.counts.started).sum();
     let failed: u64 = file.steps.iter().map(|s| s.counts.failed()).sum();
     let cancelled: u64 = file.steps.iter().map(|s| s.counts.cancelled).sum();
