@@ -23,7 +23,8 @@ const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
   ci     tidy, fmt --check, clippy -D warnings, tests, rustdoc -D warnings (what .ci/run runs)
-  bench  [--quick] [--no-micro] [--no-wrk]: client CPU, RSS and timing error vs the simulator
+  bench  [--quick] [--no-micro] [--no-wrk] [--dataset-only]: client CPU, RSS and timing error
+         vs the simulator; start-up and RSS on a 1 GiB ShareGPT dataset (not with --quick)
   fuzz   [--seconds N] [--max-len BYTES] [--nice] [TARGET…]: seed corpora from the fixtures,
          run every cargo-fuzz target N s (nightly + cargo-fuzz), print executions per target
   tidy   nothing points outside the repository (paths, include_str!, CARGO_MANIFEST_DIR);

@@ -398,8 +398,12 @@ fn vllm_bench_serve_flags_work_or_name_ours() {
 
     for (args, needle) in [
         (vec!["--num-prompts", "100"], "--step-duration-s"),
-        (vec!["--dataset-name", "sharegpt"], "--prompt-file"),
-        (vec!["--dataset-path", "x.json"], "--prompt-file"),
+        (
+            vec!["--dataset-name", "sharegpt"],
+            "--dataset sharegpt:PATH",
+        ),
+        (vec!["--dataset-name", "sonnet"], "--dataset sharegpt:PATH"),
+        (vec!["--dataset-path", "x.json"], "--dataset sharegpt:PATH"),
         (vec!["--request-rate", "inf"], "--steps N"),
         (vec!["--request-rate", "1", "--steps", "2"], "--steps"),
         (vec!["--burstiness", "2"], "--request-rate"),

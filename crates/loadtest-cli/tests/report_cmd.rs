@@ -89,8 +89,8 @@ fn compare_prints_markdown_or_writes_a_file() {
         md.starts_with("# Comparison: A = `run_a`, B = `run_b`"),
         "{md}"
     );
-    assert!(md.contains("- Only in B (not compared): 32"));
-    assert!(md.contains("## Load 16"));
+    assert!(md.contains("- Only in B (not compared): concurrency 32"));
+    assert!(md.contains("## Load concurrency 16"));
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("ab.md");

@@ -9,7 +9,6 @@ use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Uri};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -20,11 +19,12 @@ use crate::error::{ClientError, error_chain};
 use crate::measure::{GapSink, Progress, StreamMeasurer};
 use loadtest_run::Status;
 
-use crate::record::RequestRecord;
+use crate::base_url::normalize_base_url;
+use crate::record::{RequestRecord, sanitize_error};
+use crate::redact::{Redactor, redact_url};
 use crate::request::{Endpoint, PartsBody, StreamRequest};
+use crate::response::{NotAStream, describe_encoded, describe_json_200, not_a_stream};
 
-/// How much of an HTTP error body is read for its message.
-const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 /// Largest body [`Client::get`] reads (a big `/metrics` is a few MB).
 pub const MAX_GET_BODY_BYTES: usize = 64 * 1024 * 1024;
 /// After `[DONE]`, how long the rest of the body (normally just the chunked terminator) is
@@ -51,6 +51,8 @@ struct Inner {
     /// Authorization (marked sensitive) and the configured extra headers.
     headers: HeaderMap,
     request_timeout: Duration,
+    /// The configured secrets, removed from every string that came from the network.
+    redactor: Redactor,
 }
 
 impl std::fmt::Debug for Client {
@@ -69,21 +71,25 @@ pub struct GetResponse {
     pub status: u16,
     /// The `Content-Type` header, if any and readable.
     pub content_type: Option<String>,
-    /// The whole body.
+    /// For a redirect (3xx): where it points, sanitised and bounded (redirects are not
+    /// followed).
+    pub redirect: Option<String>,
+    /// The whole body, every configured secret replaced by `<redacted>`.
     pub body: Bytes,
 }
 
 impl Client {
     /// Builds the client: validates the base URL and headers and sets up TLS (webpki roots,
-    /// ring). Needs no runtime; requests must run inside a Tokio runtime with its I/O and time
-    /// drivers enabled (`enable_all`).
+    /// ring). A base URL with credentials (`http://user:pass@host`) is refused: give them as
+    /// `--api-key` or a header. Needs no runtime; requests must run inside a Tokio runtime
+    /// with its I/O and time drivers enabled (`enable_all`).
     pub fn new(config: &ClientConfig) -> Result<Self, ClientError> {
         let base = normalize_base_url(&config.base_url)?;
         let uri = |path: &str| -> Result<Uri, ClientError> {
             format!("{base}{path}")
                 .parse::<Uri>()
                 .map_err(|e| ClientError::InvalidBaseUrl {
-                    url: config.base_url.clone(),
+                    url: redact_url(&config.base_url),
                     reason: e.to_string(),
                 })
         };
@@ -142,6 +148,7 @@ impl Client {
                 completions_uri,
                 headers,
                 request_timeout: config.request_timeout,
+                redactor: Redactor::from_config(config),
             }),
         })
     }
@@ -149,6 +156,12 @@ impl Client {
     /// The normalised base URL (no trailing `/` or `/v1`).
     pub fn base_url(&self) -> &str {
         &self.inner.base
+    }
+
+    /// The redactor built from this client's secrets: for any other text from the network a
+    /// caller wants to show.
+    pub fn redactor(&self) -> &Redactor {
+        &self.inner.redactor
     }
 
     /// Sends `req` and measures its stream. Never fails: every failure is a [`Status`] in the
@@ -168,12 +181,30 @@ impl Client {
 
     /// Like [`stream`](Self::stream), but when `cancel` completes first the request is
     /// abandoned and recorded as [`Status::Cancelled`] with what was measured so far.
+    ///
+    /// The record's `error` never holds a configured secret (see [`Redactor`]).
     pub async fn stream_until<S, C>(
         &self,
         req: &StreamRequest,
         sink: &mut S,
         cancel: C,
     ) -> RequestRecord
+    where
+        S: GapSink + ?Sized,
+        C: Future<Output = ()>,
+    {
+        let mut record = self.stream_raw(req, sink, cancel).await;
+        if let Some(error) = &record.error {
+            let redacted = self.inner.redactor.redact(error);
+            if redacted != error.as_str() {
+                record.error = Some(sanitize_error(&redacted));
+            }
+        }
+        log_failure(&record);
+        record
+    }
+
+    async fn stream_raw<S, C>(&self, req: &StreamRequest, sink: &mut S, cancel: C) -> RequestRecord
     where
         S: GapSink + ?Sized,
         C: Future<Output = ()>,
@@ -214,37 +245,48 @@ impl Client {
             Ok(r) => r,
             Err(e) => {
                 let now = Instant::now();
-                let status = if e.is_connect() {
+                let status = if crate::error::out_of_file_descriptors(&e) {
+                    Status::ClientError
+                } else if e.is_connect() {
                     Status::ConnectError
                 } else {
                     Status::StreamError
                 };
-                let record = RequestRecord::failed(start, now, status, None, error_chain(&e));
-                log_failure(&record);
-                return record;
+                return RequestRecord::failed(start, now, status, None, error_chain(&e));
             }
         };
         let http_status = response.status().as_u16();
-        if !response.status().is_success() {
+        let (parts, mut body) = response.into_parts();
+        if !parts.status.is_success() {
             let message = tokio::select! {
                 biased;
                 () = &mut cancel => None,
                 () = &mut deadline => None,
-                m = read_error_message(response.into_body()) => Some(m),
+                m = crate::response::error_message(http_status, &parts.headers, &mut body) => Some(m),
             };
             let message = message.unwrap_or_else(|| "(error body not received)".to_owned());
-            let record = RequestRecord::failed(
+            return RequestRecord::failed(
                 start,
                 Instant::now(),
                 Status::HttpError,
                 Some(http_status),
                 format!("HTTP {http_status}: {message}"),
             );
-            log_failure(&record);
-            return record;
+        }
+        // A compressed body can never be read as SSE. A JSON content type is checked on the
+        // first bytes: a body that starts with `{` is a whole answer or an error object (a
+        // mislabelled stream still streams).
+        let mut sniff_json = false;
+        match not_a_stream(&parts.headers) {
+            Some(NotAStream::Encoded(encoding)) => {
+                let message = describe_encoded(&encoding);
+                let (now, status) = (Instant::now(), Status::StreamError);
+                return RequestRecord::failed(start, now, status, Some(http_status), message);
+            }
+            Some(NotAStream::Json) => sniff_json = true,
+            None => {}
         }
 
-        let mut body = response.into_body();
         let mut measurer = StreamMeasurer::new(start);
         let mut record = loop {
             let frame = tokio::select! {
@@ -269,10 +311,40 @@ impl Client {
                     let Ok(data) = frame.into_data() else {
                         continue; // trailers
                     };
+                    if sniff_json && !data.is_empty() {
+                        sniff_json = false;
+                        if data.trim_ascii_start().starts_with(b"{") {
+                            let mut head = data.to_vec();
+                            let rest = tokio::select! {
+                                biased;
+                                () = &mut cancel => None,
+                                () = &mut deadline => Some(Err(timeout_text())),
+                                rest = crate::response::read_head(&mut body) => Some(Ok(rest)),
+                            };
+                            let now = Instant::now();
+                            let rest = match rest {
+                                Some(Ok(rest)) => rest,
+                                Some(Err(text)) => {
+                                    break measurer.fail(Status::Timeout, &text, now);
+                                }
+                                None => break RequestRecord::cancelled(start, now),
+                            };
+                            head.extend_from_slice(&rest.unwrap_or_default());
+                            let message = describe_json_200(&head);
+                            let status = Status::StreamError;
+                            break RequestRecord::failed(
+                                start,
+                                Instant::now(),
+                                status,
+                                None,
+                                message,
+                            );
+                        }
+                    }
                     match measurer.feed(&data, now, sink) {
                         Progress::Continue => {}
                         Progress::Done => {
-                            drain(&mut body, now + DRAIN_AFTER_DONE).await;
+                            crate::response::drain(&mut body, now + DRAIN_AFTER_DONE).await;
                             break measurer.finish(now);
                         }
                         Progress::Failed => break measurer.finish(now),
@@ -281,7 +353,6 @@ impl Client {
             }
         };
         record.http_status = Some(http_status);
-        log_failure(&record);
         record
     }
 
@@ -294,12 +365,25 @@ impl Client {
     }
 
     /// [`get`](Self::get) with its own deadline (e.g. a `/metrics` scrape that must not hang
-    /// for the whole request timeout).
+    /// for the whole request timeout). Neither the error nor the body holds a configured
+    /// secret.
     pub async fn get_with_timeout(
         &self,
         path: &str,
         timeout: Duration,
     ) -> Result<GetResponse, ClientError> {
+        let redactor = &self.inner.redactor;
+        match self.get_raw(path, timeout).await {
+            Ok(mut response) => {
+                response.body = redactor.redact_bytes(response.body);
+                response.redirect = response.redirect.map(|r| redactor.redact(&r).into_owned());
+                Ok(response)
+            }
+            Err(e) => Err(e.redacted(redactor)),
+        }
+    }
+
+    async fn get_raw(&self, path: &str, timeout: Duration) -> Result<GetResponse, ClientError> {
         let inner = &*self.inner;
         let url = format!("{}{}", inner.base, path);
         let uri: Uri =
@@ -326,6 +410,7 @@ impl Client {
                 }
             })?;
             let status = response.status().as_u16();
+            let redirect = crate::response::redirect_note(status, response.headers());
             let content_type = response
                 .headers()
                 .get(CONTENT_TYPE)
@@ -342,6 +427,7 @@ impl Client {
             Ok(GetResponse {
                 status,
                 content_type,
+                redirect,
                 body,
             })
         };
@@ -359,14 +445,20 @@ impl Client {
         let url = format!("{}/v1/models", self.inner.base);
         if !(200..300).contains(&response.status) {
             let text = String::from_utf8_lossy(&response.body);
+            let mut message = crate::decode::error_message(&text);
+            if let Some(note) = response.redirect {
+                message = format!("{note}; {message}");
+            }
             return Err(ClientError::Http {
                 url,
                 status: response.status,
-                message: crate::record::sanitize_error(&crate::decode::error_message(&text)),
-            });
+                message: sanitize_error(&message),
+            }
+            .redacted(&self.inner.redactor));
         }
-        crate::error::parse_first_model(&response.body)
-            .map_err(|reason| ClientError::InvalidModels { url, reason })
+        crate::error::parse_first_model(&response.body).map_err(|reason| {
+            ClientError::InvalidModels { url, reason }.redacted(&self.inner.redactor)
+        })
     }
 }
 
@@ -381,91 +473,9 @@ fn log_failure(record: &RequestRecord) {
     }
 }
 
-/// Reads up to [`MAX_ERROR_BODY_BYTES`] of an error body and extracts its message.
-async fn read_error_message(mut body: Incoming) -> String {
-    let mut buf = Vec::new();
-    while buf.len() < MAX_ERROR_BODY_BYTES {
-        match body.frame().await {
-            Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    buf.extend_from_slice(&data);
-                }
-            }
-            Some(Err(e)) => {
-                if buf.is_empty() {
-                    return format!("(error body cut off: {})", error_chain(&e));
-                }
-                break;
-            }
-            None => break,
-        }
-    }
-    buf.truncate(MAX_ERROR_BODY_BYTES);
-    let text = String::from_utf8_lossy(&buf);
-    crate::decode::error_message(&text)
-}
-
-/// Reads what is left of a body (after `[DONE]`) until its end or `until`, so that the
-/// connection can be reused; anything read is ignored.
-async fn drain(body: &mut Incoming, until: Instant) {
-    let _ = tokio::time::timeout_at(until.into(), async {
-        while let Some(Ok(_)) = body.frame().await {}
-    })
-    .await;
-}
-
-/// The base URL the client uses for `url`: `scheme://authority[/prefix]` with no trailing
-/// `/` and no trailing `/v1` (the OpenAI SDK habit of `http://host:8000/v1`); the client
-/// appends `/v1/…`, `/version` and `/metrics` itself.
-///
-/// ```
-/// assert_eq!(
-///     loadtest_client::normalize_base_url("http://localhost:8000/v1/").unwrap(),
-///     "http://localhost:8000"
-/// );
-/// ```
-pub fn normalize_base_url(url: &str) -> Result<String, ClientError> {
-    let bad = |reason: &str| ClientError::InvalidBaseUrl {
-        url: url.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let uri: Uri = url
-        .trim()
-        .parse()
-        .map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;
-    let scheme = match uri.scheme_str() {
-        Some(s) if s.eq_ignore_ascii_case("http") => "http",
-        Some(s) if s.eq_ignore_ascii_case("https") => "https",
-        Some(other) => return Err(bad(&format!("scheme {other:?} is not http or https"))),
-        None => return Err(bad("no scheme (expected http://host:port or https://host)")),
-    };
-    let authority = uri.authority().ok_or_else(|| bad("no host"))?;
-    if uri.query().is_some() {
-        return Err(bad("a query string is not allowed"));
-    }
-    let mut path = uri.path().trim_end_matches('/');
-    if let Some(prefix) = path.strip_suffix("/v1") {
-        path = prefix;
-    }
-    Ok(format!("{scheme}://{authority}{path}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base_url_normalisation() {
-        let n = |s| normalize_base_url(s).unwrap();
-        assert_eq!(n("http://localhost:8000"), "http://localhost:8000");
-        assert_eq!(n("http://localhost:8000/"), "http://localhost:8000");
-        assert_eq!(n("http://localhost:8000/v1/"), "http://localhost:8000");
-        assert_eq!(n("HTTPS://gw.example/vllm/v1"), "https://gw.example/vllm");
-        assert!(normalize_base_url("localhost:8000").is_err());
-        assert!(normalize_base_url("ftp://h").is_err());
-        assert!(normalize_base_url("http://h/?a=1").is_err());
-        assert!(normalize_base_url("not a url").is_err());
-    }
 
     #[test]
     fn client_rejects_bad_headers() {

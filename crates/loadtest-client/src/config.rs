@@ -11,7 +11,8 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
 pub const DEFAULT_POOL_SIZE: usize = 64;
 
 /// Header names whose values are secrets: redacted by `Debug` and by
-/// [`ClientConfig::redacted_headers`].
+/// [`ClientConfig::redacted_headers`]. Any name holding one of [`SENSITIVE_NAME_PARTS`] is
+/// too (see [`is_sensitive`]).
 pub const SENSITIVE_HEADERS: [&str; 6] = [
     "authorization",
     "proxy-authorization",
@@ -69,11 +70,17 @@ impl ClientConfig {
     }
 }
 
-/// Whether a header's value is a secret.
+/// Parts of a header name that make its value a secret, compared case-insensitively:
+/// `X-Auth-Token`, `Ocp-Apim-Subscription-Key`, `X-Goog-Api-Key`, `X-Db-Password`, …
+pub const SENSITIVE_NAME_PARTS: [&str; 6] =
+    ["key", "token", "secret", "auth", "password", "credential"];
+
+/// Whether a header's value is a secret: one of [`SENSITIVE_HEADERS`], or a name holding one
+/// of [`SENSITIVE_NAME_PARTS`].
 pub fn is_sensitive(name: &str) -> bool {
-    SENSITIVE_HEADERS
-        .iter()
-        .any(|s| s.eq_ignore_ascii_case(name.trim()))
+    let name = name.trim().to_ascii_lowercase();
+    SENSITIVE_HEADERS.iter().any(|s| *s == name)
+        || SENSITIVE_NAME_PARTS.iter().any(|part| name.contains(part))
 }
 
 impl fmt::Debug for ClientConfig {
@@ -105,5 +112,23 @@ mod tests {
         assert!(!s.contains("sk-secret-123"), "{s}");
         assert!(!s.contains("sk-other"), "{s}");
         assert!(s.contains("visible"), "{s}");
+    }
+
+    #[test]
+    fn auth_like_names_are_sensitive() {
+        for name in [
+            "X-Auth-Token",
+            "Ocp-Apim-Subscription-Key",
+            "x-goog-api-key",
+            "X-Client-Secret",
+            "X-DB-PASSWORD",
+            " Cookie ",
+            "OpenAI-Organization",
+        ] {
+            assert!(is_sensitive(name), "{name}");
+        }
+        for name in ["X-Trace", "Content-Type", "X-Request-Id"] {
+            assert!(!is_sensitive(name), "{name}");
+        }
     }
 }

@@ -91,6 +91,69 @@ impl ClientError {
     }
 }
 
+impl ClientError {
+    /// The same error with every configured secret replaced by `<redacted>` in its texts.
+    pub fn redacted(self, redactor: &crate::Redactor) -> Self {
+        let r = |text: String| redactor.redact(&text).into_owned();
+        match self {
+            ClientError::InvalidBaseUrl { url, reason } => ClientError::InvalidBaseUrl {
+                url: r(url),
+                reason: r(reason),
+            },
+            ClientError::InvalidPath { path, reason } => ClientError::InvalidPath {
+                path: r(path),
+                reason: r(reason),
+            },
+            ClientError::InvalidHeader { name, reason } => ClientError::InvalidHeader {
+                name: r(name),
+                reason: r(reason),
+            },
+            ClientError::Tls(message) => ClientError::Tls(r(message)),
+            ClientError::Connect { url, message } => ClientError::Connect {
+                url: r(url),
+                message: r(message),
+            },
+            ClientError::Timeout { url, after } => ClientError::Timeout { url: r(url), after },
+            ClientError::Request { url, message } => ClientError::Request {
+                url: r(url),
+                message: r(message),
+            },
+            ClientError::Http {
+                url,
+                status,
+                message,
+            } => ClientError::Http {
+                url: r(url),
+                status,
+                message: crate::sanitize_error(&r(message)),
+            },
+            ClientError::InvalidModels { url, reason } => ClientError::InvalidModels {
+                url: r(url),
+                reason: r(reason),
+            },
+        }
+    }
+}
+
+/// `EMFILE` (this process) and `ENFILE` (the whole system) on Linux and the BSDs.
+const EMFILE: i32 = 24;
+const ENFILE: i32 = 23;
+
+/// Whether `error` or one of its sources is this machine running out of file descriptors
+/// (EMFILE/ENFILE): the client's own failure, not the server's.
+pub(crate) fn out_of_file_descriptors(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && matches!(io.raw_os_error(), Some(EMFILE | ENFILE))
+        {
+            return cfg!(unix);
+        }
+        next = e.source();
+    }
+    false
+}
+
 /// An error and its sources, joined with `: ` (hyper's top-level messages alone are vague).
 pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
@@ -128,6 +191,17 @@ pub(crate) fn parse_first_model(body: &[u8]) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn emfile_is_found_in_the_chain() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("connect failed")]
+        struct Outer(#[source] std::io::Error);
+        let emfile = Outer(std::io::Error::from_raw_os_error(EMFILE));
+        assert_eq!(out_of_file_descriptors(&emfile), cfg!(unix));
+        let refused = Outer(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(!out_of_file_descriptors(&refused));
+    }
 
     #[test]
     fn first_model_of_real_lists() {

@@ -63,6 +63,7 @@
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+mod base_url;
 mod client;
 mod config;
 pub mod decode;
@@ -70,19 +71,23 @@ mod error;
 pub mod gaps;
 pub mod measure;
 mod record;
+mod redact;
 mod request;
+mod response;
 pub mod sse;
 
-pub use client::{Client, GetResponse, MAX_GET_BODY_BYTES, normalize_base_url};
+pub use base_url::normalize_base_url;
+pub use client::{Client, GetResponse, MAX_GET_BODY_BYTES};
 pub use config::{
     ClientConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_POOL_SIZE, DEFAULT_REQUEST_TIMEOUT,
-    SENSITIVE_HEADERS, is_sensitive,
+    SENSITIVE_HEADERS, SENSITIVE_NAME_PARTS, is_sensitive,
 };
 pub use decode::Usage;
 pub use error::ClientError;
 pub use gaps::GapSummary;
 pub use measure::{GapSink, NoGapSink};
-pub use record::{MAX_ERROR_CHARS, RequestRecord, sanitize_error};
+pub use record::{MAX_ERROR_CHARS, RequestRecord, sanitize_error, sanitize_text};
+pub use redact::{MIN_SECRET_BYTES, REDACTED, Redactor, redact_url};
 pub use request::{
     ChatMessage, Endpoint, ExtraFields, Prompt, RESERVED_KEYS, RequestError, StreamRequest,
 };

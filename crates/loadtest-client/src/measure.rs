@@ -43,6 +43,12 @@ use crate::sse::{SseError, SseEvent, SseParser};
 /// apart.
 pub const SAME_READ_WITHIN: Duration = Duration::from_millis(1);
 
+/// The most bytes one stream may buffer for a line without its end, or for one event's data:
+/// 4 MiB, far above any real chunk (a few hundred bytes; a few KiB with logprobs). A stream
+/// that goes past it fails at once (`stream_error`), so a server that never sends a newline
+/// holds at most this much per stream in the line buffer plus this much in the event buffer.
+pub const MAX_STREAM_LINE_BYTES: usize = 4 * 1024 * 1024;
+
 /// Receives every gap between consecutive token events as it is measured (the sweep feeds an
 /// HDR histogram). Gaps of every request are delivered, whatever its final status.
 pub trait GapSink {
@@ -97,13 +103,17 @@ pub struct StreamMeasurer {
     last_token_read: Option<u64>,
     /// Distinct reads that delivered token events.
     token_reads: u64,
+    /// The body's first two bytes (how many were seen): to say what a body without any SSE
+    /// event was.
+    head: [u8; 2],
+    head_len: usize,
 }
 
 impl StreamMeasurer {
     /// Starts measuring a stream whose request was sent at `start`.
     pub fn new(start: Instant) -> Self {
         Self {
-            parser: SseParser::new(),
+            parser: SseParser::with_max_event_bytes(MAX_STREAM_LINE_BYTES),
             start,
             first_token: None,
             last_token: None,
@@ -118,6 +128,8 @@ impl StreamMeasurer {
             read: 0,
             last_token_read: None,
             token_reads: 0,
+            head: [0; 2],
+            head_len: 0,
         }
     }
 
@@ -138,8 +150,24 @@ impl StreamMeasurer {
             self.read += 1;
         }
         self.last_frame_at = Some(at);
+        for &b in bytes.iter().take(2 - self.head_len) {
+            self.head[self.head_len] = b;
+            self.head_len += 1;
+        }
         let mut parser = std::mem::take(&mut self.parser);
         parser.feed(bytes, |event| self.on_event(event, at, sink));
+        if parser.overflowed() && self.settled().is_none() {
+            self.failure = Some((
+                at,
+                format!(
+                    "an SSE line or event grew past {} MiB without its end: the stream is \
+                     abandoned",
+                    MAX_STREAM_LINE_BYTES / (1024 * 1024)
+                ),
+            ));
+            // Give the buffers back now, not when the record is built.
+            parser = SseParser::with_max_event_bytes(MAX_STREAM_LINE_BYTES);
+        }
         self.parser = parser;
         self.settled().unwrap_or(Progress::Continue)
     }
@@ -159,7 +187,7 @@ impl StreamMeasurer {
             return self.record(Status::Ok, None, end);
         }
         let error = if self.sse_events == 0 {
-            "the response held no SSE event".to_owned()
+            self.no_event_error()
         } else if self.done_at.is_some() {
             "[DONE] without any finish_reason".to_owned()
         } else {
@@ -176,6 +204,23 @@ impl StreamMeasurer {
             return self.record(Status::StreamError, Some(error), failed_at);
         }
         self.record(status, Some(error.to_owned()), at)
+    }
+
+    /// What a body without any SSE event held, as far as its first bytes tell.
+    fn no_event_error(&self) -> String {
+        let head = &self.head[..self.head_len];
+        let what = if head.is_empty() {
+            "its body was empty"
+        } else if head == [0x1f, 0x8b] {
+            "its body is gzip-compressed (magic bytes 1f 8b)"
+        } else if head.first() == Some(&b'{') || head.first() == Some(&b'[') {
+            "its body looks like JSON (a whole answer, not a stream?)"
+        } else if head.first() == Some(&b'<') {
+            "its body looks like HTML or XML"
+        } else {
+            "its body holds no `data:` line"
+        };
+        format!("the response held no SSE event: {what}")
     }
 
     /// `[DONE]` arrival, once seen.

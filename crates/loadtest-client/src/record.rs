@@ -104,11 +104,19 @@ impl RequestRecord {
     }
 }
 
-/// Makes error text safe for one line of JSON or a terminal: control characters become spaces,
-/// runs of whitespace collapse, and the text is cut to [`MAX_ERROR_CHARS`] characters (with
-/// `…`).
+/// Makes error text safe for one line of JSON or a terminal: [`sanitize_text`] cut to
+/// [`MAX_ERROR_CHARS`] characters.
 pub fn sanitize_error(text: &str) -> String {
-    let mut out = String::with_capacity(text.len().min(MAX_ERROR_CHARS + 4));
+    sanitize_text(text, MAX_ERROR_CHARS)
+}
+
+/// Makes untrusted text (a server's error, model id, body start) safe for one line of a
+/// terminal or JSON: control characters and runs of whitespace become one space (none at
+/// the ends), other characters that are not printable (bidi overrides, zero-width marks…)
+/// are escaped as `\u{…}`, and the text is cut to at most `max_chars` characters, escapes
+/// included, then `…`. The one sanitiser for every console path.
+pub fn sanitize_text(text: &str, max_chars: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max_chars.saturating_add(4)));
     let mut chars = 0usize;
     let mut pending_space = false;
     for c in text.chars() {
@@ -116,8 +124,12 @@ pub fn sanitize_error(text: &str) -> String {
             pending_space = !out.is_empty();
             continue;
         }
-        // The space owed before `c` counts too, so the text never passes the limit.
-        if chars + 1 + usize::from(pending_space) > MAX_ERROR_CHARS {
+        // Printable characters stay as they are; the others become `\u{…}`, whose every
+        // character counts: the text never passes the limit, the space owed before `c` and
+        // the escape included.
+        let escape = (!c.is_ascii()).then(|| c.escape_debug());
+        let width = escape.clone().map_or(1, Iterator::count);
+        if chars + width + usize::from(pending_space) > max_chars {
             out.push('…');
             return out;
         }
@@ -126,8 +138,11 @@ pub fn sanitize_error(text: &str) -> String {
             chars += 1;
             pending_space = false;
         }
-        out.push(c);
-        chars += 1;
+        match escape {
+            Some(escape) => out.extend(escape),
+            None => out.push(c),
+        }
+        chars += width;
     }
     out
 }
@@ -144,6 +159,10 @@ mod tests {
         assert_eq!(s.chars().count(), MAX_ERROR_CHARS + 1);
         assert!(s.ends_with('…'));
         assert_eq!(sanitize_error(""), "");
+        // A bidi override would reorder what the terminal shows: escaped; é is printable.
+        assert_eq!(sanitize_text("é\u{202e}x", 16), "é\\u{202e}x");
+        assert_eq!(sanitize_text("é\u{202e}x", 8), "é…");
+        assert_eq!(sanitize_text("abcdef", 3), "abc…");
         // Found by the chunk_decode fuzz target: a space owed at the limit went one over.
         for words in ["ab ", "a ", "abc  \n"] {
             let s = sanitize_error(&words.repeat(400));

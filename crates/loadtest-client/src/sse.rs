@@ -163,6 +163,14 @@ impl SseParser {
         }
     }
 
+    /// Whether the line or event being read has already grown past the limit (it will be
+    /// dropped with [`SseError::TooLarge`] when it ends): a caller that must bound its memory
+    /// can give up on the stream at once instead of waiting for a line end that may never
+    /// come.
+    pub fn overflowed(&self) -> bool {
+        self.event_too_large || self.skipping_line
+    }
+
     /// The reconnection time from the last valid `retry:` field, if any.
     pub fn retry(&self) -> Option<Duration> {
         self.retry

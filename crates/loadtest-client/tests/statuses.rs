@@ -202,7 +202,7 @@ async fn non_sse_200_body_is_stream_error() {
     let r = run_reply(Reply::json(200, fixture("vllm-0.32.0/nonstream_chat.json"))).await;
     assert_eq!(r.status, Status::StreamError, "{r:?}");
     assert!(
-        r.error.as_deref().unwrap().contains("no SSE event"),
+        r.error.as_deref().unwrap().contains("not an SSE stream"),
         "{r:?}"
     );
 }

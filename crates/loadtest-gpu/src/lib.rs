@@ -17,7 +17,8 @@
 //!
 //! ```
 //! use std::time::{Duration, Instant};
-//! use loadtest_gpu::{GpuReading, GpuSample, StepAggregator};
+//! use loadtest_gpu::{GpuSample, StepAggregator};
+//! use loadtest_run::GpuReading;
 //! use loadtest_run::{tokens_per_joule, total_energy_j};
 //!
 //! let start = Instant::now();
@@ -66,7 +67,7 @@ pub use aggregate::StepAggregator;
 pub use fields::{FULL_FIELDS, QueryField, SAFE_FIELDS, query_arg};
 pub use lines::{Line, LineSplitter, MAX_LINE_BYTES};
 pub use metrics_csv::metrics_row;
-pub use parse::{GpuReading, ParseLineError, missing_or_text, parse_line};
+pub use parse::{ParseLineError, missing_or_text, parse_line};
 pub use poller::{
     GpuPoller, GpuPollerConfig, PollerStats, PollerStatus, RestartPolicy, Unavailable,
     exit_code_meaning,

@@ -16,31 +16,19 @@ pub fn metrics_row(
     step: Option<u32>,
     phase: &str,
 ) -> GpuMetricsRow {
-    let r = &sample.reading;
     GpuMetricsRow {
         unix_s: sample.unix_s,
         elapsed_s: signed_secs(run_start, sample.at),
         step,
         phase: phase.to_owned(),
-        gpu: r.gpu,
-        uuid: r.uuid.clone(),
-        name: r.name.clone(),
-        util_gpu_pct: r.util_gpu_pct,
-        util_mem_pct: r.util_mem_pct,
-        mem_used_mib: r.mem_used_mib,
-        mem_total_mib: r.mem_total_mib,
-        power_w: r.power_w,
-        power_limit_w: r.power_limit_w,
-        temp_c: r.temp_c,
-        sm_clock_mhz: r.sm_clock_mhz,
-        mem_clock_mhz: r.mem_clock_mhz,
-        pstate: r.pstate.clone(),
+        reading: sample.reading.clone(),
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::GpuReading;
+    use loadtest_run::GpuReading;
 
     #[test]
     fn header_and_quoting() {

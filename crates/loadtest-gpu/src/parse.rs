@@ -1,40 +1,8 @@
 //! Parsing one `--format=csv,noheader,nounits` line into a [`GpuReading`].
 
-use serde::{Deserialize, Serialize};
+use loadtest_run::GpuReading;
 
 use crate::fields::QueryField;
-
-/// The values of one GPU from one output line. Every value but the index may be missing:
-/// `[N/A]`, `[Not Supported]`, any other `[…]` and an empty field all read as `None`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct GpuReading {
-    /// GPU index as nvidia-smi numbers it (PCI order).
-    pub gpu: u32,
-    /// `GPU-…` UUID.
-    pub uuid: Option<String>,
-    /// Product name.
-    pub name: Option<String>,
-    /// `utilization.gpu`, percent.
-    pub util_gpu_pct: Option<f64>,
-    /// `utilization.memory`, percent.
-    pub util_mem_pct: Option<f64>,
-    /// `memory.used`, MiB.
-    pub mem_used_mib: Option<f64>,
-    /// `memory.total`, MiB.
-    pub mem_total_mib: Option<f64>,
-    /// `power.draw`, watts.
-    pub power_w: Option<f64>,
-    /// `power.limit`, watts.
-    pub power_limit_w: Option<f64>,
-    /// `temperature.gpu`, °C.
-    pub temp_c: Option<f64>,
-    /// `clocks.sm`, MHz.
-    pub sm_clock_mhz: Option<f64>,
-    /// `clocks.mem`, MHz.
-    pub mem_clock_mhz: Option<f64>,
-    /// `pstate`, e.g. `P0`.
-    pub pstate: Option<String>,
-}
 
 /// Why a line was not a valid reading. The line is skipped and counted; it is never fatal.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::parse::GpuReading;
+use loadtest_run::GpuReading;
 
 /// One GPU's values from one output line, stamped when its bytes arrived.
 ///

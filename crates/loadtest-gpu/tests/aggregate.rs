@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use loadtest_gpu::{GpuReading, GpuSample, StepAggregator};
+use loadtest_gpu::{GpuSample, StepAggregator};
+use loadtest_run::GpuReading;
 use loadtest_run::{GpuStepStats, tokens_per_joule, total_energy_j};
 
 fn sample(start: Instant, offset_ms: i64, gpu: u32, power_w: Option<f64>, run: u32) -> GpuSample {

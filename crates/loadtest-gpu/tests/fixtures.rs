@@ -5,10 +5,9 @@
 use std::time::{Duration, Instant};
 
 use loadtest_gpu::{
-    FULL_FIELDS, GpuReading, GpuSample, Line, LineSplitter, ParseLineError, QueryField,
-    metrics_row, parse_line,
+    FULL_FIELDS, GpuSample, Line, LineSplitter, ParseLineError, QueryField, metrics_row, parse_line,
 };
-use loadtest_run::{GPU_METRICS_COLUMNS, gpu_metrics_header};
+use loadtest_run::{GPU_METRICS_COLUMNS, GpuReading, gpu_metrics_header};
 use proptest::prelude::*;
 
 const LMS: &str = include_str!("data/h200x8_lms200.csv");

@@ -23,6 +23,7 @@ fn parse(c: &mut Criterion) {
         b.iter(|| {
             CanonicalSnapshot::parse(black_box(&body))
                 .0
+                .scalars
                 .generation_tokens_total
         })
     });

@@ -248,7 +248,7 @@ impl StepDeltas {
         let mut by_reason = BTreeMap::new();
         if let (Some(wire), Some(_)) = (
             end.scalar_wire_name(ScalarMetric::RequestSuccessTotal),
-            start.request_success_total,
+            start.scalars.request_success_total,
         ) {
             for (reason, &b) in &end.request_success_by_reason {
                 let a = start.request_success_by_reason.get(reason).copied();
@@ -329,7 +329,7 @@ fn derive(
         _ => None,
     }
     .filter(|r| r.is_finite());
-    let hist_mean = |m: HistogramMetric| histograms.get(&m).and_then(|h| h.mean);
+    let hist_mean = |m: HistogramMetric| histograms.get(&m).and_then(|h| h.stats.mean);
     let ttft_split = match (
         hist_mean(HistogramMetric::Queue),
         hist_mean(HistogramMetric::Prefill),

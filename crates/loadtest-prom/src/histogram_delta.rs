@@ -4,7 +4,8 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use crate::histogram::{Bucket, HistogramSnapshot, QuantileBucket};
+use crate::histogram::{Bucket, HistogramSnapshot};
+use crate::histogram_stats::HistogramStats;
 
 /// Delta of one histogram over a window, with its statistics.
 ///
@@ -16,19 +17,9 @@ use crate::histogram::{Bucket, HistogramSnapshot, QuantileBucket};
 pub struct HistogramDelta {
     /// Wire family name it was read from.
     pub wire: Cow<'static, str>,
-    /// Observations in the window.
-    pub count: f64,
-    /// Sum of the window's observations.
-    pub sum: f64,
-    /// `sum / count`; `None` when `count` is 0.
-    pub mean: Option<f64>,
-    /// Median: the bucket holding it, with an estimate where meaningful
-    /// ([`crate::quantile_bucket`]).
-    pub p50: Option<QuantileBucket>,
-    /// 90th percentile.
-    pub p90: Option<QuantileBucket>,
-    /// 99th percentile.
-    pub p99: Option<QuantileBucket>,
+    /// Count, sum, mean and percentiles of the window (flattened into the object).
+    #[serde(flatten)]
+    pub stats: HistogramStats,
     /// Cumulative bucket deltas, sorted by `le`.
     pub buckets: Vec<Bucket>,
     /// The histogram went down or changed its buckets, or the server restarted: the delta is
@@ -111,34 +102,17 @@ impl HistogramDelta {
     /// Every number is finite (`+Inf` only as the last bucket's bound): what a window may
     /// hold, so that its JSON reads back (serde_json writes a NaN or ±Inf as `null`).
     pub(crate) fn is_finite(&self) -> bool {
-        let quantile_ok = |q: &Option<QuantileBucket>| {
-            q.is_none_or(|q| {
-                q.lo.is_finite()
-                    && q.hi.is_none_or(f64::is_finite)
-                    && q.est.is_none_or(f64::is_finite)
-            })
-        };
-        self.count.is_finite()
-            && self.sum.is_finite()
-            && self.mean.is_none_or(f64::is_finite)
+        self.stats.is_finite()
             && self
                 .buckets
                 .iter()
                 .all(|b| b.count.is_finite() && (b.le.is_finite() || b.le == f64::INFINITY))
-            && [&self.p50, &self.p90, &self.p99]
-                .into_iter()
-                .all(quantile_ok)
     }
 
     fn with_wire(wire: Cow<'static, str>, window: HistogramSnapshot, reset: bool) -> Self {
         Self {
             wire,
-            count: window.count,
-            sum: window.sum,
-            mean: window.mean(),
-            p50: window.quantile_bucket(0.5),
-            p90: window.quantile_bucket(0.9),
-            p99: window.quantile_bucket(0.99),
+            stats: HistogramStats::from(&window),
             buckets: window.buckets,
             reset,
         }

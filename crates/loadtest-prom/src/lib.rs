@@ -43,7 +43,7 @@
 //! let (end, errors) = CanonicalSnapshot::parse(after);
 //! assert_eq!(errors.len(), 1);
 //! assert_eq!(errors[0].line, 6); // "this line is broken": skipped, reported
-//! assert_eq!(end.generation_tokens_total, Some(650.0)); // summed over engines
+//! assert_eq!(end.scalars.generation_tokens_total, Some(650.0)); // summed over engines
 //!
 //! // Gauges: every scrape of the window goes through a GaugeWindow (constant memory).
 //! let mut gauges = GaugeWindow::new();
@@ -70,9 +70,14 @@ mod exposition;
 mod grammar;
 mod histogram;
 mod histogram_delta;
+mod histogram_stats;
+mod histograms;
 mod lex;
+mod quantile_label;
+mod scalars;
+mod scrape_summary;
+mod scrape_table;
 mod snapshot;
-mod summary;
 mod types;
 
 pub use alias::{
@@ -90,6 +95,9 @@ pub use histogram::{
     Bucket, HistogramSnapshot, NARROW_BUCKET_RATIO, QuantileBucket, coalesce_buckets,
     deserialize_quantile, histogram_quantile, quantile_bucket,
 };
+pub use histogram_stats::HistogramStats;
+pub use histograms::Histograms;
+pub use scalars::Scalars;
+pub use scrape_summary::{CanonicalValues, ErrorEntry, ScrapeSummary};
 pub use snapshot::{CSV_COLUMNS, CanonicalSnapshot};
-pub use summary::{CanonicalValues, ErrorEntry, HistogramStats, Scalars, ScrapeSummary};
 pub use types::{Exemplar, Label, MetricType, Sample, escape_label_value};

@@ -9,7 +9,9 @@ use crate::alias::{
 use crate::error::LineError;
 use crate::exposition::Exposition;
 use crate::histogram::{Bucket, HistogramSnapshot, coalesce_buckets};
+use crate::histograms::Histograms;
 use crate::lex::parse_number;
+use crate::scalars::Scalars;
 use crate::types::Sample;
 
 /// The canonical metrics of one scrape (cumulative values as the server reported them).
@@ -23,38 +25,14 @@ use crate::types::Sample;
 pub struct CanonicalSnapshot {
     /// Server detected from the metric names.
     pub server: ServerKind,
-    /// Requests running (gauge, summed over engines).
-    pub requests_running: Option<f64>,
-    /// Requests waiting (gauge, summed over engines).
-    pub requests_waiting: Option<f64>,
-    /// KV-cache usage 0..1 (gauge, mean over engines).
-    pub kv_cache_usage: Option<f64>,
-    /// Prompt tokens (counter).
-    pub prompt_tokens_total: Option<f64>,
-    /// Generation tokens (counter).
-    pub generation_tokens_total: Option<f64>,
-    /// Finished requests, every `finished_reason` summed (counter).
-    pub request_success_total: Option<f64>,
+    /// The scalar metrics: gauges (running and waiting requests summed over engines, KV-cache
+    /// usage as their mean) and counters (tokens, finished requests with every
+    /// `finished_reason` summed, preemptions, prefix-cache queries and hits in tokens).
+    pub scalars: Scalars,
     /// Finished requests per `finished_reason` (empty when the server has no such label).
     pub request_success_by_reason: BTreeMap<String, f64>,
-    /// Preemptions (counter).
-    pub preemptions_total: Option<f64>,
-    /// Prefix-cache queries in tokens (counter).
-    pub prefix_cache_queries_total: Option<f64>,
-    /// Prefix-cache hits in tokens (counter).
-    pub prefix_cache_hits_total: Option<f64>,
-    /// Server time to first token.
-    pub ttft_s: Option<HistogramSnapshot>,
-    /// Inter-token latency.
-    pub itl_s: Option<HistogramSnapshot>,
-    /// End-to-end request latency.
-    pub e2e_s: Option<HistogramSnapshot>,
-    /// Queue time.
-    pub queue_s: Option<HistogramSnapshot>,
-    /// Prefill time.
-    pub prefill_s: Option<HistogramSnapshot>,
-    /// Decode time.
-    pub decode_s: Option<HistogramSnapshot>,
+    /// The latency histograms (cumulative, as the server reported them).
+    pub histograms: Histograms<HistogramSnapshot>,
     /// `process_start_time_seconds` (max over series): a change means the server restarted.
     pub process_start_time_s: Option<f64>,
     scalar_wire: [Option<&'static str>; 9],
@@ -163,55 +141,21 @@ impl CanonicalSnapshot {
     /// The value of a scalar metric.
     #[must_use]
     pub fn scalar(&self, metric: ScalarMetric) -> Option<f64> {
-        match metric {
-            ScalarMetric::RequestsRunning => self.requests_running,
-            ScalarMetric::RequestsWaiting => self.requests_waiting,
-            ScalarMetric::KvCacheUsage => self.kv_cache_usage,
-            ScalarMetric::PromptTokensTotal => self.prompt_tokens_total,
-            ScalarMetric::GenerationTokensTotal => self.generation_tokens_total,
-            ScalarMetric::RequestSuccessTotal => self.request_success_total,
-            ScalarMetric::PreemptionsTotal => self.preemptions_total,
-            ScalarMetric::PrefixCacheQueriesTotal => self.prefix_cache_queries_total,
-            ScalarMetric::PrefixCacheHitsTotal => self.prefix_cache_hits_total,
-        }
+        self.scalars.get(metric)
     }
 
     fn scalar_slot(&mut self, metric: ScalarMetric) -> &mut Option<f64> {
-        match metric {
-            ScalarMetric::RequestsRunning => &mut self.requests_running,
-            ScalarMetric::RequestsWaiting => &mut self.requests_waiting,
-            ScalarMetric::KvCacheUsage => &mut self.kv_cache_usage,
-            ScalarMetric::PromptTokensTotal => &mut self.prompt_tokens_total,
-            ScalarMetric::GenerationTokensTotal => &mut self.generation_tokens_total,
-            ScalarMetric::RequestSuccessTotal => &mut self.request_success_total,
-            ScalarMetric::PreemptionsTotal => &mut self.preemptions_total,
-            ScalarMetric::PrefixCacheQueriesTotal => &mut self.prefix_cache_queries_total,
-            ScalarMetric::PrefixCacheHitsTotal => &mut self.prefix_cache_hits_total,
-        }
+        self.scalars.slot(metric)
     }
 
     /// A histogram metric.
     #[must_use]
     pub fn histogram(&self, metric: HistogramMetric) -> Option<&HistogramSnapshot> {
-        match metric {
-            HistogramMetric::Ttft => self.ttft_s.as_ref(),
-            HistogramMetric::Itl => self.itl_s.as_ref(),
-            HistogramMetric::E2e => self.e2e_s.as_ref(),
-            HistogramMetric::Queue => self.queue_s.as_ref(),
-            HistogramMetric::Prefill => self.prefill_s.as_ref(),
-            HistogramMetric::Decode => self.decode_s.as_ref(),
-        }
+        self.histograms.get(metric)
     }
 
     fn histogram_slot(&mut self, metric: HistogramMetric) -> &mut Option<HistogramSnapshot> {
-        match metric {
-            HistogramMetric::Ttft => &mut self.ttft_s,
-            HistogramMetric::Itl => &mut self.itl_s,
-            HistogramMetric::E2e => &mut self.e2e_s,
-            HistogramMetric::Queue => &mut self.queue_s,
-            HistogramMetric::Prefill => &mut self.prefill_s,
-            HistogramMetric::Decode => &mut self.decode_s,
-        }
+        self.histograms.slot(metric)
     }
 
     /// The wire name a scalar metric was read from (`None` when absent).

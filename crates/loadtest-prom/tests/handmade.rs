@@ -23,23 +23,23 @@ fn sglang() {
     assert_eq!(exp.sample_count(), 26);
     let snap = CanonicalSnapshot::from_exposition(&exp);
     assert_eq!(snap.server, ServerKind::Sglang);
-    assert_eq!(snap.requests_running, Some(12.0)); // summed over tp ranks
-    assert_eq!(snap.requests_waiting, Some(3.0));
-    assert_eq!(snap.kv_cache_usage, Some(0.375)); // mean over ranks
-    assert_eq!(snap.prompt_tokens_total, Some(1500.0));
-    assert_eq!(snap.generation_tokens_total, Some(4000.0));
-    assert_eq!(snap.request_success_total, Some(40.0));
+    assert_eq!(snap.scalars.requests_running, Some(12.0)); // summed over tp ranks
+    assert_eq!(snap.scalars.requests_waiting, Some(3.0));
+    assert_eq!(snap.scalars.kv_cache_usage, Some(0.375)); // mean over ranks
+    assert_eq!(snap.scalars.prompt_tokens_total, Some(1500.0));
+    assert_eq!(snap.scalars.generation_tokens_total, Some(4000.0));
+    assert_eq!(snap.scalars.request_success_total, Some(40.0));
     assert!(snap.request_success_by_reason.is_empty());
-    assert_eq!(snap.preemptions_total, None);
-    let ttft = snap.ttft_s.as_ref().unwrap();
+    assert_eq!(snap.scalars.preemptions_total, None);
+    let ttft = snap.histograms.ttft_s.as_ref().unwrap();
     assert_eq!((ttft.count, ttft.sum), (40.0, 12.0));
     // p50: rank 20 in (0.1, 0.5] holding 20 → 0.1 + 0.4 × 10/20.
     assert_eq!(ttft.quantile(0.5), Some(0.1 + 0.4 * (10.0 / 20.0)));
     // p99: rank 39.6 in the +Inf bucket → the largest finite bound.
     assert_eq!(ttft.quantile(0.99), Some(0.5));
-    assert_eq!(snap.itl_s.as_ref().unwrap().count, 3960.0);
-    assert_eq!(snap.e2e_s.as_ref().unwrap().mean(), Some(3.0));
-    assert_eq!(snap.queue_s, None);
+    assert_eq!(snap.histograms.itl_s.as_ref().unwrap().count, 3960.0);
+    assert_eq!(snap.histograms.e2e_s.as_ref().unwrap().mean(), Some(3.0));
+    assert_eq!(snap.histograms.queue_s, None);
 }
 
 #[test]
@@ -68,10 +68,10 @@ fn llamacpp_nan() {
     );
     let snap = CanonicalSnapshot::from_exposition(&exp);
     assert_eq!(snap.server, ServerKind::LlamaCpp);
-    assert!(snap.kv_cache_usage.unwrap().is_nan()); // present, NaN as printed
-    assert_eq!(snap.requests_running, Some(3.0));
-    assert_eq!(snap.requests_waiting, Some(1.0));
-    assert_eq!(snap.generation_tokens_total, Some(2048.0));
+    assert!(snap.scalars.kv_cache_usage.unwrap().is_nan()); // present, NaN as printed
+    assert_eq!(snap.scalars.requests_running, Some(3.0));
+    assert_eq!(snap.scalars.requests_waiting, Some(1.0));
+    assert_eq!(snap.scalars.generation_tokens_total, Some(2048.0));
     // NaN gauge samples are left out of window statistics.
     let mut gauges = GaugeWindow::new();
     gauges.observe(&snap);
@@ -99,21 +99,21 @@ fn tgi() {
     assert_eq!(queue.samples[2].label("quantile"), Some("0.99"));
     let snap = CanonicalSnapshot::from_exposition(&exp);
     assert_eq!(snap.server, ServerKind::Tgi);
-    assert_eq!(snap.requests_running, Some(12.0));
-    assert_eq!(snap.requests_waiting, Some(4.0));
-    assert_eq!(snap.request_success_total, Some(30.0));
-    assert_eq!(snap.prompt_tokens_total, Some(9000.0));
-    assert_eq!(snap.generation_tokens_total, Some(3000.0));
-    let e2e = snap.e2e_s.as_ref().unwrap();
+    assert_eq!(snap.scalars.requests_running, Some(12.0));
+    assert_eq!(snap.scalars.requests_waiting, Some(4.0));
+    assert_eq!(snap.scalars.request_success_total, Some(30.0));
+    assert_eq!(snap.scalars.prompt_tokens_total, Some(9000.0));
+    assert_eq!(snap.scalars.generation_tokens_total, Some(3000.0));
+    let e2e = snap.histograms.e2e_s.as_ref().unwrap();
     assert_eq!(e2e.buckets.len(), 4);
     // p50: rank 15 in (1, 2] holding 15 → 1 + 1 × 5/15.
     assert_eq!(e2e.quantile(0.5), Some(1.0 + 5.0 / 15.0));
     // A summary gives count, sum and mean, but no buckets to interpolate.
-    let q = snap.queue_s.as_ref().unwrap();
+    let q = snap.histograms.queue_s.as_ref().unwrap();
     assert_eq!((q.count, q.sum), (30.0, 0.9));
     assert!(q.buckets.is_empty());
     assert_eq!(q.quantile(0.5), None);
-    assert_eq!(snap.itl_s.as_ref().unwrap().mean(), Some(0.02));
+    assert_eq!(snap.histograms.itl_s.as_ref().unwrap().mean(), Some(0.02));
 }
 
 #[test]
@@ -123,20 +123,20 @@ fn vllm_v0_names() {
     assert!(exp.errors.is_empty(), "{:?}", exp.errors);
     let snap = CanonicalSnapshot::from_exposition(&exp);
     assert_eq!(snap.server, ServerKind::Vllm);
-    assert_eq!(snap.requests_running, Some(4.0)); // summed over model_name
-    assert_eq!(snap.kv_cache_usage, Some(0.4)); // gpu_cache_usage_perc, mean over series
+    assert_eq!(snap.scalars.requests_running, Some(4.0)); // summed over model_name
+    assert_eq!(snap.scalars.kv_cache_usage, Some(0.4)); // gpu_cache_usage_perc, mean over series
     assert_eq!(
         snap.scalar_wire_name(ScalarMetric::KvCacheUsage),
         Some("vllm:gpu_cache_usage_perc")
     );
-    assert_eq!(snap.prefix_cache_queries_total, Some(800.0));
-    assert_eq!(snap.prefix_cache_hits_total, Some(200.0));
-    assert_eq!(snap.preemptions_total, Some(4.0));
-    assert_eq!(snap.request_success_total, Some(20.0));
+    assert_eq!(snap.scalars.prefix_cache_queries_total, Some(800.0));
+    assert_eq!(snap.scalars.prefix_cache_hits_total, Some(200.0));
+    assert_eq!(snap.scalars.preemptions_total, Some(4.0));
+    assert_eq!(snap.scalars.request_success_total, Some(20.0));
     assert_eq!(snap.request_success_by_reason["length"], 14.0);
     assert_eq!(snap.request_success_by_reason["stop"], 6.0);
     // Buckets written out of order, sorted by numeric `le` (string order would put 10.0 first).
-    let itl = snap.itl_s.as_ref().unwrap();
+    let itl = snap.histograms.itl_s.as_ref().unwrap();
     let les: Vec<f64> = itl.buckets.iter().map(|b| b.le).collect();
     assert_eq!(les, [0.025, 0.05, 2.5, 10.0, f64::INFINITY]);
     // p50: rank 500 in (0.025, 0.05] holding 500 → 0.025 + 0.025 × 100/500.
@@ -146,7 +146,7 @@ fn vllm_v0_names() {
         Some("vllm:time_per_output_token_seconds")
     );
     // `le="1e+01"` is 10.
-    let queue = snap.queue_s.as_ref().unwrap();
+    let queue = snap.histograms.queue_s.as_ref().unwrap();
     assert_eq!(queue.buckets[1].le, 10.0);
     assert_eq!(
         snap.histogram_wire_name(HistogramMetric::Queue),
@@ -198,13 +198,16 @@ fn openmetrics_with_exemplars_and_eof() {
 
     // vLLM in OpenMetrics: family `vllm:prompt_tokens`, sample `vllm:prompt_tokens_total`.
     let snap = CanonicalSnapshot::from_exposition(&exp);
-    assert_eq!(snap.prompt_tokens_total, Some(10.0));
+    assert_eq!(snap.scalars.prompt_tokens_total, Some(10.0));
     let prompt = exp.family("vllm:prompt_tokens").unwrap();
     assert_eq!(
         prompt.samples[0].exemplar.as_ref().unwrap().labels[0].value,
         "a b}c"
     );
-    assert_eq!(snap.ttft_s.as_ref().unwrap().quantile(0.5), Some(0.1));
+    assert_eq!(
+        snap.histograms.ttft_s.as_ref().unwrap().quantile(0.5),
+        Some(0.1)
+    );
 
     // Anything after `# EOF` is an error.
     let mut tail = body.clone();
@@ -328,8 +331,8 @@ fn engines_summed_and_restart_detected() {
         vllm:e2e_request_latency_seconds_sum{engine=\"1\"} 4\n";
     let (start, errors) = CanonicalSnapshot::parse(before);
     assert!(errors.is_empty());
-    assert_eq!(start.generation_tokens_total, Some(30.0));
-    let e2e = start.e2e_s.as_ref().unwrap();
+    assert_eq!(start.scalars.generation_tokens_total, Some(30.0));
+    let e2e = start.histograms.e2e_s.as_ref().unwrap();
     assert_eq!(e2e.buckets.len(), 2); // "1.0" and "1" are the same bound
     assert_eq!((e2e.buckets[0].count, e2e.buckets[1].count), (3.0, 5.0));
     assert_eq!((e2e.count, e2e.sum), (5.0, 5.0));
@@ -350,8 +353,14 @@ fn engines_summed_and_restart_detected() {
     assert_eq!(step.derived.generation_tokens_per_s, Some(1.0));
     assert_eq!(step.request_success_by_reason["length"].delta, 2.0);
     assert_eq!(step.request_success_by_reason["stop"].delta, 0.0);
-    assert_eq!(step.histogram(HistogramMetric::E2e).unwrap().count, 0.0);
-    assert_eq!(step.histogram(HistogramMetric::E2e).unwrap().p50, None);
+    assert_eq!(
+        step.histogram(HistogramMetric::E2e).unwrap().stats.count,
+        0.0
+    );
+    assert_eq!(
+        step.histogram(HistogramMetric::E2e).unwrap().stats.p50,
+        None
+    );
 
     // Restarted process (start time changed) with higher values: still a reset.
     let restarted = later.replace(

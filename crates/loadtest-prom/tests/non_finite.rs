@@ -77,9 +77,9 @@ fn non_finite_values_are_empty_cells_and_named() {
         ],
     );
     // Kept as printed in the snapshot …
-    assert!(snap.kv_cache_usage.unwrap().is_nan());
-    assert_eq!(snap.requests_waiting, Some(f64::NEG_INFINITY));
-    assert_eq!(snap.prompt_tokens_total, Some(f64::INFINITY));
+    assert!(snap.scalars.kv_cache_usage.unwrap().is_nan());
+    assert_eq!(snap.scalars.requests_waiting, Some(f64::NEG_INFINITY));
+    assert_eq!(snap.scalars.prompt_tokens_total, Some(f64::INFINITY));
     // … named …
     assert_eq!(
         snap.non_finite(),
@@ -193,7 +193,10 @@ fn finite_values_whose_arithmetic_overflows_are_left_out() {
     assert!(step.gauge(ScalarMetric::RequestsRunning).is_none());
     // The rest of the window stands.
     assert_eq!(step.derived.generation_tokens_per_s, Some(20.0));
-    assert_eq!(step.histogram(HistogramMetric::Ttft).unwrap().count, 20.0);
+    assert_eq!(
+        step.histogram(HistogramMetric::Ttft).unwrap().stats.count,
+        20.0
+    );
     round_trips(&step);
 
     // A finite delta over a window so short that the rate overflows: no rate.

@@ -124,21 +124,21 @@ fn after_load_canonical() {
     let (snap, errors) = CanonicalSnapshot::parse(&read(VLLM, "metrics_after_load.txt"));
     assert!(errors.is_empty());
     assert_eq!(snap.server, ServerKind::Vllm);
-    assert_eq!(snap.requests_running, Some(0.0));
-    assert_eq!(snap.requests_waiting, Some(0.0));
-    assert_eq!(snap.kv_cache_usage, Some(0.0));
-    assert_eq!(snap.prompt_tokens_total, Some(6263.0));
-    assert_eq!(snap.generation_tokens_total, Some(2490.0));
-    assert_eq!(snap.request_success_total, Some(56.0));
+    assert_eq!(snap.scalars.requests_running, Some(0.0));
+    assert_eq!(snap.scalars.requests_waiting, Some(0.0));
+    assert_eq!(snap.scalars.kv_cache_usage, Some(0.0));
+    assert_eq!(snap.scalars.prompt_tokens_total, Some(6263.0));
+    assert_eq!(snap.scalars.generation_tokens_total, Some(2490.0));
+    assert_eq!(snap.scalars.request_success_total, Some(56.0));
     assert_eq!(snap.request_success_by_reason.len(), 5);
     assert_eq!(snap.request_success_by_reason["length"], 55.0);
     assert_eq!(snap.request_success_by_reason["stop"], 1.0);
-    assert_eq!(snap.preemptions_total, Some(0.0));
-    assert_eq!(snap.prefix_cache_queries_total, Some(6263.0));
-    assert_eq!(snap.prefix_cache_hits_total, Some(1920.0));
+    assert_eq!(snap.scalars.preemptions_total, Some(0.0));
+    assert_eq!(snap.scalars.prefix_cache_queries_total, Some(6263.0));
+    assert_eq!(snap.scalars.prefix_cache_hits_total, Some(1920.0));
     assert_eq!(snap.process_start_time_s, Some(1.795_874_007_78e9));
 
-    let ttft = snap.ttft_s.as_ref().unwrap();
+    let ttft = snap.histograms.ttft_s.as_ref().unwrap();
     assert_eq!(ttft.count, 56.0);
     assert_eq!(ttft.sum, 0.506_645_202_636_718_8);
     assert_eq!(ttft.buckets.len(), 23);
@@ -186,24 +186,27 @@ fn after_load_canonical() {
         ]
     );
     // Queue time: all 56 in (0, 0.3], mean 18 µs; PromQL says p50 = 0.15 s.
-    let queue = snap.queue_s.as_ref().unwrap();
+    let queue = snap.histograms.queue_s.as_ref().unwrap();
     assert!(close(queue.quantile(0.5).unwrap(), 0.15));
     for q in [0.5, 0.9, 0.99] {
         let got = queue.quantile_bucket(q).unwrap();
         assert_eq!((got.lo, got.hi, got.est), (0.0, Some(0.3), None), "q {q}");
     }
 
-    assert_eq!(snap.itl_s.as_ref().unwrap().count, 2434.0);
-    assert_eq!(snap.e2e_s.as_ref().unwrap().sum, 5.706_118_345_260_62);
+    assert_eq!(snap.histograms.itl_s.as_ref().unwrap().count, 2434.0);
     assert_eq!(
-        snap.queue_s.as_ref().unwrap().sum,
+        snap.histograms.e2e_s.as_ref().unwrap().sum,
+        5.706_118_345_260_62
+    );
+    assert_eq!(
+        snap.histograms.queue_s.as_ref().unwrap().sum,
         0.000_992_160_999_658_153_7
     );
     assert_eq!(
-        snap.prefill_s.as_ref().unwrap().sum,
+        snap.histograms.prefill_s.as_ref().unwrap().sum,
         0.279_932_646_000_133_9
     );
-    assert_eq!(snap.decode_s.as_ref().unwrap().count, 56.0);
+    assert_eq!(snap.histograms.decode_s.as_ref().unwrap().count, 56.0);
     assert_eq!(
         snap.histogram_wire_name(HistogramMetric::Itl),
         Some("vllm:inter_token_latency_seconds")
@@ -252,9 +255,9 @@ fn idle_every_family_and_sample() {
             .is_empty()
     );
     let (snap, _) = CanonicalSnapshot::parse(&body);
-    assert_eq!(snap.prompt_tokens_total, Some(0.0));
-    assert_eq!(snap.ttft_s.as_ref().unwrap().count, 0.0);
-    assert_eq!(snap.ttft_s.as_ref().unwrap().quantile(0.5), None);
+    assert_eq!(snap.scalars.prompt_tokens_total, Some(0.0));
+    assert_eq!(snap.histograms.ttft_s.as_ref().unwrap().count, 0.0);
+    assert_eq!(snap.histograms.ttft_s.as_ref().unwrap().quantile(0.5), None);
 }
 
 #[test]
@@ -297,7 +300,7 @@ fn idle_to_after_load_diff() {
     ));
 
     let ttft = step.histogram(HistogramMetric::Ttft).unwrap();
-    assert_eq!(ttft.count, 56.0);
+    assert_eq!(ttft.stats.count, 56.0);
     assert!(!ttft.reset);
     // Bucket deltas: idle buckets are all 0, so the deltas are the after-load buckets.
     assert_eq!(ttft.buckets[2].le, 0.01);
@@ -312,7 +315,7 @@ fn idle_to_after_load_diff() {
         summary.canonical.scalars.generation_tokens_total,
         Some(2490.0)
     );
-    let e2e = summary.canonical.e2e_s.as_ref().unwrap();
+    let e2e = summary.canonical.histograms.e2e_s.as_ref().unwrap();
     assert_eq!(e2e.count, 56.0);
     // e2e p50: rank 28 in (0, 0.3] holding 51: PromQL's 0.3 × 28/51 is no estimate in a
     // bucket from 0; the quantile is the bucket.
@@ -338,13 +341,13 @@ fn llamacpp_capture() {
     assert_eq!(exp.sample_count(), sample_lines(&body));
     let (snap, _) = CanonicalSnapshot::parse(&body);
     assert_eq!(snap.server, ServerKind::LlamaCpp);
-    assert_eq!(snap.requests_running, Some(0.0));
-    assert_eq!(snap.requests_waiting, Some(0.0));
-    assert_eq!(snap.prompt_tokens_total, Some(0.0));
-    assert_eq!(snap.generation_tokens_total, Some(0.0));
-    assert_eq!(snap.kv_cache_usage, None);
-    assert_eq!(snap.request_success_total, None);
-    assert_eq!(snap.ttft_s, None);
+    assert_eq!(snap.scalars.requests_running, Some(0.0));
+    assert_eq!(snap.scalars.requests_waiting, Some(0.0));
+    assert_eq!(snap.scalars.prompt_tokens_total, Some(0.0));
+    assert_eq!(snap.scalars.generation_tokens_total, Some(0.0));
+    assert_eq!(snap.scalars.kv_cache_usage, None);
+    assert_eq!(snap.scalars.request_success_total, None);
+    assert_eq!(snap.histograms.ttft_s, None);
     assert_eq!(
         snap.scalar_wire_name(ScalarMetric::GenerationTokensTotal),
         Some("llamacpp:tokens_predicted_total")

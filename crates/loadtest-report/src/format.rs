@@ -163,61 +163,10 @@ pub(crate) fn cell(text: &str, max_chars: usize) -> String {
     out
 }
 
-/// A bucket edge in `unit`, as few digits as it needs (at most three significant): `2.5`,
-/// `300`, `1`. Edges are the server's exact bounds, so no trailing zeros are invented.
-fn edge(seconds: f64, unit: TimeUnit) -> String {
-    let text = bare(seconds, unit);
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_owned()
-    } else {
-        text
-    }
-}
-
-/// A bucket edge with its unit: `300 ms`, `2.5 s`.
-fn edge_latency(seconds: f64) -> String {
-    let unit = TimeUnit::of(seconds);
-    format!("{} {}", edge(seconds, unit), unit.suffix())
-}
-
-/// A server-histogram quantile in seconds, shown as what the histogram knows: the bucket
-/// `(lo, hi]` holding it — `≤ 300 ms` for a bucket from 0, `300–500 ms`, `> 7680 s` in the
-/// `+Inf` bucket (`hi` = `None`) — or, with an estimate `est` (only a narrow bucket has one, see
-/// `loadtest_prom::quantile_bucket`), the estimate to two significant digits with its bucket:
-/// `≈49 ms (40–60 ms)`. Empty when `lo` is not finite.
+/// A server-histogram quantile in seconds, shown as what the histogram knows (the bucket
+/// holding it, with an estimate only in a narrow one): [`loadtest_prom::QuantileBucket::label`].
 pub(crate) fn latency_bucket(lo: f64, hi: Option<f64>, est: Option<f64>) -> String {
-    if !lo.is_finite() {
-        return String::new();
-    }
-    let Some(hi) = finite(hi) else {
-        return format!("> {}", edge_latency(lo));
-    };
-    if lo <= 0.0 || lo >= hi {
-        return format!("≤ {}", edge_latency(hi));
-    }
-    let bucket = if TimeUnit::of(lo) == TimeUnit::of(hi) {
-        let unit = TimeUnit::of(hi);
-        format!("{}–{} {}", edge(lo, unit), edge(hi, unit), unit.suffix())
-    } else {
-        format!("{}–{}", edge_latency(lo), edge_latency(hi))
-    };
-    match finite(est) {
-        Some(est) => {
-            let unit = TimeUnit::of(est);
-            let v = est * unit.scale();
-            // Two significant digits: 49, 630, 1.2.
-            let magnitude = if v == 0.0 {
-                0
-            } else {
-                v.abs().log10().floor() as i32
-            };
-            let step = 10f64.powi(magnitude - 1);
-            let v = (v / step).round() * step;
-            let decimals = usize::try_from(1 - magnitude).unwrap_or(0);
-            format!("≈{v:.decimals$} {} ({bucket})", unit.suffix())
-        }
-        None => bucket,
-    }
+    loadtest_prom::QuantileBucket { lo, hi, est }.label()
 }
 
 /// Signed change `b − a` and its percentage of `a`: `+12.3 (+4.5 %)`.

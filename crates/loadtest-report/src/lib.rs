@@ -6,7 +6,8 @@
 //! `summary.md` and `charts/*.svg` — throughput, latency percentiles, server queue and KV
 //! cache, GPU utilisation and power (each only when the run has its data). [`render_run_to`]
 //! writes them elsewhere. [`compare_runs`] renders a markdown diff of two runs per common load
-//! level, with better / worse marked.
+//! level (same load mode), each change with sample sizes and a 95 % interval, better / worse
+//! only when significant and large enough ([`compare_runs_with`], [`CompareOptions`]).
 //!
 //! The run folder's file names, types and readers are `loadtest_run`'s
 //! ([`loadtest_run::files`], [`loadtest_run::read_config`],
@@ -29,7 +30,7 @@
 //! // B against A, per common load level.
 //! let b = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/run_b");
 //! let diff = loadtest_report::compare_runs(&run, &b)?;
-//! assert!(diff.contains("## Load 4"));
+//! assert!(diff.contains("## Load concurrency 4"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -45,6 +46,7 @@ mod format;
 mod run_data;
 mod step_values;
 mod summary;
+mod trials;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -52,10 +54,14 @@ use std::path::{Path, PathBuf};
 use loadtest_run::files::{CHARTS_DIR, SUMMARY_MD};
 
 pub use charts::{Chart, ChartKind, render_charts};
-pub use compare::{SAME_WITHIN, compare_runs, render_compare};
+pub use compare::{
+    CompareError, CompareOptions, Comparison, DEFAULT_MIN_CHANGE, DEFAULT_RESAMPLES, DEFAULT_SEED,
+    MAX_RESAMPLES, MIN_SHARE_CHANGE, compare_runs, compare_runs_with, render_compare,
+};
 pub use error::ReportError;
 pub use run_data::RunData;
 pub use summary::render_summary;
+pub use trials::render_trials;
 
 /// What [`render_run`] wrote.
 #[derive(Debug, Clone)]

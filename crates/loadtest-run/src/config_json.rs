@@ -1,6 +1,7 @@
 //! `config.json`: the run's facts — tool, times, target, every resolved setting, the command
 //! line and what telemetry delivered — and the setting types it holds.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::auto_stop::AutoStop;
 use crate::knee::KneeRule;
 use crate::slo::Slo;
+use crate::thresholds::Threshold;
 
 /// The facts of a run, written to `config.json` (§9).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -123,6 +125,18 @@ pub struct Settings {
     pub timeout_s: Duration,
     /// `--max-inflight`.
     pub max_inflight: usize,
+    /// `--connect-rate`: new connections per second, at most (absent in files written before
+    /// 2026-11-30, when it was a fixed 2,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_rate_per_s: Option<f64>,
+    /// `--shard i/n`: this run folder holds shard `i` of a run driven by `n` processes (its
+    /// share of each step; `steps` are the whole run's levels). Absent for a single process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::Shard>,
+    /// `--start-at`: the instant the warmup was to begin (RFC 3339, UTC); `started_at` says
+    /// when it did. Absent when the run started at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at: Option<String>,
     /// `--poll-interval-s`.
     #[serde(with = "secs")]
     pub poll_interval_s: Duration,
@@ -146,6 +160,22 @@ pub struct Settings {
     /// `--steps auto` (its stop rule), null otherwise.
     #[serde(default)]
     pub auto_stop: Option<AutoStop>,
+    /// `--fail-on` thresholds, as given (absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<Threshold>,
+    /// `--tag k=v` labels (absent when none); also copied into every `result.json` row.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    /// How prompt lengths were counted: `words` or `tokenizer` (with its path and SHA-256);
+    /// absent for a custom source and in runs from before `--tokenizer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_counting: Option<crate::TokenCounting>,
+    /// `--dataset`: the file and how many rows were read, kept and skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<crate::DatasetFacts>,
+    /// `--shared-prefix-tokens` / `--prefix-groups` (absent when not given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_prefix: Option<crate::SharedPrefixFacts>,
 }
 
 /// How step values are read (§3).

@@ -93,7 +93,40 @@ pub fn gpu_metrics_header() -> String {
     s
 }
 
-/// One row of `gpu_metrics.csv`. Missing values are written as empty fields.
+/// The values of one GPU from one `nvidia-smi` output line (`loadtest-gpu` parses them). Every value but the index may be missing:
+/// `[N/A]`, `[Not Supported]`, any other `[…]` and an empty field all read as `None`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct GpuReading {
+    /// GPU index as nvidia-smi numbers it (PCI order).
+    pub gpu: u32,
+    /// `GPU-…` UUID.
+    pub uuid: Option<String>,
+    /// Product name.
+    pub name: Option<String>,
+    /// `utilization.gpu`, percent.
+    pub util_gpu_pct: Option<f64>,
+    /// `utilization.memory`, percent.
+    pub util_mem_pct: Option<f64>,
+    /// `memory.used`, MiB.
+    pub mem_used_mib: Option<f64>,
+    /// `memory.total`, MiB.
+    pub mem_total_mib: Option<f64>,
+    /// `power.draw`, watts.
+    pub power_w: Option<f64>,
+    /// `power.limit`, watts.
+    pub power_limit_w: Option<f64>,
+    /// `temperature.gpu`, °C.
+    pub temp_c: Option<f64>,
+    /// `clocks.sm`, MHz.
+    pub sm_clock_mhz: Option<f64>,
+    /// `clocks.mem`, MHz.
+    pub mem_clock_mhz: Option<f64>,
+    /// `pstate`, e.g. `P0`.
+    pub pstate: Option<String>,
+}
+
+/// One row of `gpu_metrics.csv`: a [`GpuReading`] with when it came and where in the run it
+/// falls. Missing values are written as empty fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GpuMetricsRow {
     /// Sample arrival, seconds since the Unix epoch.
@@ -104,32 +137,9 @@ pub struct GpuMetricsRow {
     pub step: Option<u32>,
     /// Phase name (`warmup`, `ramp`, `measure`, …), as the sweep names it.
     pub phase: String,
-    /// GPU index.
-    pub gpu: u32,
-    /// UUID.
-    pub uuid: Option<String>,
-    /// Product name.
-    pub name: Option<String>,
-    /// GPU utilisation, %.
-    pub util_gpu_pct: Option<f64>,
-    /// Memory utilisation, %.
-    pub util_mem_pct: Option<f64>,
-    /// Memory used, MiB.
-    pub mem_used_mib: Option<f64>,
-    /// Memory total, MiB.
-    pub mem_total_mib: Option<f64>,
-    /// Power draw, W.
-    pub power_w: Option<f64>,
-    /// Power limit, W.
-    pub power_limit_w: Option<f64>,
-    /// Temperature, °C.
-    pub temp_c: Option<f64>,
-    /// SM clock, MHz.
-    pub sm_clock_mhz: Option<f64>,
-    /// Memory clock, MHz.
-    pub mem_clock_mhz: Option<f64>,
-    /// Performance state, e.g. `P0`.
-    pub pstate: Option<String>,
+    /// The GPU's values.
+    #[serde(flatten)]
+    pub reading: GpuReading,
 }
 
 impl GpuMetricsRow {
@@ -137,26 +147,27 @@ impl GpuMetricsRow {
     /// text containing a comma, quote or line break is quoted (RFC 4180).
     pub fn write_csv_line(&self, out: &mut String) {
         // Writing to a String cannot fail.
+        let r = &self.reading;
         let _ = write!(out, "{:.3},{:.3},", self.unix_s, self.elapsed_s);
         if let Some(step) = self.step {
             let _ = write!(out, "{step}");
         }
         out.push(',');
         push_text(out, Some(&self.phase));
-        let _ = write!(out, ",{},", self.gpu);
-        push_text(out, self.uuid.as_deref());
+        let _ = write!(out, ",{},", r.gpu);
+        push_text(out, r.uuid.as_deref());
         out.push(',');
-        push_text(out, self.name.as_deref());
+        push_text(out, r.name.as_deref());
         for v in [
-            self.util_gpu_pct,
-            self.util_mem_pct,
-            self.mem_used_mib,
-            self.mem_total_mib,
-            self.power_w,
-            self.power_limit_w,
-            self.temp_c,
-            self.sm_clock_mhz,
-            self.mem_clock_mhz,
+            r.util_gpu_pct,
+            r.util_mem_pct,
+            r.mem_used_mib,
+            r.mem_total_mib,
+            r.power_w,
+            r.power_limit_w,
+            r.temp_c,
+            r.sm_clock_mhz,
+            r.mem_clock_mhz,
         ] {
             out.push(',');
             if let Some(v) = v {
@@ -164,7 +175,7 @@ impl GpuMetricsRow {
             }
         }
         out.push(',');
-        push_text(out, self.pstate.as_deref());
+        push_text(out, r.pstate.as_deref());
         out.push('\n');
     }
 
@@ -201,19 +212,13 @@ mod tests {
             elapsed_s: 0.0,
             step: Some(2),
             phase: "measure".to_owned(),
-            gpu: 1,
-            uuid: None,
-            name: Some("Odd, \"GPU\"".into()),
-            util_gpu_pct: Some(97.0),
-            util_mem_pct: None,
-            mem_used_mib: None,
-            mem_total_mib: None,
-            power_w: Some(312.45),
-            power_limit_w: None,
-            temp_c: None,
-            sm_clock_mhz: None,
-            mem_clock_mhz: None,
-            pstate: None,
+            reading: GpuReading {
+                gpu: 1,
+                name: Some("Odd, \"GPU\"".into()),
+                util_gpu_pct: Some(97.0),
+                power_w: Some(312.45),
+                ..GpuReading::default()
+            },
         };
         let line = row.to_csv_line();
         assert_eq!(

@@ -11,6 +11,8 @@
 //! | `gpu_metrics.csv` | [`GpuMetricsRow`], header [`gpu_metrics_header`] |
 //! | `step_summary.json` | [`StepSummaryFile`] ([`read_step_summary`]) |
 //! | `vllm_step_deltas.json` | [`StepDeltasFile`] ([`read_step_deltas`]) |
+//! | `result.json` | an array of [`ResultRow`] ([`result_rows`]) |
+//! | `trials.json` (`--repeat`) | [`TrialsFile`] ([`aggregate_trials`]) |
 //!
 //! Every field is documented in `docs/output-format.md`, which a test holds against a real run.
 //!
@@ -38,12 +40,17 @@ mod gpu;
 mod knee;
 mod read;
 mod request_row;
+mod result_json;
 mod server_block;
+mod shard;
 mod slo;
 mod stats;
 mod step_deltas;
 mod step_summary;
+mod thresholds;
+mod trials;
 mod verdicts;
+mod workload_facts;
 
 pub use atomic::{OutputError, write_atomic, write_json_atomic};
 pub use auto_stop::{AutoStop, AutoStopped};
@@ -53,13 +60,15 @@ pub use config_json::{
     TelemetryFacts,
 };
 pub use gpu::{
-    GPU_METRICS_COLUMNS, GpuMetricsRow, GpuStepStats, gpu_metrics_header, tokens_per_joule,
-    total_energy_j,
+    GPU_METRICS_COLUMNS, GpuMetricsRow, GpuReading, GpuStepStats, gpu_metrics_header,
+    tokens_per_joule, total_energy_j,
 };
 pub use knee::{Knee, KneeRule, knee_between};
 pub use read::{ReadError, read_config, read_requests, read_step_deltas, read_step_summary};
 pub use request_row::{Phase, REQUEST_ROW_KEYS, RequestRow, Status};
-pub use server_block::{ServerBlock, ServerHistogram};
+pub use result_json::{RESULT_JSON, RESULT_SCHEMA_VERSION, ResultRow, result_rows};
+pub use server_block::ServerBlock;
+pub use shard::{MAX_SHARDS, Shard, ShardError};
 pub use slo::{
     DEFAULT_ATTAINMENT, Latencies, PercentileCheck, Slo, SloError, SloMetric, SloResult, SloTerm,
     parse_duration,
@@ -69,4 +78,12 @@ pub use step_deltas::{StepDeltasEntry, StepDeltasFile};
 pub use step_summary::{
     ErrorKindSummary, InflightStats, Saturation, StatusCounts, StepSummary, StepSummaryFile,
 };
+pub use thresholds::{
+    Threshold, ThresholdError, ThresholdMetric, ThresholdOp, ThresholdStat, ThresholdVerdict,
+    evaluate_thresholds,
+};
+pub use trials::{
+    Spread, TRIALS_JSON, TrialEntry, TrialStep, TrialsFile, aggregate_trials, headline_numbers,
+};
 pub use verdicts::{find_knee, find_saturation, step_latency_p50};
+pub use workload_facts::{DatasetFacts, SharedPrefixFacts, TokenCounting};

@@ -52,6 +52,10 @@ pub enum Status {
     StreamError,
     /// The caller cancelled the request (Ctrl-C, end of the run's drain).
     Cancelled,
+    /// The client itself could not make the request: it ran out of file descriptors
+    /// (EMFILE/ENFILE) opening the connection. Not the server's failure: left out of error
+    /// rates, and it makes the step's client verdict client-bound.
+    ClientError,
 }
 
 impl Status {
@@ -64,17 +68,19 @@ impl Status {
             Status::ConnectError => "connect_error",
             Status::StreamError => "stream_error",
             Status::Cancelled => "cancelled",
+            Status::ClientError => "client_error",
         }
     }
 
     /// Every status, in a fixed order (for per-status counters).
-    pub const ALL: [Status; 6] = [
+    pub const ALL: [Status; 7] = [
         Status::Ok,
         Status::HttpError,
         Status::Timeout,
         Status::ConnectError,
         Status::StreamError,
         Status::Cancelled,
+        Status::ClientError,
     ];
 }
 

@@ -1,44 +1,8 @@
 //! The server block of a step summary: the few numbers of the `/metrics` deltas a reader
 //! wants beside the client's (the full deltas go to `vllm_step_deltas.json`).
 
-use loadtest_prom::{
-    HistogramDelta, HistogramMetric, QuantileBucket, ScalarMetric, StepDeltas, deserialize_quantile,
-};
+use loadtest_prom::{HistogramMetric, HistogramStats, ScalarMetric, StepDeltas};
 use serde::{Deserialize, Serialize};
-
-/// Count, mean and percentiles of a server histogram over the window, in seconds.
-///
-/// The mean is exact (`_sum / _count`); a percentile is the bucket `(lo, hi]` holding it, with
-/// an estimate only where meaningful (see [`loadtest_prom::quantile_bucket`]). Files written
-/// before percentiles were buckets hold bare numbers there: they read as `None`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct ServerHistogram {
-    /// Observations in the window.
-    pub count: f64,
-    /// Mean, seconds (exact).
-    pub mean: Option<f64>,
-    /// Median: `{"lo", "hi", "est"}` in seconds.
-    #[serde(default, deserialize_with = "deserialize_quantile")]
-    pub p50: Option<QuantileBucket>,
-    /// 90th percentile.
-    #[serde(default, deserialize_with = "deserialize_quantile")]
-    pub p90: Option<QuantileBucket>,
-    /// 99th percentile.
-    #[serde(default, deserialize_with = "deserialize_quantile")]
-    pub p99: Option<QuantileBucket>,
-}
-
-impl From<&HistogramDelta> for ServerHistogram {
-    fn from(d: &HistogramDelta) -> Self {
-        ServerHistogram {
-            count: d.count,
-            mean: d.mean,
-            p50: d.p50,
-            p90: d.p90,
-            p99: d.p99,
-        }
-    }
-}
 
 /// What the server said about one window.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -74,22 +38,22 @@ pub struct ServerBlock {
     /// Prefix-cache hit rate (tokens), 0–1.
     pub prefix_cache_hit_rate: Option<f64>,
     /// Server time to first token.
-    pub ttft_s: Option<ServerHistogram>,
+    pub ttft_s: Option<HistogramStats>,
     /// Scheduler queue time.
-    pub queue_s: Option<ServerHistogram>,
+    pub queue_s: Option<HistogramStats>,
     /// Prefill time.
-    pub prefill_s: Option<ServerHistogram>,
+    pub prefill_s: Option<HistogramStats>,
     /// Inter-token latency.
-    pub itl_s: Option<ServerHistogram>,
+    pub itl_s: Option<HistogramStats>,
     /// End-to-end latency.
-    pub e2e_s: Option<ServerHistogram>,
+    pub e2e_s: Option<HistogramStats>,
 }
 
 impl ServerBlock {
     /// Picks the headline numbers out of a window's deltas.
     pub fn from_deltas(d: &StepDeltas) -> Self {
         let gauge = |m: ScalarMetric| d.gauge(m);
-        let hist = |m: HistogramMetric| d.histogram(m).map(ServerHistogram::from);
+        let hist = |m: HistogramMetric| d.histogram(m).map(|h| h.stats);
         ServerBlock {
             kind: serde_json::to_value(d.server)
                 .ok()
@@ -124,12 +88,15 @@ impl ServerBlock {
 
 #[cfg(test)]
 mod tests {
+    use loadtest_prom::QuantileBucket;
+
     use super::*;
 
     #[test]
     fn server_histogram_json_reads_back_and_old_numbers_read_as_unknown() {
-        let h = ServerHistogram {
+        let h = HistogramStats {
             count: 56.0,
+            sum: 56.0 * 22e-6,
             mean: Some(22e-6),
             p50: Some(QuantileBucket {
                 lo: 0.0,
@@ -153,13 +120,13 @@ mod tests {
             "{json}"
         );
         assert!(json.contains(r#""p99":{"lo":7680.0,"hi":null,"est":null}"#));
-        let back: ServerHistogram = serde_json::from_str(&json).unwrap();
+        let back: HistogramStats = serde_json::from_str(&json).unwrap();
         assert_eq!(back, h);
-        let old: ServerHistogram = serde_json::from_str(
+        let old: HistogramStats = serde_json::from_str(
             r#"{"count": 5.0, "mean": 0.0004, "p50": 0.15, "p90": 0.27, "p99": null}"#,
         )
         .unwrap();
-        assert_eq!(old.mean, Some(0.0004));
+        assert_eq!((old.mean, old.sum), (Some(0.0004), 0.0));
         assert_eq!((old.p50, old.p90, old.p99), (None, None, None));
     }
 }

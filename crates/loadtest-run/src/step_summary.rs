@@ -10,6 +10,7 @@ use crate::knee::Knee;
 use crate::server_block::ServerBlock;
 use crate::slo::SloResult;
 use crate::stats::LatencyStats;
+use crate::thresholds::ThresholdVerdict;
 
 /// Counts of measure-phase requests of a step, by final status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +29,10 @@ pub struct StatusCounts {
     pub stream_error: u64,
     /// Cancelled by the tool (Ctrl-C, or still running at the end of the drain).
     pub cancelled: u64,
+    /// Failed on the client itself (out of file descriptors): not a server failure, left out
+    /// of [`failed`](Self::failed) and [`judged`](Self::judged). Absent when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub client_error: u64,
 }
 
 impl StatusCounts {
@@ -37,10 +42,12 @@ impl StatusCounts {
         self.http_error + self.timeout + self.connect_error + self.stream_error
     }
 
-    /// Requests with an outcome of their own: started and not cancelled by the tool (the
-    /// denominator of error rates).
+    /// Requests with an outcome of their own: started and not cancelled by the tool, nor
+    /// failed on the client itself (the denominator of error rates).
     pub fn judged(&self) -> u64 {
-        self.started.saturating_sub(self.cancelled)
+        self.started
+            .saturating_sub(self.cancelled)
+            .saturating_sub(self.client_error)
     }
 
     /// `failed ÷ judged`; `None` when nothing was judged.
@@ -171,6 +178,26 @@ pub struct StepSummary {
     /// [`RequestRow::delivered_in_burst`](crate::RequestRow::delivered_in_burst).
     #[serde(default)]
     pub buffered_share: Option<f64>,
+    /// `--fail-on` thresholds that apply to this step, each with its verdict (absent when
+    /// none were given). A threshold without data is `no_data` and fails.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<ThresholdVerdict>,
+    /// Rows of this step's requests (any phase) that did not reach `requests.jsonl`: a write
+    /// error (a full disk) stopped the file. They are still counted in this summary. Absent
+    /// when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rows_not_written: u64,
+    /// Rate mode: arrivals of this step's schedule that were never sent, because their phase
+    /// (warmup, ramp or the window) had ended while they waited for a `--max-inflight` slot.
+    /// Absent when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unsent_arrivals: u64,
+}
+
+/// For `skip_serializing_if`: additive counts are left out when 0, so older files and
+/// readers see no change.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Where a sweep saturated: the first step whose extra load bought little throughput while
@@ -212,4 +239,8 @@ pub struct StepSummaryFile {
     /// The first saturated step, with the evidence (`find_saturation`).
     #[serde(default)]
     pub saturation: Option<Saturation>,
+    /// `--fail-on` thresholds whose `@LOAD` matched no step that ran: failing (absent when
+    /// none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds_unmatched: Vec<String>,
 }

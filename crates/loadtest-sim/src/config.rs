@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::SimError;
+use crate::tokens::SimTokenizer;
 
 /// Longest duration any timing setting may have (larger ones would overflow deadlines).
 const MAX_DURATION: Duration = Duration::from_secs(86_400);
@@ -119,6 +120,8 @@ pub struct SimConfig {
     pub metrics_flavor: MetricsFlavor,
     /// Fault injection (all off).
     pub faults: Faults,
+    /// Count prompt tokens with this tokenizer (`--tokenizer`) instead of words (`None`).
+    pub tokenizer: Option<SimTokenizer>,
 }
 
 impl Default for SimConfig {
@@ -143,6 +146,7 @@ impl Default for SimConfig {
             seed: 0,
             metrics_flavor: MetricsFlavor::V1,
             faults: Faults::default(),
+            tokenizer: None,
         }
     }
 }

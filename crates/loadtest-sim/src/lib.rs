@@ -29,7 +29,8 @@
 //! ```
 //!
 //! Prompt length is the number of whitespace-separated words (of every message's content for
-//! chat), the same rule the tool's synthetic prompts are sized by. See `docs/simulator.md` for
+//! chat), the same rule the tool's synthetic prompts are sized by; with
+//! [`SimConfig::tokenizer`] it is counted in tokens of that tokenizer. See `docs/simulator.md` for
 //! the model, every setting and the default saturation curve.
 
 mod api_error;
@@ -48,10 +49,12 @@ mod server;
 mod source;
 mod state;
 mod tap;
+mod tokens;
 mod truth;
 
 pub use config::{Faults, MetricsFlavor, Profile, SimConfig};
 pub use counts::{Endpoint, RequestCounts};
 pub use error::SimError;
 pub use server::{LISTEN_BACKLOG, SimHandle, Simulator};
+pub use tokens::{SimTokenizer, TokenizerError};
 pub use truth::{FaultCounts, Percentiles, TruthSnapshot};

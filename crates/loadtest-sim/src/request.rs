@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::api_error::ApiError;
+use crate::tokens::SimTokenizer;
 
 /// Which OpenAI endpoint a request came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +42,7 @@ pub(crate) fn parse(
     body: &[u8],
     model: &str,
     max_model_len: u64,
+    tokenizer: Option<&SimTokenizer>,
 ) -> Result<GenRequest, ApiError> {
     let value: Value = serde_json::from_slice(body).map_err(|err| {
         let offset = byte_offset(body, err.line(), err.column());
@@ -70,9 +72,14 @@ pub(crate) fn parse(
             _ => return Err(type_error("body.model", "string_type", "a valid string")),
         }
     }
+    // Chat contents are counted without special tokens (the template would add its own);
+    // a completions prompt with them, as vLLM counts it.
+    let content =
+        |text: &str| tokenizer.map_or_else(|| count_words(text), |t| t.count(text, false));
+    let whole = |text: &str| tokenizer.map_or_else(|| count_words(text), |t| t.count(text, true));
     let prompt_words = match api {
-        Api::Chat => chat_prompt_words(&obj)?,
-        Api::Completions => completion_prompt_words(&obj)?,
+        Api::Chat => chat_prompt_words(&obj, &content)?,
+        Api::Completions => completion_prompt_words(&obj, &whole)?,
     };
     let prompt_tokens = prompt_words.max(1);
     let stream = flag(&obj, "stream")?;
@@ -152,7 +159,10 @@ pub(crate) fn parse(
 }
 
 /// Words in every message's content (strings, or `text` parts of a content array).
-fn chat_prompt_words(obj: &Map<String, Value>) -> Result<u64, ApiError> {
+fn chat_prompt_words(
+    obj: &Map<String, Value>,
+    count: &dyn Fn(&str) -> u64,
+) -> Result<u64, ApiError> {
     let messages = match obj.get("messages") {
         None => {
             return Err(ApiError::validation(
@@ -176,11 +186,11 @@ fn chat_prompt_words(obj: &Map<String, Value>) -> Result<u64, ApiError> {
         };
         match message.get("content") {
             None | Some(Value::Null) => {}
-            Some(Value::String(text)) => words += count_words(text),
+            Some(Value::String(text)) => words += count(text),
             Some(Value::Array(parts)) => {
                 for part in parts {
                     if let Some(Value::String(text)) = part.get("text") {
-                        words += count_words(text);
+                        words += count(text);
                     }
                 }
             }
@@ -197,7 +207,10 @@ fn chat_prompt_words(obj: &Map<String, Value>) -> Result<u64, ApiError> {
 }
 
 /// Words of a string prompt, of every string in a list, or the length of token-id lists.
-fn completion_prompt_words(obj: &Map<String, Value>) -> Result<u64, ApiError> {
+fn completion_prompt_words(
+    obj: &Map<String, Value>,
+    count: &dyn Fn(&str) -> u64,
+) -> Result<u64, ApiError> {
     let missing = || {
         ApiError::validation(
             "missing",
@@ -208,12 +221,12 @@ fn completion_prompt_words(obj: &Map<String, Value>) -> Result<u64, ApiError> {
     };
     match obj.get("prompt") {
         None | Some(Value::Null) => Err(missing()),
-        Some(Value::String(text)) => Ok(count_words(text)),
+        Some(Value::String(text)) => Ok(count(text)),
         Some(Value::Array(items)) => {
             let mut words = 0u64;
             for item in items {
                 words += match item {
-                    Value::String(text) => count_words(text),
+                    Value::String(text) => count(text),
                     Value::Number(_) => 1,
                     Value::Array(ids) => ids.len() as u64,
                     _ => return Err(type_error("body.prompt", "string_type", "a valid string")),
@@ -292,6 +305,7 @@ mod tests {
             &read("requests/sse_chat_continuous_usage.json"),
             "tiny-llama",
             2048,
+            None,
         )
         .unwrap();
         assert_eq!(r.prompt_tokens, 6);
@@ -318,11 +332,36 @@ mod tests {
                 Api::Chat,
             ),
         ] {
-            let err =
-                parse(api, &read(&format!("requests/{req}")), "tiny-llama", 2048).unwrap_err();
+            let err = parse(
+                api,
+                &read(&format!("requests/{req}")),
+                "tiny-llama",
+                2048,
+                None,
+            )
+            .unwrap_err();
             let want = String::from_utf8(read(resp)).unwrap();
             assert_eq!(err.body(), want.trim_end(), "{req}");
         }
+    }
+
+    #[test]
+    fn counts_tokens_with_a_tokenizer() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/tiny-llama-tokenizer");
+        let t = SimTokenizer::load(&dir).unwrap();
+        let text = "Write a haiku about load testing, please: tokenizers.";
+        let body = format!(r#"{{"prompt":"{text}","max_tokens":5}}"#);
+        let r = parse(Api::Completions, body.as_bytes(), "m", 2048, Some(&t)).unwrap();
+        assert_eq!(r.prompt_tokens, t.count(text, true));
+        let words = parse(Api::Completions, body.as_bytes(), "m", 2048, None).unwrap();
+        assert_eq!(words.prompt_tokens, 8);
+        assert_ne!(r.prompt_tokens, words.prompt_tokens);
+        let chat = format!(
+            r#"{{"messages":[{{"role":"user","content":"{text}"}},{{"role":"user","content":"x"}}]}}"#
+        );
+        let r = parse(Api::Chat, chat.as_bytes(), "m", 2048, Some(&t)).unwrap();
+        assert_eq!(r.prompt_tokens, t.count(text, false) + t.count("x", false));
     }
 
     #[test]
@@ -332,6 +371,7 @@ mod tests {
             &read("requests/err_malformed_json.body"),
             "tiny-llama",
             2048,
+            None,
         )
         .unwrap_err();
         assert_eq!(err.status, 400);
@@ -341,6 +381,7 @@ mod tests {
             &read("requests/err_prompt_too_long.json"),
             "tiny-llama",
             2048,
+            None,
         )
         .unwrap_err();
         let want: Value = serde_json::from_slice(&read("err_prompt_too_long.json")).unwrap();
@@ -352,16 +393,17 @@ mod tests {
     #[test]
     fn clamps_and_options() {
         let body = br#"{"prompt":"a b c","max_tokens":49,"stream":true,"stream_options":{"include_usage":false,"continuous_usage_stats":true},"ignore_eos":true}"#;
-        let r = parse(Api::Completions, body, "m", 50).unwrap();
+        let r = parse(Api::Completions, body, "m", 50, None).unwrap();
         assert_eq!((r.prompt_tokens, r.max_tokens), (3, 47));
         assert!(!r.include_usage && !r.continuous_usage && r.ignore_eos);
-        let r = parse(Api::Chat, br#"{"messages":[{"role":"user","content":[{"type":"text","text":"x y"}]}],"max_completion_tokens":5,"max_tokens":9}"#, "m", 50).unwrap();
+        let r = parse(Api::Chat, br#"{"messages":[{"role":"user","content":[{"type":"text","text":"x y"}]}],"max_completion_tokens":5,"max_tokens":9}"#, "m", 50, None).unwrap();
         assert_eq!((r.prompt_tokens, r.max_tokens, r.stream), (2, 5, false));
         let err = parse(
             Api::Chat,
             br#"{"messages":[],"stream_options":{}}"#,
             "m",
             50,
+            None,
         )
         .unwrap_err();
         assert_eq!(err.status, 400);
@@ -372,7 +414,10 @@ mod tests {
             br#"{"messages":[],"stream":"yes"}"#,
             b"\xff\xfe",
         ] {
-            assert_eq!(parse(Api::Chat, bad, "m", 50).unwrap_err().status, 400);
+            assert_eq!(
+                parse(Api::Chat, bad, "m", 50, None).unwrap_err().status,
+                400
+            );
         }
     }
 }

@@ -123,7 +123,7 @@ async fn generate(
         }
     };
     let c = &shared.config;
-    let parsed = match request::parse(api, &body, &c.model, c.max_model_len) {
+    let parsed = match request::parse(api, &body, &c.model, c.max_model_len, c.tokenizer.as_ref()) {
         Ok(parsed) => parsed,
         Err(err) => return api_error(&err),
     };

@@ -6,10 +6,10 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use loadtest_run::{AutoStopped, RunFacts};
 
+use crate::gpu_telemetry::GpuTelemetry;
 use crate::inflight::WindowEnd;
 use crate::recorder::Recorded;
 use crate::scrape::Scraped;
-use crate::telemetry::Telemetry;
 use crate::timeline::Timeline;
 use crate::windows::WindowObservation;
 
@@ -29,7 +29,7 @@ pub(crate) struct Collected<'a> {
     /// Per step whose window ended, what it left unfinished.
     pub window_ends: Vec<WindowEnd>,
     pub scraped: Option<Scraped>,
-    pub gpu: Telemetry,
+    pub gpu: GpuTelemetry,
     pub windows: Vec<WindowObservation>,
     pub run_dir: PathBuf,
 }

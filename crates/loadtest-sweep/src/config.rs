@@ -8,9 +8,15 @@ use loadtest_dist::DistSpec;
 
 use loadtest_client::{ClientConfig, Endpoint};
 
-use loadtest_run::{Arrival, AutoStop, GpuSettings, KneeRule, LoadMode, PromptFileFacts, Slo};
+use loadtest_run::{
+    Arrival, AutoStop, GpuSettings, KneeRule, LoadMode, PromptFileFacts, Shard, Slo,
+};
 
 use crate::inputs::InputSource;
+use crate::timeline::Timeline;
+
+/// [`SweepConfig::connect_rate_per_s`]'s default: 2,000 new connections a second.
+pub const DEFAULT_CONNECT_RATE_PER_S: f64 = 2000.0;
 
 /// The server under test.
 #[derive(Debug, Clone)]
@@ -25,6 +31,10 @@ pub struct TargetConfig {
     /// Where to scrape metrics (`--metrics-url`, default `<base_url>/metrics`); `None` with
     /// `--no-metrics`.
     pub metrics_url: Option<String>,
+    /// Send the api key and the secret headers to a `metrics_url` on another host than the
+    /// base URL's too. Off by default: a metrics endpoint elsewhere gets only the headers
+    /// that are not secrets.
+    pub metrics_credentials: bool,
 }
 
 /// Everything a sweep needs. [`SweepConfig::new`] gives the seed tool's defaults.
@@ -63,6 +73,11 @@ pub struct SweepConfig {
     pub seed: u64,
     /// Hard cap on in-flight requests.
     pub max_inflight: usize,
+    /// New connections opened per second, at most (`--connect-rate`): a burst of thousands of
+    /// connects at once would measure the server's accept queue, not its serving. In the
+    /// closed loop a step's ramp lasts until its new connections can have opened
+    /// ([`SweepConfig::timeline`]), so its measure window starts at its level.
+    pub connect_rate_per_s: f64,
     /// `/metrics` scrape interval.
     pub poll_interval: Duration,
     /// GPU telemetry.
@@ -87,6 +102,24 @@ pub struct SweepConfig {
     /// The front end redacts secret flag values; the engine also replaces the api key and
     /// every sensitive header value wherever they appear in it.
     pub command_line: Vec<String>,
+    /// `--fail-on` thresholds: checked on every step at the end (their verdicts land in
+    /// `step_summary.json` and [`crate::RunOutcome::threshold_failures`]).
+    pub thresholds: Vec<loadtest_run::Threshold>,
+    /// `--tag k=v` labels, recorded in config.json and every `result.json` row.
+    pub tags: std::collections::BTreeMap<String, String>,
+    /// `--tokenizer`: counts prompt lengths in tokens (synthetic prompts become exact); `None`
+    /// counts words, and config.json says so.
+    pub tokenizer: Option<std::sync::Arc<crate::tokenize::TokenCounter>>,
+    /// `--shared-prefix-tokens` / `--prefix-groups`: synthetic prompts start with one of the
+    /// groups' seeded prefixes (ignored for other sources).
+    pub shared_prefix: Option<crate::prefix::SharedPrefix>,
+    /// This process's shard of a run driven by several (`--shard i/n`): it runs its share of
+    /// every step (see [`Shard`]) and sends the run's requests `k·n + i`.
+    /// [`Shard::SINGLE`]: the whole run.
+    pub shard: Shard,
+    /// `--start-at`: the wall-clock instant the warmup begins (after preflight), so that
+    /// every shard starts together; `None` starts at once.
+    pub start_at: Option<std::time::SystemTime>,
 }
 
 impl SweepConfig {
@@ -111,6 +144,7 @@ impl SweepConfig {
             ignore_eos: false,
             seed: 0,
             max_inflight: 4096,
+            connect_rate_per_s: DEFAULT_CONNECT_RATE_PER_S,
             poll_interval: Duration::from_secs(1),
             gpu: GpuSettings {
                 enabled: false,
@@ -124,6 +158,12 @@ impl SweepConfig {
             run_dir: None,
             prompt_file: None,
             command_line: Vec::new(),
+            thresholds: Vec::new(),
+            tags: std::collections::BTreeMap::new(),
+            tokenizer: None,
+            shared_prefix: None,
+            shard: Shard::SINGLE,
+            start_at: None,
         }
     }
 }
@@ -142,6 +182,54 @@ impl TargetConfig {
             model: None,
             endpoint: Endpoint::Chat,
             metrics_url: Some(format!("{base}/metrics")),
+            metrics_credentials: false,
+        }
+    }
+}
+
+impl SweepConfig {
+    /// The run's timeline from these settings: what `run_sweep` follows, and what a progress
+    /// display shows. In the closed loop each step's ramp lasts at least until its new
+    /// connections can have opened at [`SweepConfig::connect_rate_per_s`]
+    /// ([`Timeline::with_connect_rate`]); in rate mode connections open as arrivals need them.
+    /// A shard ([`SweepConfig::shard`]) runs its share of each step on the schedule of the
+    /// largest share (shard 0's), so every shard's windows are the same.
+    #[must_use]
+    pub fn timeline(&self) -> Timeline {
+        let share = |shard: Shard| -> Vec<f64> {
+            self.steps
+                .iter()
+                .map(|&load| match self.load_mode {
+                    LoadMode::Concurrency => shard.concurrency_share(load) as f64,
+                    LoadMode::Rate => shard.rate_share(load),
+                })
+                .collect()
+        };
+        let (largest, own) = if self.shard.count() > 1 {
+            (share(self.shard.first()), Some(share(self.shard)))
+        } else {
+            (self.steps.clone(), None)
+        };
+        let timeline = match self.load_mode {
+            LoadMode::Concurrency => Timeline::with_connect_rate(
+                &largest,
+                self.warmup,
+                self.ramp,
+                self.step_duration,
+                self.cooldown,
+                self.connect_rate_per_s,
+            ),
+            LoadMode::Rate => Timeline::new(
+                &largest,
+                self.warmup,
+                self.ramp,
+                self.step_duration,
+                self.cooldown,
+            ),
+        };
+        match own {
+            Some(own) => timeline.with_loads(&own),
+            None => timeline,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The closed-loop dispatcher (`--load-mode concurrency`): one worker task per concurrency
 //! slot. Slot `i` is active while the timeline's target load exceeds `i`; an active slot
 //! sends a request, waits for it to end, and sends the next one at once. What both
-//! dispatchers share ([`Dispatch`], [`send_one`]) lives here too; the open-loop one is in
+//! dispatchers share ([`DispatchShared`], [`send_one`]) lives here too; the open-loop one is in
 //! `open_loop.rs`.
 
 use std::sync::Arc;
@@ -19,17 +19,13 @@ use crate::cancel::CancelToken;
 use crate::inputs::InputPlan;
 use crate::live::LiveCounters;
 use crate::timeline::Timeline;
-use loadtest_run::Phase;
-
-/// New connections are opened at most this often, so that thousands of streams starting at
-/// once do not overflow the server's accept queue (a dropped SYN costs a silent 1 s retry).
-pub const CONNECTION_PACE: Duration = Duration::from_micros(500);
+use loadtest_run::{Phase, Shard};
 
 /// How often an idle slot re-checks the target during a ramp.
 const RAMP_RECHECK: Duration = Duration::from_millis(5);
 
 /// What every worker shares.
-pub(crate) struct Dispatch {
+pub(crate) struct DispatchShared {
     pub client: Client,
     pub inputs: InputPlan,
     pub timeline: Timeline,
@@ -40,7 +36,11 @@ pub(crate) struct Dispatch {
     pub extra: Option<ExtraFields>,
     pub run_start: Instant,
     pub run_start_unix_s: f64,
+    /// This process's requests so far: request `k` here is the run's request
+    /// `shard.global_index(k)`.
     pub next_id: AtomicU64,
+    /// This process's shard of the run ([`Shard::SINGLE`] alone).
+    pub shard: Shard,
     pub live: Arc<LiveCounters>,
     /// Measure-phase requests in flight, per step (what a window leaves unfinished).
     pub inflight: Arc<InflightStarts>,
@@ -55,7 +55,9 @@ pub(crate) struct Dispatch {
     pub pacer: ConnectionPacer,
 }
 
-/// Hands out start times at least [`CONNECTION_PACE`] apart.
+/// Hands out start times at least `1 / connect_rate_per_s` apart, so that thousands of
+/// streams starting at once do not overflow the server's accept queue (a dropped SYN costs
+/// a silent 1 s retry). See [`crate::SweepConfig::connect_rate_per_s`].
 #[derive(Debug)]
 pub(crate) struct ConnectionPacer {
     origin: Instant,
@@ -96,7 +98,7 @@ impl ConnectionPacer {
 }
 
 /// Runs slot `slot` until the timeline ends or dispatch stops.
-pub(crate) async fn worker(shared: Arc<Dispatch>, slot: usize) {
+pub(crate) async fn worker(shared: Arc<DispatchShared>, slot: usize) {
     let mut connected = false;
     let mut backoff = FailureBackoff::default();
     loop {
@@ -176,12 +178,14 @@ impl FailureBackoff {
 /// Sends request number `next_id`, attributed to `step` and `phase`, and hands its row to the
 /// recorder. `scheduled` is its arrival time in rate mode.
 pub(crate) async fn send_one(
-    shared: &Dispatch,
+    shared: &DispatchShared,
     step: usize,
     phase: Phase,
     scheduled: Option<Instant>,
 ) -> (Status, Duration) {
-    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    let id = shared
+        .shard
+        .global_index(shared.next_id.fetch_add(1, Ordering::Relaxed));
     let inputs = shared.inputs.inputs(id);
     let max_tokens = u32::try_from(inputs.max_tokens).unwrap_or(u32::MAX);
     let request =

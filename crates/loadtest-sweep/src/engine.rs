@@ -10,7 +10,7 @@ use tokio::sync::{Semaphore, mpsc};
 
 use crate::cancel::CancelToken;
 use crate::config::SweepConfig;
-use crate::dispatch::{CONNECTION_PACE, ConnectionPacer, Dispatch, worker, worker_count};
+use crate::dispatch::{ConnectionPacer, DispatchShared, worker, worker_count};
 use crate::finalize::{Collected, config_json, finalize, run_facts};
 use crate::health::LagRecorder;
 use crate::inflight::InflightStarts;
@@ -20,9 +20,8 @@ use crate::preflight::{PreflightTimeouts, metrics_endpoint, preflight};
 use crate::recorder::RecordSink;
 use crate::run_dir::{create_exact_run_dir, create_run_dir};
 use crate::stats::new_us_histogram;
-use crate::timeline::Timeline;
 use crate::windows::{WindowWatch, watch_windows};
-use crate::{RunOutcome, SweepError, auto_stop, open_loop, recorder, scrape, telemetry};
+use crate::{RunOutcome, SweepError, auto_stop, gpu_telemetry, open_loop, recorder, scrape};
 use loadtest_run::LoadMode;
 use loadtest_run::files;
 use loadtest_run::write_json_atomic;
@@ -55,13 +54,7 @@ pub async fn run_sweep(config: SweepConfig, options: RunOptions) -> Result<RunOu
     let RunOptions { cancel, live, sink } = options;
     config.validate()?;
     let _finished = live.finish_on_drop(); // readers learn the run is over, on every way out
-    let timeline = Timeline::new(
-        &config.steps,
-        config.warmup,
-        config.ramp,
-        config.step_duration,
-        config.cooldown,
-    );
+    let timeline = config.timeline();
     if timeline.steps().is_empty() {
         return Err(SweepError::Usage {
             message: "no steps to run".to_owned(),
@@ -85,9 +78,25 @@ pub async fn run_sweep(config: SweepConfig, options: RunOptions) -> Result<RunOu
             })?,
         )
     };
+    // The sockets must fit beside what is already open (inherited descriptors included).
+    let peak_streams = match config.load_mode {
+        LoadMode::Concurrency => workers,
+        LoadMode::Rate => config.max_inflight,
+    } as u64;
+    crate::fd_budget::check(
+        peak_streams,
+        config.target.metrics_url.is_some(),
+        crate::fd_budget::open_descriptors().unwrap_or(0),
+        crate::fd_budget::open_files_limit(),
+    )
+    .map_err(|message| SweepError::Usage { message })?;
     let client = Client::new(&client_config).map_err(SweepError::Client)?;
     let metrics = match &config.target.metrics_url {
-        Some(url) => Some(metrics_endpoint(&client_config, url)?),
+        Some(url) => Some(metrics_endpoint(
+            &client_config,
+            url,
+            config.target.metrics_credentials,
+        )?),
         None => None,
     };
     let timeouts = PreflightTimeouts::new(
@@ -102,6 +111,19 @@ pub async fn run_sweep(config: SweepConfig, options: RunOptions) -> Result<RunOu
         &cancel,
     )
     .await?;
+    // `--start-at`: every shard begins its warmup at the same instant.
+    let mut start_warnings = Vec::new();
+    if let Some(at) = config.start_at {
+        match crate::start_at::wait_until(at, &cancel).await {
+            None => return Err(SweepError::Interrupted),
+            Some(late) if late > crate::start_at::LATE_START_WARNING => start_warnings.push(format!(
+                "the run started {:.1} s after --start-at {} (preflight took longer, or the instant had passed): shards that started on time ran that long alone",
+                late.as_secs_f64(),
+                crate::start_at::format_start_at(at)
+            )),
+            Some(_) => {}
+        }
+    }
     let started_at = time::OffsetDateTime::now_utc();
     let stamp = started_at
         .format(time::macros::format_description!(
@@ -118,7 +140,7 @@ pub async fn run_sweep(config: SweepConfig, options: RunOptions) -> Result<RunOu
         Ok::<_, loadtest_run::OutputError>((
             recorder::open_requests_file(&run_dir.join(files::REQUESTS))?,
             scrape::create_csv(&run_dir.join(files::VLLM_METRICS))?,
-            telemetry::create_csv(&run_dir.join(files::GPU_METRICS))?,
+            gpu_telemetry::create_csv(&run_dir.join(files::GPU_METRICS))?,
         ))
     })();
     let (requests_file, vllm_csv, gpu_csv) = match opened {
@@ -150,7 +172,7 @@ pub async fn run_sweep(config: SweepConfig, options: RunOptions) -> Result<RunOu
         };
         tokio::spawn(scrape::run(setup, vllm_csv, stop_background.clone()))
     });
-    let gpu_task = tokio::spawn(telemetry::run(
+    let gpu_task = tokio::spawn(gpu_telemetry::run(
         config.gpu.clone(),
         timeline.clone(),
         run_start,
@@ -196,9 +218,11 @@ pub async fn run_sweep(config: SweepConfig, options: RunOptions) -> Result<RunOu
         .iter()
         .map(|_| std::sync::Mutex::new(new_us_histogram()))
         .collect();
-    let dispatch = Arc::new(Dispatch {
+    let dispatch = Arc::new(DispatchShared {
         client,
-        inputs: InputPlan::new(config.input.clone(), config.max_output_tokens, config.seed),
+        inputs: InputPlan::new(config.input.clone(), config.max_output_tokens, config.seed)
+            .with_tokenizer(config.tokenizer.clone())
+            .with_shared_prefix(config.shared_prefix, config.seed),
         timeline: timeline.clone(),
         endpoint: config.target.endpoint,
         model: Arc::from(server.model.as_str()),
@@ -207,6 +231,7 @@ pub async fn run_sweep(config: SweepConfig, options: RunOptions) -> Result<RunOu
         run_start,
         run_start_unix_s,
         next_id: AtomicU64::new(0),
+        shard: config.shard,
         live: Arc::clone(&live),
         inflight,
         itl: Arc::clone(&itl),
@@ -214,7 +239,10 @@ pub async fn run_sweep(config: SweepConfig, options: RunOptions) -> Result<RunOu
         stop_dispatch: stop_dispatch.clone(),
         cancel_inflight: cancel_inflight.clone(),
         inflight_cap: Semaphore::new(config.max_inflight),
-        pacer: ConnectionPacer::new(run_start, CONNECTION_PACE),
+        pacer: ConnectionPacer::new(
+            run_start,
+            Duration::from_secs_f64(1.0 / config.connect_rate_per_s),
+        ),
     });
     let dispatch_lag: Arc<[std::sync::Mutex<hdrhistogram::Histogram<u64>>]> = timeline
         .steps()
@@ -227,14 +255,20 @@ pub async fn run_sweep(config: SweepConfig, options: RunOptions) -> Result<RunOu
             for slot in 0..workers {
                 tasks.spawn(worker(Arc::clone(&dispatch), slot));
             }
-            Dispatcher::Workers(tasks)
+            DispatchTasks::Workers(tasks)
         }
         LoadMode::Rate => {
             let shared = Arc::clone(&dispatch);
             let runtime = tokio::runtime::Handle::current();
             let lag = Arc::clone(&dispatch_lag);
-            let (arrival, seed) = (config.arrival, config.seed);
-            Dispatcher::OpenLoop(tokio::task::spawn_blocking(move || {
+            // Each shard draws its own arrivals (at its share of the rate): independent
+            // processes at R/n add up to one at R.
+            let seed = match config.shard.count() {
+                1 => config.seed,
+                _ => loadtest_dist::derive_seed(config.seed, &format!("shard {}", config.shard)),
+            };
+            let arrival = config.arrival;
+            DispatchTasks::OpenLoop(tokio::task::spawn_blocking(move || {
                 open_loop::dispatch(shared, arrival, seed, runtime, lag)
             }))
         }
@@ -271,10 +305,14 @@ pub async fn run_sweep(config: SweepConfig, options: RunOptions) -> Result<RunOu
     }
     let interrupted_at =
         interrupted_at.or_else(|| cancel.is_cancelled().then(|| run_start.elapsed()));
+    let unsent_arrivals = dispatch.inflight.unsent_arrivals();
     drop(dispatch);
     forward_cancel.abort();
     stop_background.cancel();
-    let (auto_stopped, window_ends) = window_end_task.await.unwrap_or_default();
+    let (auto_stopped, mut window_ends) = window_end_task.await.unwrap_or_default();
+    for (end, unsent) in window_ends.iter_mut().zip(unsent_arrivals) {
+        end.unsent_arrivals = unsent;
+    }
     let windows = windows_task.await.unwrap_or_default();
     lag_task.abort();
     let recorded = recorder_task.await.map_err(|e| SweepError::Internal {
@@ -291,7 +329,11 @@ pub async fn run_sweep(config: SweepConfig, options: RunOptions) -> Result<RunOu
     })?;
     finalize(Collected {
         facts,
-        preflight_warnings: server.version_warning.into_iter().collect(),
+        preflight_warnings: server
+            .version_warning
+            .into_iter()
+            .chain(start_warnings)
+            .collect(),
         metrics_preflight_warning: server.metrics_warning,
         timeline: &timeline,
         interrupted_at,
@@ -308,19 +350,19 @@ pub async fn run_sweep(config: SweepConfig, options: RunOptions) -> Result<RunOu
 }
 
 /// The request tasks of either dispatcher.
-enum Dispatcher {
+enum DispatchTasks {
     /// Closed loop: one task per slot.
     Workers(tokio::task::JoinSet<()>),
     /// Open loop: the dispatcher thread, which hands back the requests still running.
     OpenLoop(tokio::task::JoinHandle<tokio::task::JoinSet<()>>),
 }
 
-impl Dispatcher {
+impl DispatchTasks {
     /// The tasks to wait for; for the open loop, once its schedule has ended or was stopped.
     async fn into_tasks(self) -> tokio::task::JoinSet<()> {
         match self {
-            Dispatcher::Workers(tasks) => tasks,
-            Dispatcher::OpenLoop(thread) => match thread.await {
+            DispatchTasks::Workers(tasks) => tasks,
+            DispatchTasks::OpenLoop(thread) => match thread.await {
                 Ok(tasks) => tasks,
                 Err(err) => {
                     tracing::error!(%err, "the open-loop dispatcher failed");

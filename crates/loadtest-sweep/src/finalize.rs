@@ -36,6 +36,16 @@ pub(crate) fn run_facts(
         InputSource::PromptFile(rows) => ("prompt-file", None, Some(rows.len())),
         InputSource::Synthetic(spec) => ("synthetic", Some(spec.to_string()), None),
         InputSource::Custom(_) => ("custom", None, None),
+        InputSource::Dataset(_) => ("dataset", None, None),
+    };
+    let token_counting = match (&config.input, &config.tokenizer) {
+        (InputSource::Custom(_), _) => None,
+        (_, Some(counter)) => Some(counter.facts()),
+        (_, None) => Some(loadtest_run::TokenCounting::words()),
+    };
+    let dataset = match &config.input {
+        InputSource::Dataset(pool) => Some(pool.facts().clone()),
+        _ => None,
     };
     let input_source = match &config.input {
         InputSource::Custom(source) => Some(source.describe()),
@@ -104,6 +114,9 @@ pub(crate) fn run_facts(
             seed: config.seed,
             timeout_s: client.request_timeout,
             max_inflight: config.max_inflight,
+            connect_rate_per_s: Some(config.connect_rate_per_s),
+            shard: (config.shard.count() > 1).then_some(config.shard),
+            start_at: config.start_at.map(crate::start_at::format_start_at),
             poll_interval_s: config.poll_interval,
             gpu: config.gpu.clone(),
             output_dir: config.output_dir.clone(),
@@ -113,6 +126,17 @@ pub(crate) fn run_facts(
             slo: config.slo.clone(),
             knee: config.knee,
             auto_stop: config.auto_stop,
+            thresholds: config.thresholds.clone(),
+            tags: config.tags.clone(),
+            token_counting,
+            dataset,
+            shared_prefix: match (&config.input, config.shared_prefix) {
+                (InputSource::Synthetic(_), Some(p)) => Some(loadtest_run::SharedPrefixFacts {
+                    tokens: p.tokens,
+                    groups: p.groups,
+                }),
+                _ => None,
+            },
         },
     }
 }
@@ -199,6 +223,11 @@ pub(crate) fn finalize(c: Collected<'_>) -> Result<RunOutcome, SweepError> {
         .filter(|s| s.slo.as_ref().is_some_and(|r| r.met))
         .map(|s| s.load)
         .reduce(f64::max);
+    let (verdicts, thresholds_unmatched) =
+        loadtest_run::evaluate_thresholds(&facts.settings.thresholds, &summaries);
+    for (summary, verdicts) in summaries.iter_mut().zip(verdicts) {
+        summary.thresholds = verdicts;
+    }
     let file = StepSummaryFile {
         steps: summaries,
         warnings: warnings.clone(),
@@ -206,6 +235,7 @@ pub(crate) fn finalize(c: Collected<'_>) -> Result<RunOutcome, SweepError> {
         slo_max_load,
         auto_stopped: c.auto_stopped.clone(),
         saturation,
+        thresholds_unmatched,
     };
     let dir = &c.run_dir;
     write_json_atomic(&dir.join(files::STEP_SUMMARY), &file)?;
@@ -216,6 +246,10 @@ pub(crate) fn finalize(c: Collected<'_>) -> Result<RunOutcome, SweepError> {
         },
     )?;
     write_json_atomic(&dir.join(files::CONFIG), &facts)?;
+    write_json_atomic(
+        &dir.join(loadtest_run::RESULT_JSON),
+        &loadtest_run::result_rows(&facts, &file.steps),
+    )?;
     // summary.md and the charts, from the files just written: the one renderer, so an
     // embedding program gets the same report as the command line. A file that cannot be
     // written is an output error like any other; a report that cannot be drawn (a chart, a
@@ -243,7 +277,10 @@ pub(crate) fn finalize(c: Collected<'_>) -> Result<RunOutcome, SweepError> {
         failed_requests: failed,
         cancelled_requests: cancelled,
         rows_written: c.recorded.rows_written,
+        csv_rows_not_written: c.scraped.as_ref().map_or(0, |s| s.rows_not_written)
+            + c.gpu.rows_not_written,
         warnings,
+        thresholds_unmatched: file.thresholds_unmatched,
     })
 }
 
@@ -326,7 +363,19 @@ fn summarize_step(
         unfinished_at_window_end: c.window_ends.get(step.index).map(|e| e.unfinished),
         buffered_share: (acc.burst_eligible > 0)
             .then(|| acc.burst_delivered as f64 / acc.burst_eligible as f64),
+        thresholds: Vec::new(),
+        rows_not_written: acc.rows_not_written,
+        unsent_arrivals: c
+            .window_ends
+            .get(step.index)
+            .map_or(0, |e| e.unsent_arrivals),
     };
+    // Requests that failed on the client itself (out of file descriptors) taint the step.
+    if acc.counts.client_error > 0 {
+        summary.client.client_errors = acc.counts.client_error;
+        summary.client.verdict = summary.client.judge();
+        summary.client.bound = summary.client.verdict.is_client_bound();
+    }
     summary.slo = settings
         .slo
         .as_ref()

@@ -287,7 +287,9 @@ pub fn assess(r: &Readings) -> ClientHealth {
             Some(100.0 * cpu.as_secs_f64() / r.window.as_secs_f64())
         }
         _ => None,
-    };
+    }
+    // Never NaN or infinite: an unreadable CPU is unknown, printed "unknown".
+    .filter(|pct| pct.is_finite());
     let has_ticks = r.lag.ticks > 0;
     let mut health = ClientHealth {
         cpu_pct,
@@ -299,6 +301,7 @@ pub fn assess(r: &Readings) -> ClientHealth {
         sched_lag_max_ms: r.lag.max.map(|d| d.as_secs_f64() * 1e3),
         run_queue_wait_pct: r.run_queue_wait_pct,
         host_cpu_busy_pct: r.host_cpu_busy_pct,
+        client_errors: 0,
         verdict: Default::default(),
         bound: false,
     };

@@ -1,9 +1,11 @@
 //! The measure-phase requests still in flight, per step, with their start times: what a step's
 //! window leaves unfinished at its end. Their latency is at least their age (censored), which
 //! mid-run decisions must count rather than ignore (the finished ones alone are the fast ones
-//! past saturation).
+//! past saturation). In rate mode, also the arrivals never sent because their phase ended
+//! while they waited for a `--max-inflight` slot: counted per step, never silently dropped.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
@@ -11,6 +13,8 @@ use std::time::Instant;
 #[derive(Debug)]
 pub(crate) struct InflightStarts {
     steps: Vec<Mutex<HashMap<u64, Instant>>>,
+    /// Per step: arrivals not sent (rate mode).
+    unsent: Vec<AtomicU64>,
 }
 
 /// What a step's window left behind at its end.
@@ -20,12 +24,15 @@ pub(crate) struct WindowEnd {
     pub unfinished: u64,
     /// Their ages at the window's end, seconds (lower bounds of their latencies).
     pub ages_s: Vec<f64>,
+    /// Rate mode: the step's arrivals never sent (filled in once dispatch is over).
+    pub unsent_arrivals: u64,
 }
 
 impl InflightStarts {
     pub(crate) fn new(steps: usize) -> Self {
         InflightStarts {
             steps: (0..steps).map(|_| Mutex::new(HashMap::new())).collect(),
+            unsent: (0..steps).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
@@ -53,6 +60,21 @@ impl InflightStarts {
         }
     }
 
+    /// An arrival of `step` was not sent: its phase ended before it could be.
+    pub(crate) fn note_unsent(&self, step: usize) {
+        if let Some(n) = self.unsent.get(step) {
+            n.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Per step, the arrivals not sent so far.
+    pub(crate) fn unsent_arrivals(&self) -> Vec<u64> {
+        self.unsent
+            .iter()
+            .map(|n| n.load(Ordering::Relaxed))
+            .collect()
+    }
+
     /// The step's requests still running at `at` (its window's end), with their ages.
     pub(crate) fn window_end(&self, step: usize, at: Instant) -> WindowEnd {
         let Some(map) = self.lock(step) else {
@@ -65,6 +87,7 @@ impl InflightStarts {
         WindowEnd {
             unfinished: ages_s.len() as u64,
             ages_s,
+            unsent_arrivals: 0,
         }
     }
 }
@@ -104,6 +127,10 @@ mod tests {
         assert_eq!(end.unfinished, 1);
         assert_eq!(end.ages_s, vec![2.0]);
         assert_eq!(starts.window_end(5, t0), WindowEnd::default());
+        starts.note_unsent(1);
+        starts.note_unsent(1);
+        starts.note_unsent(7);
+        assert_eq!(starts.unsent_arrivals(), vec![0, 2]);
     }
 
     #[test]

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use loadtest_client::Prompt;
 use loadtest_dist::{DistSpec, Sampler, derive_seed};
 
-use crate::synthetic::synthetic_prompt;
+use crate::dataset::DatasetPool;
+use crate::prefix::{Prefixes, SharedPrefix};
+use crate::synthetic::{ExactSynthetic, synthetic_prompt};
+use crate::tokenize::TokenCounter;
 
 /// A request source of an embedding program: the inputs of request `index`, a pure function
 /// of the index (so runs reproduce whatever the timing).
@@ -26,8 +29,11 @@ pub enum InputSource {
     FixedPrompt(Prompt),
     /// Rows of a prompt file, used in order and cycled (`--prompt-file`).
     PromptFile(Arc<[Prompt]>),
-    /// Generated prompts of `--input-size` words (≈ tokens), unique per request.
+    /// Generated prompts of `--input-size` words (≈ tokens; exact tokens with a tokenizer,
+    /// see [`InputPlan::with_tokenizer`]), unique per request.
     Synthetic(DistSpec),
+    /// Rows of a dataset (`--dataset`), drawn with the seed.
+    Dataset(Arc<DatasetPool>),
 }
 
 /// The inputs of one request.
@@ -35,7 +41,8 @@ pub enum InputSource {
 pub struct RequestInputs {
     /// The prompt to send.
     pub prompt: Prompt,
-    /// The prompt length asked for (synthetic mode only).
+    /// The prompt length: asked for (synthetic mode), or counted on the client (a dataset
+    /// row; any prompt with a tokenizer). Tokens with a tokenizer, words otherwise.
     pub input_tokens_target: Option<u64>,
     /// `max_tokens` sent.
     pub max_tokens: u64,
@@ -51,9 +58,15 @@ pub struct InputPlan {
 
 #[derive(Debug, Clone)]
 enum PromptGen {
-    Fixed(Prompt),
-    File(Arc<[Prompt]>),
-    Synthetic { words: Sampler, word_seed: u64 },
+    Fixed(Prompt, Option<u64>),
+    File(Arc<[Prompt]>, Option<Arc<[Option<u64>]>>),
+    Synthetic {
+        words: Sampler,
+        word_seed: u64,
+        exact: Option<Arc<ExactSynthetic>>,
+        prefixes: Option<Arc<Prefixes>>,
+    },
+    Dataset(Arc<DatasetPool>),
     Custom(Arc<dyn RequestSource>),
 }
 
@@ -61,19 +74,72 @@ impl InputPlan {
     /// A plan for `source`, `max_output_tokens` and the run `seed`.
     pub fn new(source: InputSource, max_output_tokens: DistSpec, seed: u64) -> Self {
         let prompts = match &source {
-            InputSource::FixedPrompt(prompt) => PromptGen::Fixed(prompt.clone()),
-            InputSource::PromptFile(rows) => PromptGen::File(Arc::clone(rows)),
+            InputSource::FixedPrompt(prompt) => PromptGen::Fixed(prompt.clone(), None),
+            InputSource::PromptFile(rows) => PromptGen::File(Arc::clone(rows), None),
             InputSource::Custom(source) => PromptGen::Custom(Arc::clone(source)),
             InputSource::Synthetic(spec) => PromptGen::Synthetic {
                 words: Sampler::new(*spec, derive_seed(seed, "input-size")),
                 word_seed: derive_seed(seed, "prompt-words"),
+                exact: None,
+                prefixes: None,
             },
+            InputSource::Dataset(pool) => PromptGen::Dataset(Arc::clone(pool)),
         };
         InputPlan {
             source,
             prompts,
             max_tokens: Sampler::new(max_output_tokens, derive_seed(seed, "max-output-tokens")),
         }
+    }
+
+    /// Counts prompts with `tokenizer` (`--tokenizer`): synthetic prompts become exactly the
+    /// drawn number of tokens, and text prompts (fixed, prompt-file rows) are counted into
+    /// [`RequestInputs::input_tokens_target`]. A dataset was counted when it was loaded.
+    pub fn with_tokenizer(mut self, tokenizer: Option<Arc<TokenCounter>>) -> Self {
+        let Some(counter) = tokenizer else {
+            return self;
+        };
+        let count = |p: &Prompt| p.as_text().map(|t| counter.count_prompt(&t));
+        self.prompts = match self.prompts {
+            PromptGen::Fixed(prompt, _) => {
+                let n = count(&prompt);
+                PromptGen::Fixed(prompt, n)
+            }
+            PromptGen::File(rows, _) => {
+                let counts: Arc<[Option<u64>]> = rows.iter().map(count).collect();
+                PromptGen::File(rows, Some(counts))
+            }
+            PromptGen::Synthetic {
+                words,
+                word_seed,
+                prefixes,
+                ..
+            } => PromptGen::Synthetic {
+                words,
+                word_seed,
+                exact: Some(Arc::new(ExactSynthetic::new(Arc::clone(&counter)))),
+                prefixes,
+            },
+            other => other,
+        };
+        self
+    }
+
+    /// Puts one of `shared.groups` seeded prefixes of `shared.tokens` tokens before every
+    /// synthetic prompt (`--shared-prefix-tokens`, `--prefix-groups`); call after
+    /// [`InputPlan::with_tokenizer`], so the prefixes are exact too. Other sources are left
+    /// as they are (the front end refuses the combination).
+    pub fn with_shared_prefix(mut self, shared: Option<SharedPrefix>, seed: u64) -> Self {
+        if let (
+            Some(shared),
+            PromptGen::Synthetic {
+                exact, prefixes, ..
+            },
+        ) = (shared, &mut self.prompts)
+        {
+            *prefixes = Some(Arc::new(Prefixes::new(shared, seed, exact.as_deref())));
+        }
+        self
     }
 
     /// The prompt source.
@@ -83,24 +149,55 @@ impl InputPlan {
 
     /// The inputs of request `index`: the same for the same `(seed, index)`.
     pub fn inputs(&self, index: u64) -> RequestInputs {
+        let mut max_tokens = None;
         let (prompt, input_tokens_target) = match &self.prompts {
             PromptGen::Custom(source) => return source.inputs(index),
-            PromptGen::Fixed(prompt) => (prompt.clone(), None),
-            PromptGen::File(rows) => match rows.get((index % rows.len().max(1) as u64) as usize) {
-                Some(row) => (row.clone(), None),
-                // An empty file is refused when it is read; an empty slice means no prompt.
+            PromptGen::Fixed(prompt, count) => (prompt.clone(), *count),
+            PromptGen::File(rows, counts) => {
+                let at = (index % rows.len().max(1) as u64) as usize;
+                let count = counts.as_ref().and_then(|c| c.get(at).copied().flatten());
+                match rows.get(at) {
+                    Some(row) => (row.clone(), count),
+                    // An empty file is refused when it is read; an empty slice means no prompt.
+                    None => (Prompt::text(""), None),
+                }
+            }
+            PromptGen::Synthetic {
+                words,
+                word_seed,
+                exact,
+                prefixes,
+            } => {
+                let count = words.sample(index);
+                let prefix = prefixes.as_ref().map(|p| p.pick(index));
+                let (text, actual) = match (exact, prefix) {
+                    (Some(exact), Some((prefix, n))) => {
+                        exact.with_prefix(prefix, n, *word_seed, index, count)
+                    }
+                    (Some(exact), None) => exact.prompt(*word_seed, index, count),
+                    (None, Some((prefix, n))) => (
+                        format!("{prefix} {}", synthetic_prompt(*word_seed, index, count)),
+                        n + count,
+                    ),
+                    (None, None) => (synthetic_prompt(*word_seed, index, count), count),
+                };
+                (Prompt::text(&text), Some(actual))
+            }
+            PromptGen::Dataset(pool) => match pool.pick(index) {
+                Some(row) => {
+                    if pool.uses_output_len() {
+                        max_tokens = row.output_tokens;
+                    }
+                    (row.prompt.clone(), Some(row.prompt_tokens))
+                }
+                // An empty pool is refused when the dataset is read.
                 None => (Prompt::text(""), None),
             },
-            PromptGen::Synthetic { words, word_seed } => {
-                let count = words.sample(index);
-                let text = synthetic_prompt(*word_seed, index, count);
-                (Prompt::text(&text), Some(count))
-            }
         };
         RequestInputs {
             prompt,
             input_tokens_target,
-            max_tokens: self.max_tokens.sample(index),
+            max_tokens: max_tokens.unwrap_or_else(|| self.max_tokens.sample(index)),
         }
     }
 }
@@ -136,5 +233,33 @@ mod tests {
         assert_eq!(plan.inputs(3).prompt, Prompt::text("b"));
         assert_eq!(plan.inputs(3).max_tokens, 5);
         assert_eq!(plan.inputs(3).input_tokens_target, None);
+    }
+
+    #[test]
+    fn a_tokenizer_counts_text_prompts() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/tiny-llama-tokenizer");
+        let counter = Arc::new(TokenCounter::load(&dir).unwrap());
+        let rows: Arc<[Prompt]> = vec![
+            Prompt::text("a short prompt"),
+            Prompt::messages(&[loadtest_client::ChatMessage {
+                role: "user".into(),
+                content: "hi".into(),
+            }]),
+        ]
+        .into();
+        let plan = InputPlan::new(InputSource::PromptFile(rows), DistSpec::Fixed(5), 0)
+            .with_tokenizer(Some(Arc::clone(&counter)));
+        let want = counter.count_prompt("a short prompt");
+        assert_eq!(plan.inputs(0).input_tokens_target, Some(want));
+        // Chat-message rows of a prompt file are not counted (only text prompts are).
+        assert_eq!(plan.inputs(1).input_tokens_target, None);
+        let fixed = InputPlan::new(
+            InputSource::FixedPrompt(Prompt::text("a short prompt")),
+            DistSpec::Fixed(5),
+            0,
+        )
+        .with_tokenizer(Some(counter));
+        assert_eq!(fixed.inputs(7).input_tokens_target, Some(want));
     }
 }

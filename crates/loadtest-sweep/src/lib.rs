@@ -31,25 +31,34 @@ pub mod auto_stop;
 mod cancel;
 mod collected;
 pub mod config;
+pub mod dataset;
 mod dispatch;
 mod engine;
+pub mod fd_budget;
 mod finalize;
+mod gpu_telemetry;
 pub mod health;
 mod inflight;
 pub mod inputs;
 mod live;
+pub mod live_text;
 mod open_loop;
 mod output_file;
+pub mod prefix;
 mod preflight;
+pub mod probe;
 pub mod prompt_file;
 mod recorder;
+pub mod repeat;
 mod rows;
 pub mod run_dir;
 mod scrape;
+mod scrape_plan;
+pub mod start_at;
 pub mod stats;
 mod synthetic;
-mod telemetry;
 pub mod timeline;
+pub mod tokenize;
 pub mod validate;
 mod warnings;
 mod windows;
@@ -58,13 +67,12 @@ use std::path::PathBuf;
 
 pub use cancel::CancelToken;
 pub use config::SweepConfig;
-pub use dispatch::CONNECTION_PACE;
 pub use engine::{RunOptions, run_sweep};
 pub use live::{LiveCounters, StepLive};
 pub use preflight::ServerInfo;
 pub use recorder::RecordSink;
 pub use rows::{RowContext, request_row, unix_now_s};
-pub use synthetic::synthetic_prompt;
+pub use synthetic::{ExactSynthetic, synthetic_prompt};
 
 /// Why a sweep could not run. Request failures are never errors: they are recorded.
 #[derive(Debug, thiserror::Error)]
@@ -131,11 +139,42 @@ pub struct RunOutcome {
     pub cancelled_requests: u64,
     /// Lines written to requests.jsonl.
     pub rows_written: u64,
+    /// Rows of vllm_metrics.csv and gpu_metrics.csv lost to a write error (a full disk).
+    pub csv_rows_not_written: u64,
     /// Run-level warnings.
     pub warnings: Vec<String>,
+    /// `--fail-on` thresholds whose `@LOAD` matched no step that ran (failing).
+    pub thresholds_unmatched: Vec<String>,
 }
 
+#[doc(hidden)]
+pub use output_file::inject_write_failure;
+
 impl RunOutcome {
+    /// Rows of `requests.jsonl` that were not written (a write error: a full disk), all
+    /// steps together. The CLI exits 2 when it is not 0: records were lost.
+    pub fn rows_not_written(&self) -> u64 {
+        self.steps.iter().map(|s| s.rows_not_written).sum()
+    }
+
+    /// One line per failed `--fail-on` threshold (per step it failed at, and per threshold
+    /// whose load never ran); empty when every threshold held.
+    pub fn threshold_failures(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .steps
+            .iter()
+            .flat_map(|s| s.thresholds.iter())
+            .filter(|v| !v.passed)
+            .map(loadtest_run::ThresholdVerdict::failure_line)
+            .collect();
+        lines.extend(
+            self.thresholds_unmatched
+                .iter()
+                .map(|e| format!("threshold {e} failed: no step ran at that load")),
+        );
+        lines
+    }
+
     /// Failed share of the measured requests the tool did not cancel (0 when none).
     pub fn error_rate(&self) -> f64 {
         let judged = self

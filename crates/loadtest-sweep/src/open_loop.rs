@@ -3,7 +3,10 @@
 //! [`SPIN_WINDOW`] of each arrival and spins the rest, so pacing is sub-millisecond (tokio's
 //! timer is millisecond-grained); each request then runs as a task. `--max-inflight` makes a
 //! late request wait for a slot, keeping its scheduled time, so the wait shows in its
-//! latency-from-schedule (coordinated omission made visible).
+//! latency-from-schedule (coordinated omission made visible) — but never past the end of the
+//! phase it was scheduled in: an arrival still waiting when its window (or warmup, or ramp)
+//! ends is not sent, and is counted in its step's `unsent_arrivals`. So dispatching stops at
+//! the window's end and a backlog never runs on into the next step or the drain.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,7 +15,7 @@ use hdrhistogram::Histogram;
 
 use crate::arrival::Arrivals;
 
-use crate::dispatch::{Dispatch, send_one};
+use crate::dispatch::{DispatchShared, send_one};
 use loadtest_run::Arrival;
 use loadtest_run::Phase;
 
@@ -26,7 +29,7 @@ const MAX_SLEEP: Duration = Duration::from_millis(50);
 /// still running. Call on its own thread; `runtime` runs the requests. `lag` gets each
 /// measure-phase dispatch's lateness (µs) per step.
 pub(crate) fn dispatch(
-    shared: Arc<Dispatch>,
+    shared: Arc<DispatchShared>,
     arrival: Arrival,
     seed: u64,
     runtime: tokio::runtime::Handle,
@@ -45,10 +48,29 @@ pub(crate) fn dispatch(
             let late = Instant::now().saturating_duration_since(due);
             hist.saturating_record((late.as_micros() as u64).max(1));
         }
+        let phase_end = pos.phase_end.map(|end| shared.run_start + end);
+        if phase_end.is_some_and(|end| Instant::now() >= end) {
+            // The dispatcher itself fell behind past the arrival's phase.
+            shared.inflight.note_unsent(pos.step);
+            continue;
+        }
         let shared = Arc::clone(&shared);
         tasks.spawn_on(
             async move {
-                let Ok(_permit) = shared.inflight_cap.acquire().await else {
+                let permit = match phase_end {
+                    Some(end) => tokio::select! {
+                        biased;
+                        permit = shared.inflight_cap.acquire() => permit,
+                        () = tokio::time::sleep_until(end.into()) => {
+                            if !shared.stop_dispatch.is_cancelled() {
+                                shared.inflight.note_unsent(pos.step);
+                            }
+                            return;
+                        }
+                    },
+                    None => shared.inflight_cap.acquire().await,
+                };
+                let Ok(_permit) = permit else {
                     return;
                 };
                 if shared.stop_dispatch.is_cancelled() {
@@ -66,7 +88,7 @@ pub(crate) fn dispatch(
 }
 
 /// Sleeps, then spins, until `due`; false when dispatch was stopped meanwhile.
-fn wait_until(due: Instant, shared: &Dispatch) -> bool {
+fn wait_until(due: Instant, shared: &DispatchShared) -> bool {
     loop {
         if shared.stop_dispatch.is_cancelled() {
             return false;

@@ -42,22 +42,43 @@ pub(crate) fn split_url(url: &str) -> Option<(&str, &str)> {
     }
 }
 
-/// A client for the metrics origin, sharing the target's credentials and timeouts.
+/// A client for the metrics origin, sharing the target's timeouts and headers. The api key
+/// and the secret headers go along only to the base URL's host, or when `send_credentials`
+/// (the user said so): a metrics endpoint elsewhere never sees them otherwise.
 pub(crate) fn metrics_endpoint(
     target: &ClientConfig,
     url: &str,
+    send_credentials: bool,
 ) -> Result<MetricsEndpoint, SweepError> {
     let (origin, path) = split_url(url).ok_or_else(|| SweepError::Usage {
-        message: format!("invalid metrics URL {url:?}"),
+        message: format!("invalid metrics URL {:?}", loadtest_client::redact_url(url)),
     })?;
     let mut config = target.clone();
     config.base_url = origin.to_owned();
     config.pool_size = 4;
+    if !send_credentials && host_of(origin) != host_of(&target.base_url) {
+        config.api_key = None;
+        config
+            .headers
+            .retain(|(name, _)| !loadtest_client::is_sensitive(name));
+    }
     let client = Client::new(&config).map_err(SweepError::Client)?;
     Ok(MetricsEndpoint {
         client,
         path: path.to_owned(),
     })
+}
+
+/// The host of `scheme://[user@]host[:port]/…`, lower-cased, without its port.
+fn host_of(url: &str) -> Option<String> {
+    let rest = &url[url.find("://")? + 3..];
+    let authority = rest.split(['/', '?']).next()?;
+    let host_port = authority.rsplit('@').next()?;
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => host_port.split(':').next()?,
+    };
+    Some(host.to_ascii_lowercase())
 }
 
 /// How long each preflight request to the API (`/v1/models`, `/version`) may take: a server
@@ -269,7 +290,8 @@ async fn check_metrics(
         Ok(resp) if resp.status != 200 => fail(format!("HTTP {}", resp.status)),
         Ok(resp) => {
             let (snapshot, errors) = CanonicalSnapshot::parse(&resp.body);
-            if snapshot.server == ServerKind::Unknown && snapshot.requests_running.is_none() {
+            if snapshot.server == ServerKind::Unknown && snapshot.scalars.requests_running.is_none()
+            {
                 let detail = if errors.is_empty() {
                     "no known metric names".to_owned()
                 } else {
@@ -431,7 +453,7 @@ mod tests {
         let mut config = ClientConfig::new(&url);
         config.request_timeout = Duration::from_secs(600);
         let client = Client::new(&config).unwrap();
-        let endpoint = metrics_endpoint(&config, &format!("{url}/metrics")).unwrap();
+        let endpoint = metrics_endpoint(&config, &format!("{url}/metrics"), false).unwrap();
         let timeouts = PreflightTimeouts::new(config.request_timeout, Duration::from_millis(300));
         assert_eq!(timeouts.api, PREFLIGHT_TIMEOUT);
         let started = std::time::Instant::now();

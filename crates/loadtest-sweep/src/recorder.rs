@@ -61,6 +61,9 @@ pub(crate) struct StepAccumulator {
     /// e2e of `ok` requests whose last token arrived in the window: what the server's e2e
     /// histogram covers.
     pub e2e_server_aligned_s: Vec<f64>,
+    /// Rows of this step's requests (any phase) that did not reach `requests.jsonl` (a write
+    /// error: a full disk). They are still counted here.
+    pub rows_not_written: u64,
     errors: HashMap<Status, ErrorTally>,
 }
 
@@ -96,6 +99,7 @@ impl StepAccumulator {
             Status::ConnectError => c.connect_error += 1,
             Status::StreamError => c.stream_error += 1,
             Status::Cancelled => c.cancelled += 1,
+            Status::ClientError => c.client_error += 1,
         }
         self.sched_delay_s.extend(row.sched_delay_s);
         if row.status == Status::Ok {
@@ -158,6 +162,8 @@ impl StepAccumulator {
 pub(crate) struct Recorded {
     pub steps: Vec<StepAccumulator>,
     pub rows_written: u64,
+    /// Rows that did not reach `requests.jsonl` (after a write error), all steps together.
+    pub rows_not_written: u64,
     /// The first write error; the run goes on (statistics stay in memory) but it is reported.
     pub write_error: Option<OutputError>,
 }
@@ -193,6 +199,9 @@ pub(crate) fn record(
 ) -> Recorded {
     let mut rows_written = 0;
     let mut line = Vec::with_capacity(1024);
+    // The steps of the rows taken since the last flush: lost with the buffer on an error.
+    let mut unflushed: Vec<Option<u32>> = Vec::new();
+    let mut lost: Vec<Option<u32>> = Vec::new();
     while let Some(first) = rows.blocking_recv() {
         let mut next = Some(first);
         while let Some(row) = next {
@@ -201,10 +210,18 @@ pub(crate) fn record(
                 line.push(b'\n');
                 if file.write(&line) {
                     rows_written += 1;
+                    unflushed.push(row.step);
+                } else {
+                    lost.push(row.step);
                 }
+            }
+            if file.failed() && !unflushed.is_empty() {
+                rows_written -= unflushed.len() as u64;
+                lost.append(&mut unflushed);
             }
             if let Ok(mut steps) = steps.lock() {
                 fold(&mut steps, &timeline, &row, slo.as_ref());
+                count_lost(&mut steps, &mut lost);
             }
             if let Some(sink) = sink.as_mut() {
                 sink.record(&row);
@@ -212,14 +229,38 @@ pub(crate) fn record(
             next = rows.try_recv().ok();
         }
         file.flush();
+        if file.failed() {
+            rows_written -= unflushed.len() as u64;
+            lost.append(&mut unflushed);
+        } else {
+            unflushed.clear();
+        }
     }
+    file.flush();
+    if file.failed() {
+        rows_written -= unflushed.len() as u64;
+        lost.append(&mut unflushed);
+    }
+    let mut steps = steps
+        .lock()
+        .map(|mut s| std::mem::take(&mut *s))
+        .unwrap_or_default();
+    count_lost(&mut steps, &mut lost);
+    let (write_error, rows_not_written) = file.finish();
     Recorded {
-        steps: steps
-            .lock()
-            .map(|mut s| std::mem::take(&mut *s))
-            .unwrap_or_default(),
+        steps,
         rows_written,
-        write_error: file.finish(),
+        rows_not_written,
+        write_error,
+    }
+}
+
+/// Adds the rows in `lost` to their steps' `rows_not_written` and empties it.
+fn count_lost(steps: &mut [StepAccumulator], lost: &mut Vec<Option<u32>>) {
+    for step in lost.drain(..) {
+        if let Some(acc) = step.and_then(|s| steps.get_mut(s as usize)) {
+            acc.rows_not_written += 1;
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! `/metrics` scraping: at every window edge and every `--poll-interval-s`, through the drain
 //! until the run stops, each scrape on its own task with its own timeout, so a slow or hung
-//! endpoint never delays dispatch or the next scrape. Every scrape becomes a row of
+//! endpoint never delays dispatch. Never more than one scrape is in flight: a poll that comes
+//! while the previous scrape still runs is skipped (counted), and an edge scrape waits for
+//! it (at most the scrape timeout). Every scrape becomes a row of
 //! `vllm_metrics.csv`, in the order the scrapes were taken; the scrapes inside a step's window
 //! give its server deltas.
 
@@ -17,17 +19,10 @@ use tokio::sync::mpsc;
 
 use crate::cancel::CancelToken;
 use crate::output_file::OutputFile;
+use crate::scrape_plan::{EDGE_GAP, Trigger, schedule};
 use crate::timeline::Timeline;
 use loadtest_run::OutputError;
 use loadtest_run::Phase;
-
-/// Why a scrape was taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Trigger {
-    Periodic,
-    WindowStart(usize),
-    WindowEnd(usize),
-}
 
 /// The outcome of one scrape.
 struct Scrape {
@@ -78,6 +73,10 @@ pub(crate) struct Scraped {
     pub slowest: Duration,
     /// The poll interval they were measured against.
     pub interval: Duration,
+    /// Polls not taken because the previous scrape was still running.
+    pub skipped: u64,
+    /// Rows that did not reach `vllm_metrics.csv` (after a write error).
+    pub rows_not_written: u64,
 }
 
 /// Scraper settings.
@@ -106,9 +105,6 @@ pub(crate) fn csv_header() -> String {
 pub(crate) fn create_csv(path: &Path) -> Result<OutputFile, OutputError> {
     OutputFile::create(path, 64 * 1024, csv_header().as_bytes())
 }
-
-/// A periodic poll is not taken within this of a window edge: the edge's scrape stands for it.
-const EDGE_GAP: Duration = Duration::from_millis(50);
 
 /// Scrapes until `stop`: the window edges and every poll interval through the schedule, then
 /// every poll interval through the drain. At `stop` it takes one last scrape (the window-end
@@ -146,8 +142,8 @@ pub(crate) async fn run(setup: ScrapeSetup, mut csv: OutputFile, stop: CancelTok
     for scrape in std::mem::take(&mut early).into_values() {
         record(&mut scraped, &mut csv, &mut line, &setup, scrape);
     }
-    let _ = scheduler.await;
-    scraped.write_error = csv.finish();
+    scraped.skipped = scheduler.await.unwrap_or(0);
+    (scraped.write_error, scraped.rows_not_written) = csv.finish();
     scraped
 }
 
@@ -166,17 +162,42 @@ fn record(
 }
 
 /// Takes the scrapes, one after another on one clock: each gets the next sequence number
-/// and its time before its task starts, so sequence order is time order.
+/// and its time before its task starts, so sequence order is time order. At most one is in
+/// flight.
 struct Taker {
     setup: Arc<ScrapeSetup>,
     tx: mpsc::UnboundedSender<Scrape>,
     seq: u64,
+    in_flight: Option<tokio::task::JoinHandle<()>>,
+    /// Polls skipped because a scrape was still running.
+    skipped: u64,
 }
 
 impl Taker {
-    fn take(&mut self, trigger: Trigger) {
+    async fn take(&mut self, trigger: Trigger) {
+        if let Some(task) = self.in_flight.as_mut()
+            && !task.is_finished()
+        {
+            if trigger == Trigger::Periodic {
+                self.skipped += 1;
+                tracing::debug!(
+                    skipped = self.skipped,
+                    "/metrics poll skipped: the previous scrape is still running"
+                );
+                return;
+            }
+            // An edge is never skipped: wait for the scrape in flight (it ends within its
+            // timeout; past that, take the edge anyway).
+            let _ = tokio::time::timeout(self.setup.timeout, task).await;
+        }
         let at = self.setup.run_start.elapsed();
-        spawn_scrape(&self.setup, self.seq, trigger, at, self.tx.clone());
+        self.in_flight = Some(spawn_scrape(
+            &self.setup,
+            self.seq,
+            trigger,
+            at,
+            self.tx.clone(),
+        ));
         self.seq += 1;
     }
 }
@@ -186,12 +207,18 @@ async fn take_scrapes(
     setup: Arc<ScrapeSetup>,
     stop: CancelToken,
     tx: mpsc::UnboundedSender<Scrape>,
-) {
+) -> u64 {
     // A zero interval (refused upstream) must not spin.
     let interval = setup.interval.max(Duration::from_millis(1));
     let (plan, mut next_poll) = schedule(&setup.timeline, interval);
     let run_start = setup.run_start;
-    let mut taker = Taker { setup, tx, seq: 0 };
+    let mut taker = Taker {
+        setup,
+        tx,
+        seq: 0,
+        in_flight: None,
+        skipped: 0,
+    };
     // The window whose start edge was taken and whose end edge was not.
     let mut open: Option<usize> = None;
     let mut stopped = false;
@@ -220,7 +247,7 @@ async fn take_scrapes(
             Trigger::WindowStart(k) => open = Some(k),
             Trigger::WindowEnd(_) => open = None,
         }
-        taker.take(trigger);
+        taker.take(trigger).await;
     }
     // The drain: in-flight requests finish while the server is still polled.
     if !stopped {
@@ -230,7 +257,7 @@ async fn take_scrapes(
                 () = stop.cancelled() => break,
                 () = tokio::time::sleep_until((run_start + next_poll).into()) => {}
             }
-            taker.take(Trigger::Periodic);
+            taker.take(Trigger::Periodic).await;
             let now = run_start.elapsed();
             while next_poll <= now {
                 next_poll += interval;
@@ -238,45 +265,13 @@ async fn take_scrapes(
         }
     }
     // The last scrape: it closes a window cut short, or shows the server as the run ends.
-    taker.take(open.map_or(Trigger::Periodic, Trigger::WindowEnd));
-}
-
-/// The planned scrapes, in time order, up to the schedule's end, and the first poll time
-/// after it (where the drain's polls go on).
-fn schedule(timeline: &Timeline, interval: Duration) -> (Vec<(Duration, Trigger)>, Duration) {
-    let mut times = Vec::new();
-    let end = timeline.end();
-    let mut t = Duration::ZERO;
-    while t <= end {
-        times.push((t, Trigger::Periodic));
-        t += interval;
+    // The last scrape is never skipped: it waits for one in flight like an edge.
+    let last = open.map_or(Trigger::Periodic, Trigger::WindowEnd);
+    if let Some(task) = taker.in_flight.take() {
+        let _ = tokio::time::timeout(taker.setup.timeout, task).await;
     }
-    // Step by step, start before end: the stable sort keeps the end of step k before the
-    // start of step k + 1 when they coincide.
-    for s in timeline.steps() {
-        times.push((s.measure_start, Trigger::WindowStart(s.index)));
-        times.push((s.measure_end, Trigger::WindowEnd(s.index)));
-    }
-    times.sort_by_key(|(at, _)| *at);
-    // A periodic scrape within `EDGE_GAP` of an edge adds nothing.
-    let mut kept: Vec<(Duration, Trigger)> = Vec::with_capacity(times.len());
-    for (at, trigger) in times {
-        let near_edge = |other: &(Duration, Trigger)| {
-            other.1 != Trigger::Periodic && other.0.abs_diff(at) < EDGE_GAP
-        };
-        if trigger == Trigger::Periodic && kept.iter().rev().take(2).any(near_edge) {
-            continue;
-        }
-        if trigger != Trigger::Periodic
-            && let Some(last) = kept.last()
-            && last.1 == Trigger::Periodic
-            && last.0.abs_diff(at) < EDGE_GAP
-        {
-            kept.pop();
-        }
-        kept.push((at, trigger));
-    }
-    (kept, t)
+    taker.take(last).await;
+    taker.skipped
 }
 
 fn spawn_scrape(
@@ -285,7 +280,7 @@ fn spawn_scrape(
     trigger: Trigger,
     at: Duration,
     tx: mpsc::UnboundedSender<Scrape>,
-) {
+) -> tokio::task::JoinHandle<()> {
     let setup = Arc::clone(setup);
     tokio::spawn(async move {
         let response = tokio::time::timeout(setup.timeout, setup.client.get(&setup.path)).await;
@@ -320,7 +315,7 @@ fn spawn_scrape(
             result,
             line_errors,
         });
-    });
+    })
 }
 
 fn write_row(line: &mut String, setup: &ScrapeSetup, scrape: &Scrape) {
@@ -434,41 +429,6 @@ mod tests {
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
-    }
-
-    #[test]
-    fn schedule_has_edges_and_periodic_scrapes() {
-        let t = Timeline::new(
-            &[1.0, 2.0],
-            Duration::from_secs(1),
-            Duration::ZERO,
-            Duration::from_secs(3),
-            Duration::ZERO,
-        );
-        let (s, after) = schedule(&t, Duration::from_secs(1));
-        let edges: Vec<_> = s.iter().filter(|(_, k)| *k != Trigger::Periodic).collect();
-        assert_eq!(edges.len(), 4);
-        // Periodic scrapes at 1 s and 4 s coincide with edges and are dropped.
-        let periodic: Vec<u64> = s
-            .iter()
-            .filter(|(_, k)| *k == Trigger::Periodic)
-            .map(|(t, _)| t.as_secs())
-            .collect();
-        assert_eq!(periodic, vec![0, 2, 3, 5, 6]);
-        assert!(s.windows(2).all(|w| w[0].0 <= w[1].0));
-        // At 4 s step 0 ends and step 1 starts: the end edge first.
-        let edges: Vec<Trigger> = edges.iter().map(|(_, k)| *k).collect();
-        assert_eq!(
-            edges,
-            [
-                Trigger::WindowStart(0),
-                Trigger::WindowEnd(0),
-                Trigger::WindowStart(1),
-                Trigger::WindowEnd(1)
-            ]
-        );
-        // The drain's polls go on on the same grid.
-        assert_eq!(after, Duration::from_secs(8));
     }
 
     #[test]

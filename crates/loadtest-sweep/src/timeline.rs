@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-pub use loadtest_run::Phase;
+use loadtest_run::Phase;
 
 /// One step's boundaries, as offsets from the sweep start.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -28,6 +28,11 @@ impl StepWindow {
     /// The measure window's length.
     pub fn measure_len(&self) -> Duration {
         self.measure_end.saturating_sub(self.measure_start)
+    }
+
+    /// The ramp's length (before the measure window).
+    pub fn ramp_len(&self) -> Duration {
+        self.measure_start.saturating_sub(self.ramp_start)
     }
 }
 
@@ -61,6 +66,53 @@ impl Timeline {
         measure: Duration,
         cooldown: Duration,
     ) -> Self {
+        Self::layout(loads, warmup, measure, cooldown, |_| ramp)
+    }
+
+    /// Like [`Timeline::new`] for the closed loop, where each concurrency slot opens its
+    /// connection once, when it is first active, at most `connect_rate_per_s` a second: no
+    /// measure window starts before the step's level can have been reached. A step's ramp is
+    /// `ramp`, or longer where its new slots (its load above the most any earlier phase
+    /// held) need longer to connect; step 0's slots also connect during the warmup, which
+    /// counts toward that time. See [`StepWindow::ramp_len`].
+    pub fn with_connect_rate(
+        loads: &[f64],
+        warmup: Duration,
+        ramp: Duration,
+        measure: Duration,
+        cooldown: Duration,
+        connect_rate_per_s: f64,
+    ) -> Self {
+        let mut opened = 0.0_f64;
+        let needed: Vec<Duration> = loads
+            .iter()
+            .enumerate()
+            .map(|(i, &load)| {
+                let slots = load.ceil();
+                let new = (slots - opened).max(0.0);
+                opened = opened.max(slots);
+                let secs = new / connect_rate_per_s;
+                let secs = if i == 0 {
+                    secs - warmup.as_secs_f64()
+                } else {
+                    secs
+                };
+                // A non-finite or negative need (no rate, nothing new) leaves the ramp as given.
+                Duration::try_from_secs_f64(secs).unwrap_or(Duration::ZERO)
+            })
+            .collect();
+        Self::layout(loads, warmup, measure, cooldown, |i| {
+            needed.get(i).map_or(ramp, |n| ramp.max(*n))
+        })
+    }
+
+    fn layout(
+        loads: &[f64],
+        warmup: Duration,
+        measure: Duration,
+        cooldown: Duration,
+        ramp_of: impl Fn(usize) -> Duration,
+    ) -> Self {
         let mut steps = Vec::with_capacity(loads.len());
         let mut t = warmup;
         let mut previous = if warmup.is_zero() {
@@ -70,7 +122,7 @@ impl Timeline {
         };
         for (index, &load) in loads.iter().enumerate() {
             let ramp_start = t;
-            let measure_start = ramp_start + ramp;
+            let measure_start = ramp_start + ramp_of(index);
             let measure_end = measure_start + measure;
             let cooldown_end = measure_end + cooldown;
             steps.push(StepWindow {
@@ -86,6 +138,24 @@ impl Timeline {
             t = cooldown_end;
         }
         Timeline { warmup, steps }
+    }
+
+    /// The same windows with other step loads (a shard's share of each step): the phases
+    /// stay where they are, so every shard of a run keeps the same schedule. `loads` gives
+    /// one load per step; missing ones leave a step as it is.
+    #[must_use]
+    pub fn with_loads(mut self, loads: &[f64]) -> Self {
+        let mut previous = if self.warmup.is_zero() {
+            0.0
+        } else {
+            loads.first().copied().unwrap_or(0.0)
+        };
+        for (step, &load) in self.steps.iter_mut().zip(loads) {
+            step.load = load;
+            step.previous_load = previous;
+            previous = load;
+        }
+        self
     }
 
     /// The steps in order.
@@ -196,6 +266,36 @@ mod tests {
         assert_eq!(t.end(), S(35));
         assert_eq!(t.measure_step_at(S(12)), Some(0));
         assert_eq!(t.measure_step_at(S(20)), None);
+    }
+
+    #[test]
+    fn ramps_last_until_the_new_connections_can_have_opened() {
+        // 2,000 connections/s: 1,000 slots take 0.5 s, 19,900 take 9.95 s.
+        let t = Timeline::with_connect_rate(
+            &[1000.0, 19_900.0, 64.0, 20_000.0],
+            S(0),
+            S(1),
+            S(10),
+            S(0),
+            2000.0,
+        );
+        let ramps: Vec<f64> = t
+            .steps()
+            .iter()
+            .map(|s| s.ramp_len().as_secs_f64())
+            .collect();
+        // Step 0: 0.5 s < the 1 s ramp; step 1: 18,900 new slots = 9.45 s; step 2: none new;
+        // step 3: 100 new slots above the 19,900 already open.
+        assert_eq!(ramps, [1.0, 9.45, 1.0, 1.0]);
+        // A warmup counts for step 0's slots: 2 s of warmup, 19,900 slots need 9.95 s.
+        let t = Timeline::with_connect_rate(&[19_900.0], S(2), S(0), S(10), S(0), 2000.0);
+        assert!((t.steps()[0].ramp_len().as_secs_f64() - 7.95).abs() < 1e-9);
+        assert_eq!(t.at(Duration::from_secs_f64(9.9)).phase, Phase::Ramp);
+        assert_eq!(t.at(Duration::from_secs_f64(9.96)).phase, Phase::Measure);
+        // A fast enough rate changes nothing.
+        let fast = Timeline::with_connect_rate(&[2.0, 10.0], S(5), S(4), S(10), S(1), 1e6);
+        let plain = Timeline::new(&[2.0, 10.0], S(5), S(4), S(10), S(1));
+        assert_eq!(fast.steps(), plain.steps());
     }
 
     #[test]

@@ -17,6 +17,9 @@ pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// The largest arrival rate a step may ask for, requests/s.
 pub const MAX_RATE_PER_S: f64 = 1e6;
 
+/// The connection-open rates a run may ask for, per second: from one a second to a million.
+pub const CONNECT_RATE_PER_S: std::ops::RangeInclusive<f64> = 1.0..=1e6;
+
 /// A [`SweepConfig`] field, as errors name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfigField {
@@ -26,6 +29,10 @@ pub enum ConfigField {
     StepDuration,
     /// `max_inflight`.
     MaxInflight,
+    /// `connect_rate_per_s`.
+    ConnectRate,
+    /// `start_at`.
+    StartAt,
     /// `target.client.request_timeout`.
     RequestTimeout,
     /// `poll_interval`.
@@ -61,6 +68,8 @@ impl ConfigField {
             ConfigField::Steps => "steps",
             ConfigField::StepDuration => "step_duration",
             ConfigField::MaxInflight => "max_inflight",
+            ConfigField::ConnectRate => "connect_rate_per_s",
+            ConfigField::StartAt => "start_at",
             ConfigField::RequestTimeout => "target.client.request_timeout",
             ConfigField::PollInterval => "poll_interval",
             ConfigField::GpuInterval => "gpu.interval",
@@ -186,6 +195,40 @@ impl SweepConfig {
                 ),
             ));
         }
+        if let Some(at) = self.start_at
+            && at
+                .duration_since(std::time::SystemTime::now())
+                .is_ok_and(|ahead| ahead > crate::start_at::MAX_START_AHEAD)
+        {
+            return Err(ConfigError::new(
+                F::StartAt,
+                crate::start_at::format_start_at(at),
+                "expected an instant within the next 24 hours",
+            ));
+        }
+        let shards = self.shard.count();
+        if shards > 1 {
+            if self.auto_stop.is_some() {
+                return Err(ConfigError::new(
+                    F::AutoStop,
+                    "auto",
+                    format!(
+                        "cannot be sharded ({shards} shards would each stop on their own): give the steps"
+                    ),
+                ));
+            }
+            if self.load_mode == LoadMode::Concurrency
+                && let Some(&low) = self.steps.iter().find(|&&s| s < f64::from(shards))
+            {
+                return Err(ConfigError::new(
+                    F::Steps,
+                    low,
+                    format!(
+                        "with {shards} shards every step needs at least {shards} concurrent requests (one per shard)"
+                    ),
+                ));
+            }
+        }
         if self.auto_stop.is_some() && self.load_mode == LoadMode::Rate {
             return Err(ConfigError::new(
                 F::AutoStop,
@@ -211,6 +254,17 @@ impl SweepConfig {
             ));
         }
         positive(F::GpuInterval, self.gpu.interval)?;
+        if !CONNECT_RATE_PER_S.contains(&self.connect_rate_per_s) {
+            return Err(ConfigError::new(
+                F::ConnectRate,
+                self.connect_rate_per_s,
+                format!(
+                    "expected new connections per second from {} to {}",
+                    CONNECT_RATE_PER_S.start(),
+                    CONNECT_RATE_PER_S.end()
+                ),
+            ));
+        }
         if let Some(slo) = &self.slo {
             fraction(F::SloAttainment, slo.attainment)?;
         }
@@ -259,6 +313,18 @@ impl SweepConfig {
                 F::Endpoint,
                 "completions",
                 "cannot send the chat \"messages\" rows of the prompt file: use the chat endpoint",
+            ));
+        }
+        if self.target.endpoint == Endpoint::Completions
+            && let InputSource::Dataset(pool) = &self.input
+            && pool.rows().iter().any(|row| {
+                StreamRequest::new(Endpoint::Completions, "m".into(), row.prompt.clone()).is_err()
+            })
+        {
+            return Err(ConfigError::new(
+                F::Endpoint,
+                "completions",
+                "cannot send the chat \"messages\" rows of the dataset: use the chat endpoint",
             ));
         }
         Ok(())
@@ -326,6 +392,28 @@ mod tests {
         assert_eq!(
             field(|c| c.target.client.request_timeout = Duration::ZERO),
             ConfigField::RequestTimeout
+        );
+        assert_eq!(
+            field(|c| c.connect_rate_per_s = 0.0),
+            ConfigField::ConnectRate
+        );
+        assert_eq!(
+            field(|c| {
+                c.start_at =
+                    Some(std::time::SystemTime::now() + Duration::from_secs(2 * 24 * 3600));
+            }),
+            ConfigField::StartAt
+        );
+        assert_eq!(
+            field(|c| {
+                c.steps = vec![4.0, 2.0];
+                c.shard = "1/3".parse().unwrap();
+            }),
+            ConfigField::Steps
+        );
+        assert_eq!(
+            field(|c| c.connect_rate_per_s = f64::NAN),
+            ConfigField::ConnectRate
         );
         assert_eq!(
             field(|c| c.poll_interval = Duration::ZERO),

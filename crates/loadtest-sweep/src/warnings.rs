@@ -11,13 +11,17 @@ pub const UNFINISHED_WARN_SHARE: f64 = 0.5;
 
 pub(crate) fn collect_warnings(c: &Collected<'_>, steps: &[StepSummary], out: &mut Vec<String>) {
     out.extend(c.preflight_warnings.iter().cloned());
+    ramps_lengthened(c, out);
     // When every scrape failed, the warning below says so with the URL; preflight's would
     // repeat it.
     if c.scraped.as_ref().is_none_or(|s| s.ok > 0) {
         out.extend(c.metrics_preflight_warning.iter().cloned());
     }
     if let Some(e) = &c.recorded.write_error {
-        out.push(format!("requests.jsonl is incomplete: {e}"));
+        out.push(format!(
+            "requests.jsonl is incomplete: {e}; {} row(s) not written (this summary still counts them; rows_not_written per step)",
+            c.recorded.rows_not_written
+        ));
     }
     match &c.scraped {
         None => out.push("/metrics was not scraped (--no-metrics): no server-side data".to_owned()),
@@ -39,11 +43,18 @@ pub(crate) fn collect_warnings(c: &Collected<'_>, steps: &[StepSummary], out: &m
             }
             if s.slow > 0 {
                 out.push(format!(
-                    "/metrics was slow: {} of {} good scrapes took longer than the {:.3} s poll interval (slowest {:.3} s); scrapes overlapped and window-edge values may be late by up to that much",
+                    "/metrics was slow: {} of {} good scrapes took longer than the {:.3} s poll interval (slowest {:.3} s); window-edge values may be late by up to that much",
                     s.slow,
                     s.ok,
                     s.interval.as_secs_f64(),
                     s.slowest.as_secs_f64()
+                ));
+            }
+            if s.skipped > 0 {
+                out.push(format!(
+                    "/metrics was slower than the {:.3} s poll interval: {} poll(s) skipped while the previous scrape still ran (never more than one scrape in flight)",
+                    s.interval.as_secs_f64(),
+                    s.skipped
                 ));
             }
             if s.line_errors > 0 {
@@ -61,13 +72,19 @@ pub(crate) fn collect_warnings(c: &Collected<'_>, steps: &[StepSummary], out: &m
                 ));
             }
             if let Some(e) = &s.write_error {
-                out.push(format!("vllm_metrics.csv is incomplete: {e}"));
+                out.push(format!(
+                    "vllm_metrics.csv is incomplete: {e}; {} row(s) not written",
+                    s.rows_not_written
+                ));
             }
         }
     }
     out.extend(c.gpu.warnings.iter().cloned());
     if let Some(e) = &c.gpu.write_error {
-        out.push(format!("gpu_metrics.csv is incomplete: {e}"));
+        out.push(format!(
+            "gpu_metrics.csv is incomplete: {e}; {} row(s) not written",
+            c.gpu.rows_not_written
+        ));
     }
     let missing: u64 = steps.iter().map(|s| s.usage_missing).sum();
     if missing > 0 {
@@ -77,13 +94,17 @@ pub(crate) fn collect_warnings(c: &Collected<'_>, steps: &[StepSummary], out: &m
     }
     for s in steps {
         let client = &s.client;
-        let pct = |v: Option<f64>| v.map_or_else(|| "unknown".to_owned(), |v| format!("{v:.0} %"));
         let late = format!(
             "{} of {} ticker wake-ups were later than 5 ms",
             client.late_ticks.unwrap_or(0),
             client.ticks.unwrap_or(0)
         );
-        if client.verdict.is_client_bound() {
+        if client.client_errors > 0 {
+            out.push(format!(
+                "step {} (load {}): client-bound: {} requests failed on the client itself (client_error: out of file descriptors, EMFILE/ENFILE), not on the server: raise the open-files limit (ulimit -n) or lower the load",
+                s.step, s.load, client.client_errors
+            ));
+        } else if client.verdict.is_client_bound() {
             let why = if client.cpu_saturated() {
                 format!(
                     "this process used {} CPU, at least 90 % of its ceiling of {:.0} % (one core per runtime worker thread)",
@@ -92,7 +113,8 @@ pub(crate) fn collect_warnings(c: &Collected<'_>, steps: &[StepSummary], out: &m
                 )
             } else {
                 format!(
-                    "{late} while its threads waited for a CPU only {} of their runnable time: its own work held the event loop",
+                    "{late} while other processes kept {} of the machine busy and its threads waited for a CPU {} of their runnable time: its own work held the event loop",
+                    pct(client.others_busy_pct()),
                     pct(client.run_queue_wait_pct)
                 )
             };
@@ -102,12 +124,12 @@ pub(crate) fn collect_warnings(c: &Collected<'_>, steps: &[StepSummary], out: &m
             ));
         } else if client.verdict.is_host_contended() {
             out.push(format!(
-                "step {} (load {}): host-contended: {late} while this process used {} CPU and its threads waited for a CPU {} of their runnable time (machine {} busy): other processes held the cores, and the timings include the host's scheduling delay: run the client on another machine or pin the server and the client to separate cores",
+                "step {} (load {}): host-contended: {late} while this process used {} CPU, its threads waited for a CPU {} of their runnable time and other processes kept {} of the machine busy: other processes held the cores, and the timings include the host's scheduling delay: run the client on another machine or pin the server and the client to separate cores",
                 s.step,
                 s.load,
                 pct(client.cpu_pct),
                 pct(client.run_queue_wait_pct),
-                pct(client.host_cpu_busy_pct)
+                pct(client.others_busy_pct())
             ));
         }
         if let Some(unfinished) = s.unfinished_at_window_end
@@ -117,6 +139,12 @@ pub(crate) fn collect_warnings(c: &Collected<'_>, steps: &[StepSummary], out: &m
             out.push(format!(
                 "step {} (load {}): {unfinished} of its {} requests were still running when its window ended; they finished later (or were cancelled), so its latency statistics cover requests that outlived the window and its throughput counts only what completed inside it",
                 s.step, s.load, s.counts.started
+            ));
+        }
+        if s.unsent_arrivals > 0 {
+            out.push(format!(
+                "step {} (load {}): {} scheduled arrivals were not sent: they still waited for a --max-inflight slot when their phase ended (the server did not keep up with the offered rate; dispatching stops at the window's end)",
+                s.step, s.load, s.unsent_arrivals
             ));
         }
         if s.partial {
@@ -174,3 +202,45 @@ fn schedule_warning(s: &StepSummary) -> Option<String> {
 
 /// The sched-delay p99 above which requests count as having started late, ms.
 const SCHED_DELAY_EVIDENCE_MS: f64 = 10.0;
+
+/// Closed-loop steps whose ramp was lengthened so that their new connections could open at
+/// `--connect-rate` before their measure window (see `SweepConfig::timeline`): the run took
+/// longer than the flags alone say.
+fn ramps_lengthened(c: &Collected<'_>, out: &mut Vec<String>) {
+    let settings = &c.facts.settings;
+    let Some(rate) = settings.connect_rate_per_s else {
+        return;
+    };
+    for step in c.timeline.steps() {
+        let ramp = step.ramp_len();
+        if ramp > settings.ramp_s + std::time::Duration::from_millis(1) {
+            out.push(format!(
+                "step {} (load {}): its ramp took {:.2} s instead of {:.2} s so that its new connections could open at {rate} per second (--connect-rate) before its measure window began",
+                step.index,
+                step.load,
+                ramp.as_secs_f64(),
+                settings.ramp_s.as_secs_f64()
+            ));
+        }
+    }
+}
+
+/// A percentage for a warning: `"unknown"` when it could not be read (absent, NaN or
+/// infinite), never `NaN %`.
+fn pct(v: Option<f64>) -> String {
+    v.filter(|v| v.is_finite())
+        .map_or_else(|| "unknown".to_owned(), |v| format!("{v:.0} %"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_percentage_is_unknown() {
+        assert_eq!(pct(Some(42.4)), "42 %");
+        assert_eq!(pct(None), "unknown");
+        assert_eq!(pct(Some(f64::NAN)), "unknown");
+        assert_eq!(pct(Some(f64::INFINITY)), "unknown");
+    }
+}

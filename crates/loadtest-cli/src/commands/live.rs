@@ -1,6 +1,6 @@
 //! Live progress while a sweep runs. On a terminal: an indicatif bar over the whole run with
 //! the current step and phase, time left, completed, errors, a rolling TTFT p50 and
-//! in-flight, fitted to the terminal's width (see [`fit`]). Elsewhere (CI logs, pipes): one
+//! in-flight, fitted to the terminal's width ([`status_line`]). Elsewhere (CI logs, pipes): one
 //! line per step with that step's own figures, taken by the engine when the step's measure
 //! window ended, and a heartbeat line when nothing was printed for 10 s.
 //!
@@ -14,10 +14,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use loadtest_sweep::LiveCounters;
+use loadtest_sweep::live_text::{LiveReader, status_line, step_line};
 use loadtest_sweep::timeline::Timeline;
-
-use loadtest_run::Phase;
-use loadtest_sweep::{LiveCounters, StepLive};
 
 use crate::output;
 
@@ -25,176 +24,12 @@ use crate::output;
 const TICK: Duration = Duration::from_millis(250);
 /// Without a terminal: the longest silence before a heartbeat line.
 const HEARTBEAT: Duration = Duration::from_secs(10);
-/// TTFT samples kept for the rolling median (at most one per tick with new completions).
-const RECENT: usize = 40;
 /// Columns of a bar line that are not the message: `{bar:24} ` in
 /// [`output::progress_bar`]'s template, plus the last column, left empty because some
 /// terminals wrap when it is written (each redraw would then clear two lines).
 const BAR_COLUMNS: usize = 26;
 /// The terminal's width when it cannot be read.
 const DEFAULT_COLUMNS: usize = 80;
-/// Between fields in their wide and in their narrow form.
-const WIDE_SEPARATOR: &str = " | ";
-const NARROW_SEPARATOR: &str = "|";
-
-/// The counters at one instant.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Snapshot {
-    inflight: usize,
-    ok: u64,
-    failed: u64,
-    last_ttft_us: u64,
-}
-
-impl Snapshot {
-    fn read(live: &LiveCounters) -> Self {
-        Snapshot {
-            inflight: live.inflight(),
-            ok: live.ok.load(Ordering::Relaxed),
-            failed: live.failed.load(Ordering::Relaxed),
-            last_ttft_us: live.last_ttft_us.load(Ordering::Relaxed),
-        }
-    }
-}
-
-/// A ring of recent TTFT samples: the "last TTFT" counter, read once per tick in which new
-/// requests completed. Its median follows the TTFT of the last ~10 s of completions.
-#[derive(Debug, Default)]
-struct RecentTtft {
-    samples: Vec<u64>,
-    next: usize,
-}
-
-impl RecentTtft {
-    fn push(&mut self, us: u64) {
-        if us == 0 {
-            return;
-        }
-        if self.samples.len() < RECENT {
-            self.samples.push(us);
-        } else {
-            self.samples[self.next] = us;
-        }
-        self.next = (self.next + 1) % RECENT;
-    }
-
-    fn median_ms(&self) -> Option<f64> {
-        if self.samples.is_empty() {
-            return None;
-        }
-        let mut sorted = self.samples.clone();
-        sorted.sort_unstable();
-        Some(sorted[sorted.len() / 2] as f64 / 1e3)
-    }
-}
-
-/// One field of the status line, in a wide and a narrow form.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Field {
-    wide: String,
-    narrow: String,
-}
-
-impl Field {
-    fn new(wide: String, narrow: String) -> Self {
-        Field { wide, narrow }
-    }
-}
-
-/// The status line's fields for `elapsed` into the run, most important first:
-///
-/// 1. where the run is: step `i/n`, its load and the phase;
-/// 2. the time left (or "draining");
-/// 3. requests finished ok and with errors;
-/// 4. the rolling TTFT p50;
-/// 5. requests in flight.
-fn status_fields(
-    timeline: &Timeline,
-    elapsed: Duration,
-    snap: Snapshot,
-    ttft_ms: Option<f64>,
-) -> Vec<Field> {
-    let pos = timeline.at(elapsed);
-    let (step, steps) = (pos.step + 1, timeline.steps().len());
-    let load = timeline.steps().get(pos.step).map_or(0.0, |s| s.load);
-    let phase = pos.phase.as_str();
-    let left = timeline.end().saturating_sub(elapsed).as_secs();
-    let (left_wide, left_narrow) = if pos.phase == Phase::Drain {
-        ("draining".to_owned(), "drain".to_owned())
-    } else {
-        let left = format!("{}:{:02} left", left / 60, left % 60);
-        (left.clone(), left)
-    };
-    let (ok, failed) = (snap.ok, snap.failed);
-    let (ttft_wide, ttft_narrow) = match ttft_ms {
-        Some(ms) => (format!("TTFT p50 {ms:.1} ms"), format!("TTFT {ms:.0}ms")),
-        None => ("TTFT p50 –".to_owned(), "TTFT –".to_owned()),
-    };
-    let inflight = snap.inflight;
-    vec![
-        Field::new(
-            format!("step {step}/{steps} load {load} {phase}"),
-            format!("{step}/{steps} L{load} {phase}"),
-        ),
-        Field::new(left_wide, left_narrow),
-        Field::new(
-            format!("ok {ok}, errors {failed}"),
-            format!("ok {ok} err {failed}"),
-        ),
-        Field::new(ttft_wide, ttft_narrow),
-        Field::new(
-            format!("in flight {inflight}"),
-            format!("inflight {inflight}"),
-        ),
-    ]
-}
-
-/// Fits `fields` (most important first) into `width` characters. Every character used is
-/// one terminal column wide, so characters are columns.
-///
-/// Tries the `k` most important fields for `k` from all of them down to one, dropping the
-/// least important first: each `k` in the wide form (`step 2/3 load 4 measure | 0:09 left`),
-/// then in the narrow one (`2/3 L4 measure|0:09 left`); the first that fits wins. So the
-/// line keeps as many of the most important fields as the width allows. When not even the
-/// first field's narrow form fits, it is cut, ending in "…".
-fn fit(fields: &[Field], width: usize) -> String {
-    for k in (1..=fields.len()).rev() {
-        let wide = join(fields[..k].iter().map(|f| f.wide.as_str()), WIDE_SEPARATOR);
-        if wide.chars().count() <= width {
-            return wide;
-        }
-        let narrow = join(
-            fields[..k].iter().map(|f| f.narrow.as_str()),
-            NARROW_SEPARATOR,
-        );
-        if narrow.chars().count() <= width {
-            return narrow;
-        }
-    }
-    let first = fields.first().map_or("", |f| f.narrow.as_str());
-    if first.chars().count() <= width {
-        return first.to_owned();
-    }
-    match width {
-        0 => String::new(),
-        _ => first.chars().take(width - 1).chain(['…']).collect(),
-    }
-}
-
-fn join<'a>(parts: impl Iterator<Item = &'a str>, separator: &str) -> String {
-    parts.collect::<Vec<_>>().join(separator)
-}
-
-/// The status line for `elapsed` into the run, at most `width` characters.
-fn status(
-    timeline: &Timeline,
-    elapsed: Duration,
-    snap: Snapshot,
-    ttft_ms: Option<f64>,
-    width: usize,
-) -> String {
-    fit(&status_fields(timeline, elapsed, snap, ttft_ms), width)
-}
 
 /// The width of the terminal stderr writes to, in columns (`None` when unknown).
 fn stderr_columns() -> Option<usize> {
@@ -207,30 +42,6 @@ fn message_width(columns: Option<usize>) -> usize {
     columns
         .unwrap_or(DEFAULT_COLUMNS)
         .saturating_sub(BAR_COLUMNS)
-}
-
-/// The line printed (without a terminal) for a step whose measure window ended.
-fn step_line(timeline: &Timeline, step: &StepLive, elapsed: Duration) -> String {
-    let load = timeline.steps().get(step.index).map_or(0.0, |s| s.load);
-    let inflight = step.inflight.map_or_else(
-        || "–".to_owned(),
-        |s| format!("mean {:.1}, max {}", s.mean, s.max),
-    );
-    format!(
-        "[{:>6.1}s] step {}/{} (load {load}) measured{}: {} ok, {} errors finished in the window; in flight {inflight}; TTFT mean {}",
-        elapsed.as_secs_f64(),
-        step.index + 1,
-        timeline.steps().len(),
-        if step.cut_short {
-            " (window cut short)"
-        } else {
-            ""
-        },
-        step.ok,
-        step.failed,
-        step.ttft_mean_ms
-            .map_or_else(|| "–".to_owned(), |ms| format!("{ms:.1} ms")),
-    )
 }
 
 /// Shows progress until the run is over ([`LiveCounters::is_finished`], set when
@@ -275,19 +86,14 @@ async fn show_bar(
 ) {
     let total_ms = timeline.end().as_millis().max(1) as u64;
     let bar = output::progress_bar(total_ms);
-    let mut recent = RecentTtft::default();
-    let mut last_ok = 0;
+    let mut reader = LiveReader::default();
     while !live.is_finished() {
-        let snap = Snapshot::read(live);
-        if snap.ok != last_ok {
-            recent.push(snap.last_ttft_us);
-            last_ok = snap.ok;
-        }
+        let snap = reader.read(live);
         let elapsed = start.elapsed();
         bar.set_position((elapsed.as_millis() as u64).min(total_ms));
         // Read every time: the terminal may have been resized.
         let width = message_width(stderr_columns());
-        bar.set_message(status(timeline, elapsed, snap, recent.median_ms(), width));
+        bar.set_message(status_line(timeline, elapsed, &snap, width));
         tokio::select! {
             _ = tick.tick() => {}
             () = live.changed() => {}
@@ -302,18 +108,13 @@ async fn show_lines(
     start: Instant,
     mut tick: tokio::time::Interval,
 ) {
-    let mut recent = RecentTtft::default();
-    let mut last_ok = 0;
+    let mut reader = LiveReader::default();
     let mut printed = 0;
     let mut last_line = Instant::now();
     loop {
         // Read before the steps: once finished, every step is in.
         let finished = live.is_finished();
-        let snap = Snapshot::read(live);
-        if snap.ok != last_ok {
-            recent.push(snap.last_ttft_us);
-            last_ok = snap.ok;
-        }
+        let snap = reader.read(live);
         let elapsed = start.elapsed();
         let ended = live.steps_since(printed);
         if !ended.is_empty() {
@@ -326,7 +127,7 @@ async fn show_lines(
             output::note(&format!(
                 "[{:>6.1}s] {}",
                 elapsed.as_secs_f64(),
-                status(timeline, elapsed, snap, recent.median_ms(), usize::MAX)
+                status_line(timeline, elapsed, &snap, usize::MAX)
             ));
             last_line = Instant::now();
         }
@@ -342,147 +143,7 @@ async fn show_lines(
 
 #[cfg(test)]
 mod tests {
-    use loadtest_run::InflightStats;
-
     use super::*;
-
-    fn timeline(loads: &[f64]) -> Timeline {
-        Timeline::new(
-            loads,
-            Duration::from_secs(2),
-            Duration::ZERO,
-            Duration::from_secs(10),
-            Duration::ZERO,
-        )
-    }
-
-    fn snap(inflight: usize, ok: u64, failed: u64) -> Snapshot {
-        Snapshot {
-            inflight,
-            ok,
-            failed,
-            last_ttft_us: 0,
-        }
-    }
-
-    /// How many fields a fitted line shows.
-    fn shown(line: &str) -> usize {
-        if line.is_empty() {
-            0
-        } else if line.contains(WIDE_SEPARATOR) {
-            line.split(WIDE_SEPARATOR).count()
-        } else {
-            line.split(NARROW_SEPARATOR).count()
-        }
-    }
-
-    fn typical() -> Vec<Field> {
-        status_fields(
-            &timeline(&[1.0, 4.0]),
-            Duration::from_secs(13),
-            snap(4, 15, 1),
-            Some(29.25),
-        )
-    }
-
-    fn large() -> Vec<Field> {
-        let loads: Vec<f64> = (1..=20).map(|i| f64::from(i) * 64.0).collect();
-        status_fields(
-            &timeline(&loads),
-            Duration::from_secs(100),
-            snap(1024, 1_234_567, 12_345),
-            None,
-        )
-    }
-
-    #[test]
-    fn the_full_line_names_step_phase_time_counts_ttft_and_inflight() {
-        let s = fit(&typical(), 200);
-        assert_eq!(
-            s,
-            "step 2/2 load 4 measure | 0:09 left | ok 15, errors 1 | TTFT p50 29.2 ms | in flight 4"
-        );
-        let t = timeline(&[1.0, 4.0]);
-        let drain = status(&t, Duration::from_secs(30), snap(0, 1, 0), None, 200);
-        assert_eq!(
-            drain,
-            "step 2/2 load 4 drain | draining | ok 1, errors 0 | TTFT p50 – | in flight 0"
-        );
-    }
-
-    #[test]
-    fn lines_fit_40_80_115_and_200_columns() {
-        let typical = typical();
-        assert_eq!(fit(&typical, 115), fit(&typical, 200));
-        assert_eq!(
-            fit(&typical, 80),
-            "2/2 L4 measure|0:09 left|ok 15 err 1|TTFT 29ms|inflight 4"
-        );
-        assert_eq!(fit(&typical, 40), "2/2 L4 measure|0:09 left|ok 15 err 1");
-        let large = large();
-        assert_eq!(
-            fit(&large, 200),
-            "step 10/20 load 640 measure | 1:42 left | ok 1234567, errors 12345 | TTFT p50 – | in flight 1024"
-        );
-        assert_eq!(
-            fit(&large, 115),
-            "step 10/20 load 640 measure | 1:42 left | ok 1234567, errors 12345 | TTFT p50 – | in flight 1024"
-        );
-        assert_eq!(
-            fit(&large, 80),
-            "10/20 L640 measure|1:42 left|ok 1234567 err 12345|TTFT –|inflight 1024"
-        );
-        // Two wide fields fit where three narrow ones do not.
-        assert_eq!(fit(&large, 40), "step 10/20 load 640 measure | 1:42 left");
-    }
-
-    #[test]
-    fn lines_never_exceed_the_width_and_keep_the_most_important_fields() {
-        for fields in [typical(), large()] {
-            for width in 0..=200 {
-                let line = fit(&fields, width);
-                assert!(
-                    line.chars().count() <= width,
-                    "{width}: {line:?} is {} chars",
-                    line.chars().count()
-                );
-                // The k most important fields are there whenever their narrow forms fit.
-                for k in 1..=fields.len() {
-                    let narrow = fields[..k]
-                        .iter()
-                        .map(|f| f.narrow.as_str())
-                        .collect::<Vec<_>>()
-                        .join(NARROW_SEPARATOR);
-                    if narrow.chars().count() <= width {
-                        assert!(shown(&line) >= k, "{width}: {line:?} lacks field {k}");
-                    }
-                }
-                // In order of importance: the line starts with the first field.
-                if width >= fields[0].narrow.chars().count() {
-                    assert!(
-                        line.starts_with(&fields[0].wide) || line.starts_with(&fields[0].narrow),
-                        "{width}: {line:?}"
-                    );
-                }
-                // Wider never shows fewer fields.
-                if width > 0 {
-                    assert!(shown(&line) >= shown(&fit(&fields, width - 1)), "{width}");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn widths_count_characters_not_bytes() {
-        // "–" and "…" are 3 bytes each but one column.
-        let fields = vec![Field::new("TTFT p50 –".to_owned(), "TTFT –".to_owned())];
-        assert_eq!(fit(&fields, 10), "TTFT p50 –");
-        assert_eq!(fit(&fields, 9), "TTFT –");
-        assert_eq!(fit(&fields, 5), "TTFT…");
-        assert_eq!(fit(&fields, 1), "…");
-        assert_eq!(fit(&fields, 0), "");
-        assert_eq!(fit(&[], 10), "");
-    }
 
     #[test]
     fn the_message_gets_what_the_bar_leaves() {
@@ -491,57 +152,6 @@ mod tests {
         assert_eq!(message_width(None), DEFAULT_COLUMNS - BAR_COLUMNS);
         // Not a terminal here (tests capture stderr), or a real one: either way no panic.
         let _ = stderr_columns();
-    }
-
-    #[test]
-    fn step_lines_report_the_step_s_own_figures() {
-        let t = timeline(&[1.0, 2.5]);
-        let step = StepLive {
-            index: 1,
-            ok: 40,
-            failed: 2,
-            ttft_mean_ms: Some(12.34),
-            inflight: Some(InflightStats {
-                samples: 10,
-                mean: 2.04,
-                min: 1,
-                max: 3,
-            }),
-            cut_short: false,
-        };
-        assert_eq!(
-            step_line(&t, &step, Duration::from_millis(22_500)),
-            "[  22.5s] step 2/2 (load 2.5) measured: 40 ok, 2 errors finished in the window; in flight mean 2.0, max 3; TTFT mean 12.3 ms"
-        );
-        let cut = StepLive {
-            index: 0,
-            ok: 0,
-            failed: 0,
-            ttft_mean_ms: None,
-            inflight: None,
-            cut_short: true,
-        };
-        assert_eq!(
-            step_line(&t, &cut, Duration::from_secs(3)),
-            "[   3.0s] step 1/2 (load 1) measured (window cut short): 0 ok, 0 errors finished in the window; in flight –; TTFT mean –"
-        );
-    }
-
-    #[test]
-    fn rolling_median_keeps_recent_samples() {
-        let mut r = RecentTtft::default();
-        assert_eq!(r.median_ms(), None);
-        r.push(0);
-        assert_eq!(r.median_ms(), None);
-        for us in 1..=RECENT as u64 {
-            r.push(us * 1000);
-        }
-        assert_eq!(r.median_ms(), Some((RECENT / 2 + 1) as f64));
-        for _ in 0..RECENT {
-            r.push(500_000);
-        }
-        assert_eq!(r.median_ms(), Some(500.0));
-        assert_eq!(r.samples.len(), RECENT);
     }
 
     #[tokio::test]
@@ -571,7 +181,14 @@ mod tests {
     #[tokio::test]
     async fn returns_when_the_run_ends_before_any_request() {
         let live = Arc::new(LiveCounters::default());
-        let task = tokio::spawn(show(timeline(&[1.0]), Arc::clone(&live)));
+        let t = Timeline::new(
+            &[1.0],
+            Duration::ZERO,
+            Duration::ZERO,
+            Duration::ZERO,
+            Duration::ZERO,
+        );
+        let task = tokio::spawn(show(t, Arc::clone(&live)));
         tokio::time::sleep(Duration::from_millis(100)).await;
         live.mark_finished();
         tokio::time::timeout(Duration::from_secs(5), task)

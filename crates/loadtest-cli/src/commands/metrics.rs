@@ -2,7 +2,6 @@
 //! read a Prometheus `/metrics` scrape (or two) and show the canonical metrics.
 
 mod fetch;
-mod table;
 
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -169,37 +168,15 @@ impl Source {
     }
 }
 
-/// The first `max_chars` characters of untrusted bytes, safe to print: invalid UTF-8 as
-/// U+FFFD, runs of whitespace and control characters as one space, other non-ASCII characters
-/// that are not printable (bidi overrides, …) escaped as `\u{…}`, `…` when cut.
+/// The first `max_chars` characters of untrusted bytes, safe to print
+/// ([`loadtest_client::sanitize_text`]; invalid UTF-8 as U+FFFD).
 fn sanitize(bytes: &[u8], max_chars: usize) -> String {
-    let head = &bytes[..bytes.len().min(max_chars.saturating_mul(4))];
-    let text = String::from_utf8_lossy(head);
-    let mut out = String::new();
-    let mut chars = 0;
-    let mut space = false;
-    for c in text.chars() {
-        if c.is_whitespace() || c.is_control() {
-            space = !out.is_empty();
-            continue;
-        }
-        if chars + usize::from(space) >= max_chars {
-            out.push('…');
-            return out;
-        }
-        if space {
-            out.push(' ');
-            chars += 1;
-            space = false;
-        }
-        if c.is_ascii() {
-            out.push(c);
-        } else {
-            out.extend(c.escape_debug());
-        }
-        chars += 1;
-    }
-    if head.len() < bytes.len() {
+    // Enough bytes for `max_chars` characters and one more (so that a cut shows).
+    let head = &bytes[..bytes
+        .len()
+        .min(max_chars.saturating_add(1).saturating_mul(4))];
+    let mut out = loadtest_client::sanitize_text(&String::from_utf8_lossy(head), max_chars);
+    if head.len() < bytes.len() && !out.ends_with('…') {
         out.push('…');
     }
     out
@@ -228,7 +205,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         output::line(&summary.to_json_pretty());
     } else {
-        for line in table::render(&summary, is_diff) {
+        for line in summary.table_lines(is_diff) {
             output::line(&line);
         }
     }
@@ -246,10 +223,14 @@ mod tests {
         assert_eq!(sanitize(b"\x1b[31mred\x07", 48), "[31mred");
         assert_eq!(sanitize(b"abcdefghij", 4), "abcd…");
         assert_eq!(sanitize(b"ab cd", 4), "ab c…");
-        assert_eq!(sanitize("é\u{202e}x".as_bytes(), 8), "é\\u{202e}x");
+        assert_eq!(sanitize("é\u{202e}x".as_bytes(), 16), "é\\u{202e}x");
         assert_eq!(sanitize(b"\xff\xfeok", 8), "\u{fffd}\u{fffd}ok");
         let long = vec![b'a'; 1000];
         assert_eq!(sanitize(&long, 3), "aaa…");
+        let mut spaced = b"a".to_vec();
+        spaced.extend([b' '; 500]);
+        spaced.push(b'b');
+        assert_eq!(sanitize(&spaced, 48), "a…");
     }
 
     #[test]

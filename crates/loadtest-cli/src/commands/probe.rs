@@ -2,15 +2,12 @@
 //! timing record — "is this server healthy, and how fast is one stream?".
 
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
-use loadtest_client::{
-    Client, ClientConfig, Endpoint, NoGapSink, Prompt, RequestRecord, StreamRequest,
-};
-use loadtest_run::RequestRow;
-use loadtest_sweep::{CancelToken, RowContext, request_row, unix_now_s};
+use loadtest_client::{ClientConfig, Endpoint, RequestRecord};
+use loadtest_sweep::CancelToken;
+use loadtest_sweep::probe::{Probe, ProbeSettings, human_line, summary};
 
 use crate::commands::common::{self, EndpointArg};
 use crate::commands::signals::{EXIT_INTERRUPTED, Handlers};
@@ -114,69 +111,25 @@ fn client_config(args: &Args) -> anyhow::Result<(ClientConfig, bool)> {
 /// Probes until done or `cancel`: a cancel during the preflight ends it with nothing printed;
 /// during a request, that request is printed as `cancelled` and the summary follows.
 async fn probe(args: Args, config: ClientConfig, cancel: &CancelToken) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&config).context("invalid --base-url or --header")?;
-    let base = client.base_url().to_owned();
-
-    // Preflight: reachability, and the model when not given.
-    let preflight = async {
-        match &args.model {
-            Some(model) => {
-                if let Err(e) = client.get("/v1/models").await
-                    && e.is_unreachable()
-                {
-                    bail!("server unreachable: {}", clean(&e.to_string()));
-                }
-                Ok(model.clone())
-            }
-            None => match client.first_model().await {
-                Ok(model) => Ok(model),
-                Err(e) if e.is_unreachable() => {
-                    bail!("server unreachable: {}", clean(&e.to_string()))
-                }
-                Err(e) => bail!(
-                    "cannot pick a model ({}); pass --model",
-                    clean(&e.to_string())
-                ),
-            },
-        }
+    let settings = ProbeSettings {
+        model: args.model.clone(),
+        prompt_text: args.prompt_text.clone(),
+        max_output_tokens: args.max_output_tokens,
+        endpoint: Endpoint::from(args.endpoint),
+        ignore_eos: args.ignore_eos,
     };
-    let model = tokio::select! {
-        model = preflight => model?,
-        () = cancel.cancelled() => return Ok(ExitCode::from(EXIT_INTERRUPTED)),
+    let Some(probe) = Probe::start(&config, &settings, cancel).await? else {
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
     };
-
-    let endpoint = Endpoint::from(args.endpoint);
-    let request = StreamRequest::new(
-        endpoint,
-        Arc::from(model.as_str()),
-        Prompt::text(&args.prompt_text),
-    )?
-    .with_max_tokens(Some(args.max_output_tokens))
-    .with_ignore_eos(args.ignore_eos);
     if !args.json {
-        // The model id may come from the server's `/v1/models`: never printed raw.
-        output::line(&format!(
-            "probing {} · model {} · {endpoint} · max_tokens {} · {} request(s)",
-            clean(&base),
-            clean(&model),
-            args.max_output_tokens,
-            args.requests
-        ));
+        output::line(&probe.header(args.requests));
     }
-
-    let run_start = Instant::now();
-    let run_start_unix_s = unix_now_s();
     let mut records = Vec::with_capacity(args.requests as usize);
     for id in 0..u64::from(args.requests) {
         if cancel.is_cancelled() {
             break;
         }
-        let record = client
-            .stream_until(&request, &mut NoGapSink, cancel.cancelled())
-            .await;
-        let mut ctx = RowContext::new(id, run_start, run_start_unix_s);
-        ctx.max_tokens = Some(args.max_output_tokens);
-        let row = request_row(&record, &ctx);
+        let (record, row) = probe.send(id, cancel).await;
         if args.json {
             output::line(&serde_json::to_string(&row)?);
         } else {
@@ -193,96 +146,4 @@ async fn probe(args: Args, config: ClientConfig, cancel: &CancelToken) -> anyhow
     } else {
         ExitCode::from(1)
     })
-}
-
-/// A server-controlled string (model id, `finish_reason`, error text) made safe for one
-/// terminal line: control characters (escapes, BEL) become spaces, the length is bounded.
-/// The `--json` rows need nothing more: JSON escapes every control character.
-fn clean(text: &str) -> String {
-    loadtest_client::sanitize_error(text)
-}
-
-fn ms(s: f64) -> String {
-    format!("{:.1} ms", s * 1e3)
-}
-
-fn opt_ms(s: Option<f64>) -> String {
-    s.map_or_else(|| "-".to_owned(), ms)
-}
-
-fn opt_u64(v: Option<u64>) -> String {
-    v.map_or_else(|| "?".to_owned(), |v| v.to_string())
-}
-
-fn human_line(row: &RequestRow) -> String {
-    let mut line = format!("#{:<3} {:<13}", row.id, row.status.as_str());
-    if let Some(code) = row.http_status
-        && code != 200
-    {
-        line.push_str(&format!(" HTTP {code}"));
-    }
-    line.push_str(&format!(
-        " ttft {}  e2e {}  total {}  tpot {}  tokens {}→{}  chunks {}",
-        opt_ms(row.ttft_s),
-        opt_ms(row.e2e_s),
-        ms(row.total_s),
-        opt_ms(row.tpot_s),
-        opt_u64(row.prompt_tokens),
-        opt_u64(row.completion_tokens),
-        row.chunks,
-    ));
-    if row.gap_p50_s.is_some() {
-        line.push_str(&format!(
-            "  gaps p50 {} p99 {} max {}",
-            opt_ms(row.gap_p50_s),
-            opt_ms(row.gap_p99_s),
-            opt_ms(row.gap_max_s)
-        ));
-    }
-    if let Some(reason) = &row.finish_reason {
-        line.push_str(&format!("  finish {}", clean(reason)));
-    }
-    if let Some(error) = &row.error {
-        line.push_str(&format!("  error: {}", clean(error)));
-    }
-    line
-}
-
-fn summary(records: &[RequestRecord]) -> String {
-    let ok: Vec<&RequestRecord> = records.iter().filter(|r| r.is_ok()).collect();
-    let mut text = format!("summary: {}/{} ok", ok.len(), records.len());
-    let stats = |values: Vec<f64>| -> Option<(f64, f64, f64)> {
-        if values.is_empty() {
-            return None;
-        }
-        let mean = values.iter().sum::<f64>() / values.len() as f64;
-        let min = values.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        Some((mean, min, max))
-    };
-    let secs = |d: Duration| d.as_secs_f64();
-    if let Some((mean, min, max)) = stats(ok.iter().filter_map(|r| r.ttft.map(secs)).collect()) {
-        text.push_str(&format!(
-            " · ttft mean {} (min {}, max {})",
-            ms(mean),
-            ms(min),
-            ms(max)
-        ));
-    }
-    if let Some((mean, _, _)) = stats(ok.iter().filter_map(|r| r.tpot().map(secs)).collect()) {
-        text.push_str(&format!(" · tpot mean {}", ms(mean)));
-        if mean > 0.0 {
-            text.push_str(&format!(" ({:.1} tokens/s per stream)", 1.0 / mean));
-        }
-    }
-    if let Some((mean, _, _)) = stats(ok.iter().filter_map(|r| r.e2e.map(secs)).collect()) {
-        text.push_str(&format!(" · e2e mean {:.3} s", mean));
-    }
-    for status in loadtest_run::Status::ALL {
-        let n = records.iter().filter(|r| r.status == status).count();
-        if n > 0 && status != loadtest_run::Status::Ok {
-            text.push_str(&format!(" · {n} {status}"));
-        }
-    }
-    text
 }

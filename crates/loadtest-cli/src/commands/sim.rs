@@ -1,10 +1,13 @@
-//! `vllm-loadtest sim`: runs the built-in vLLM simulator until Ctrl-C or SIGTERM.
+//! `vllm-loadtest sim`: runs the built-in vLLM simulator until Ctrl-C, SIGTERM or SIGHUP.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use loadtest_sim::{Faults, MetricsFlavor, Profile, SimConfig, Simulator};
+use loadtest_sweep::CancelToken;
+
+use crate::commands::signals::Handlers;
 
 use crate::output;
 
@@ -115,6 +118,10 @@ pub(crate) struct Args {
     /// Worker threads of the simulator's runtime.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Count prompt tokens with this tokenizer.json (or a model directory holding one)
+    /// instead of words; nothing is downloaded.
+    #[arg(long, value_name = "PATH")]
+    tokenizer: Option<std::path::PathBuf>,
 }
 
 fn millis(flag: &str, ms: f64) -> anyhow::Result<Duration> {
@@ -167,6 +174,10 @@ impl Args {
                 metrics_delay: millis("metrics-delay-ms", self.metrics_delay_ms)?,
                 metrics_garbage: self.metrics_garbage,
             },
+            tokenizer: match &self.tokenizer {
+                Some(path) => Some(loadtest_sim::SimTokenizer::load(path)?),
+                None => None,
+            },
         };
         config.validate().map_err(|err| match err {
             loadtest_sim::SimError::Config {
@@ -193,7 +204,7 @@ fn flag_of(field: &str) -> String {
     format!("--{flag}")
 }
 
-/// Runs the subcommand: prints `listening on <url>`, serves until Ctrl-C or SIGTERM.
+/// Runs the subcommand: prints `listening on <url>`, serves until Ctrl-C, SIGTERM or SIGHUP.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = args.config()?;
     anyhow::ensure!(args.threads >= 1, "--threads 0: expected at least 1");
@@ -207,54 +218,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let sim = Simulator::start(config).await?;
         // Watch the signals before telling anyone where we are, so none is missed.
-        let stop = StopSignals::install()?;
+        let handlers = Handlers::install().context("cannot watch Ctrl-C and SIGTERM")?;
+        let stop = CancelToken::new();
+        tokio::spawn(handlers.watch(stop.clone(), None));
         output::line(&format!("listening on {}", sim.base_url()));
-        stop.wait().await;
+        stop.cancelled().await;
         tracing::info!("stopping the simulator");
         sim.shutdown().await;
         Ok(ExitCode::SUCCESS)
     })
-}
-
-/// Ctrl-C and SIGTERM, registered as soon as this is built.
-#[cfg(unix)]
-struct StopSignals {
-    interrupt: tokio::signal::unix::Signal,
-    terminate: tokio::signal::unix::Signal,
-}
-
-#[cfg(unix)]
-impl StopSignals {
-    fn install() -> anyhow::Result<Self> {
-        use tokio::signal::unix::{SignalKind, signal};
-        Ok(StopSignals {
-            interrupt: signal(SignalKind::interrupt()).context("cannot watch Ctrl-C")?,
-            terminate: signal(SignalKind::terminate()).context("cannot watch SIGTERM")?,
-        })
-    }
-
-    async fn wait(mut self) {
-        tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
-        }
-    }
-}
-
-#[cfg(not(unix))]
-struct StopSignals;
-
-#[cfg(not(unix))]
-impl StopSignals {
-    fn install() -> anyhow::Result<Self> {
-        Ok(StopSignals)
-    }
-
-    async fn wait(self) {
-        if let Err(err) = tokio::signal::ctrl_c().await {
-            tracing::warn!("cannot watch Ctrl-C: {err}");
-        }
-    }
 }
 
 #[cfg(test)]

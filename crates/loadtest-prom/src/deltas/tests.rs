@@ -26,9 +26,22 @@ fn histogram_delta_json_reads_back_and_old_files_are_recomputed() {
         1.4e-3,
     );
     let delta = HistogramDelta::between("vllm:request_queue_time_seconds", &start, &end, false);
-    let p50 = delta.p50.unwrap();
+    let p50 = delta.stats.p50.unwrap();
     assert_eq!((p50.lo, p50.hi, p50.est), (0.0, Some(0.3), None));
     let json = serde_json::to_string(&delta).unwrap();
+    // The statistics are flattened into the object, in the order the file always had.
+    let keys: Vec<String> =
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&json)
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+    let at = |k: &str| json.find(&format!("\"{k}\":")).unwrap();
+    assert_eq!(keys.len(), 9, "{json}");
+    let order = [
+        "wire", "count", "sum", "mean", "p50", "p90", "p99", "buckets", "reset",
+    ];
+    assert!(order.windows(2).all(|w| at(w[0]) < at(w[1])), "{json}");
     assert!(
         json.contains(r#""p50":{"lo":0.0,"hi":0.3,"est":null}"#),
         "{json}"

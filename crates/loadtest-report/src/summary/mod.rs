@@ -6,6 +6,8 @@ mod glance;
 mod health;
 mod server;
 mod steps;
+mod thresholds;
+mod workload;
 
 use std::fmt::Write as _;
 
@@ -21,7 +23,9 @@ pub fn render_summary(run: &RunData, charts: &[ChartKind]) -> String {
     let mut md = String::new();
     facts::write(&mut md, run);
     glance::write(&mut md, run);
+    thresholds::write(&mut md, run);
     steps::write(&mut md, run);
+    workload::write(&mut md, run);
     write_charts(&mut md, run, charts);
     server::write(&mut md, run);
     health::write_gpu(&mut md, run);

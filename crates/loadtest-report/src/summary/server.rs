@@ -3,6 +3,8 @@
 
 use std::fmt::Write as _;
 
+use loadtest_prom::HistogramStats;
+
 use super::{has_server, load_cell};
 use crate::RunData;
 use crate::format::{finite, fixed, latency, latency_bucket, latency_pair, pair, percent, rate};
@@ -113,7 +115,7 @@ fn signed_latency(x: Option<f64>) -> String {
 
 /// A server histogram's p50 / p99 as their buckets (an estimate only for a narrow bucket):
 /// `≤ 300 ms / 300–500 ms`; `–` for a missing half, empty when both are.
-fn server_quantiles(h: Option<loadtest_run::ServerHistogram>) -> String {
+fn server_quantiles(h: Option<HistogramStats>) -> String {
     let (p50, p99) = h.map_or((None, None), |h| (h.p50, h.p99));
     pair(
         p50.map(|q| latency_bucket(q.lo, q.hi, q.est))

@@ -51,12 +51,44 @@ pub(crate) struct SweepArgs {
     /// Not supported: steps are time windows (`vllm bench serve` habit).
     #[arg(long, hide = true, value_name = "N")]
     pub(crate) num_prompts: Option<String>,
-    /// `random` only (synthetic prompts); see --prompt-file (`vllm bench serve` habit).
+    /// `random` (synthetic prompts), `sharegpt` or `custom` (JSONL) with --dataset-path: the
+    /// same as --dataset (`vllm bench serve` habit).
     #[arg(long, hide = true, value_name = "NAME")]
     pub(crate) dataset_name: Option<String>,
-    /// Not supported: use --prompt-file (`vllm bench serve` habit).
+    /// With --dataset-name sharegpt|custom: the same as --dataset (`vllm bench serve` habit).
     #[arg(long, hide = true, value_name = "PATH")]
     pub(crate) dataset_path: Option<PathBuf>,
+    /// Prompts from a dataset, sampled with the seed: sharegpt:PATH (ShareGPT JSON) or
+    /// jsonl:PATH (rows with "prompt" or "messages", optional "output_tokens").
+    #[arg(long, value_name = "FORMAT:PATH")]
+    pub(crate) dataset: Option<String>,
+    /// Skip dataset rows whose prompt is shorter than N tokens (words without --tokenizer).
+    #[arg(long, value_name = "N")]
+    pub(crate) dataset_min_prompt_tokens: Option<u64>,
+    /// Skip dataset rows whose prompt is longer than N tokens (words without --tokenizer).
+    #[arg(long, value_name = "N")]
+    pub(crate) dataset_max_prompt_tokens: Option<u64>,
+    /// Dataset rows kept (drawn with the seed) for requests to draw from [default: 1000].
+    #[arg(long, value_name = "N")]
+    pub(crate) dataset_pool_size: Option<u64>,
+    /// Skip dataset rows whose prompt plus output would not fit in N tokens of context.
+    #[arg(long, value_name = "N")]
+    pub(crate) max_model_len: Option<u64>,
+    /// `dataset`: each dataset row's own answer length is its max_tokens (instead of
+    /// --max-output-tokens).
+    #[arg(long, value_name = "dataset")]
+    pub(crate) output_len: Option<String>,
+    /// Every synthetic prompt starts with one of --prefix-groups seeded prefixes of this many
+    /// tokens, then its own --input-size tokens (for prefix caching).
+    #[arg(long, value_name = "P")]
+    pub(crate) shared_prefix_tokens: Option<u64>,
+    /// Distinct shared prefixes, each request drawing one with the seed [default: 1].
+    #[arg(long, value_name = "G", requires = "shared_prefix_tokens")]
+    pub(crate) prefix_groups: Option<u64>,
+    /// Count prompt tokens with this tokenizer.json (or a model directory holding one):
+    /// synthetic prompts become exactly --input-size tokens; nothing is downloaded.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) tokenizer: Option<PathBuf>,
     /// Measure window per step, seconds [default: 60].
     #[arg(long, value_name = "S")]
     pub(crate) step_duration_s: Option<f64>,
@@ -104,6 +136,22 @@ pub(crate) struct SweepArgs {
     /// Hard cap on in-flight requests [default: 4096].
     #[arg(long, value_name = "N")]
     pub(crate) max_inflight: Option<usize>,
+    /// New connections opened per second, at most; a closed-loop step's ramp lasts until its
+    /// new connections can have opened [default: 2000].
+    #[arg(long, value_name = "N")]
+    pub(crate) connect_rate: Option<f64>,
+    /// Run shard I of N (0-based) of one load test driven by N processes: each runs its share
+    /// of every step and sends the run's requests k·N+I. `auto` reads SLURM_PROCID and
+    /// SLURM_NTASKS (srun), or JOB_COMPLETION_INDEX with --shards (a Kubernetes Indexed Job).
+    #[arg(long, value_name = "I/N|auto")]
+    pub(crate) shard: Option<String>,
+    /// With --shard auto under a Kubernetes Indexed Job: the number of shards (completions).
+    #[arg(long, value_name = "N")]
+    pub(crate) shards: Option<u32>,
+    /// Begin the warmup at this instant (RFC 3339, e.g. 2026-11-30T14:00:00Z), after preflight:
+    /// how the shards of a run start together. Their clocks are assumed to agree (NTP).
+    #[arg(long, value_name = "RFC3339")]
+    pub(crate) start_at: Option<String>,
     /// /metrics scrape interval, seconds [default: 1].
     #[arg(long, value_name = "S")]
     pub(crate) poll_interval_s: Option<f64>,
@@ -161,6 +209,10 @@ pub(crate) struct SweepArgs {
     /// Scrape this URL instead of BASE-URL/metrics.
     #[arg(long, value_name = "URL")]
     pub(crate) metrics_url: Option<String>,
+    /// Send the api key and secret headers to a --metrics-url on another host too (by default
+    /// only a metrics URL on the base URL's host gets them).
+    #[arg(long)]
+    pub(crate) metrics_credentials: bool,
     /// Do not scrape /metrics.
     #[arg(long)]
     pub(crate) no_metrics: bool,
@@ -170,4 +222,23 @@ pub(crate) struct SweepArgs {
     /// Print nothing but errors, and the run folder's path on stdout.
     #[arg(long)]
     pub(crate) quiet: bool,
+    /// Exit 1 when this threshold fails (repeatable), e.g. ttft.p99<500ms, tpot.p50<30ms,
+    /// goodput>=8rps, error_rate<0.01, throughput@16>=900tok/s (`@LOAD`: only at that step);
+    /// a step without the data fails. Verdicts land in step_summary.json and summary.md.
+    #[arg(long, value_name = "EXPR")]
+    pub(crate) fail_on: Vec<String>,
+    /// Exit 1 when a step misses --slo (the same as --fail-on slo).
+    #[arg(long, requires = "slo")]
+    pub(crate) fail_on_slo: bool,
+    /// Run the whole sweep N times (fresh warmup each, same seed), each trial in
+    /// RUN_DIR/trial-K/, with the mean and spread per step in RUN_DIR/trials.json and
+    /// trials.md [default: 1].
+    #[arg(long, value_name = "N")]
+    pub(crate) repeat: Option<u32>,
+    /// Also write result.json (one flat object per step, for dashboards) to this path.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) json_out: Option<PathBuf>,
+    /// A label k=v recorded in config.json and every result.json row (repeatable).
+    #[arg(long = "tag", value_name = "K=V")]
+    pub(crate) tags: Vec<String>,
 }

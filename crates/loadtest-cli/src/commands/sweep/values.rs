@@ -11,7 +11,7 @@ use loadtest_run::LoadMode;
 pub(crate) fn base_url(flag: &str, url: &str) -> Result<String> {
     let shape = url_shape(flag, url)?;
     loadtest_client::normalize_base_url(&shape)
-        .map_err(|e| anyhow::anyhow!("invalid {flag} {url:?}: {e}"))
+        .map_err(|e| anyhow::anyhow!("invalid {flag} {:?}: {e}", loadtest_client::redact_url(url)))
 }
 
 /// `--metrics-url`: any `http[s]://HOST…` URL, used as given (without a trailing `/`).
@@ -22,7 +22,10 @@ pub(crate) fn url_shape(flag: &str, url: &str) -> Result<String> {
         .or_else(|| trimmed.strip_prefix("https://"));
     match rest {
         Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(trimmed.to_owned()),
-        _ => bail!("invalid {flag} {url:?}: expected http://HOST[:PORT] or https://HOST[:PORT]"),
+        _ => bail!(
+            "invalid {flag} {:?}: expected http://HOST[:PORT] or https://HOST[:PORT]",
+            loadtest_client::redact_url(url)
+        ),
     }
 }
 
@@ -84,6 +87,20 @@ pub(crate) fn extra_body(text: &str) -> Result<serde_json::Map<String, serde_jso
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn url_errors_never_echo_credentials() {
+        for url in [
+            "http://user:hunter22@h:8000/v1",
+            "ftp://user:hunter22@h/",
+            "http://h/?token=hunter22",
+        ] {
+            if let Err(e) = base_url("--base-url", url) {
+                assert!(!e.to_string().contains("hunter22"), "{e}");
+            }
+        }
+        assert!(base_url("--base-url", "http://user:hunter22@h:8000/v1").is_err());
+    }
 
     #[test]
     fn base_urls_lose_the_v1_suffix() {

@@ -1,15 +1,99 @@
 //! The exit code of a finished run, and the line that explains a failing one.
 
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
 
 use loadtest_sweep::RunOutcome;
+
+use crate::output;
 
 /// Exit code when the run finished but nothing succeeded, or failures exceeded
 /// `--max-error-rate`.
 pub(crate) const EXIT_FAILURES: u8 = 1;
 
+/// Exit code when records were lost: rows of requests.jsonl not written (a full disk). The
+/// same code as a run folder that could not be written at all.
+pub(crate) const EXIT_RECORDS_LOST: u8 = 2;
+
+/// The exit code of a finished (not interrupted) run: copies `result.json` to `--json-out`,
+/// then prints one `error:` line per reason it fails — nothing succeeded, `--max-error-rate`,
+/// each failed `--fail-on` threshold — and returns [`EXIT_FAILURES`] when there is any.
+pub(crate) fn exit_code(
+    outcome: &RunOutcome,
+    max_error_rate: Option<f64>,
+    json_out: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    if let Some(path) = json_out {
+        copy_result_json(outcome, path)?;
+    }
+    let mut reasons: Vec<String> = failure(outcome, max_error_rate).into_iter().collect();
+    reasons.extend(outcome.threshold_failures());
+    for why in &reasons {
+        output::note(&format!("error: {why}"));
+    }
+    let lost = outcome.rows_not_written();
+    if lost > 0 {
+        output::note(&format!(
+            "error: {lost} row(s) of requests.jsonl were not written (a write error: see the warnings); the summaries still count them"
+        ));
+    }
+    let csv_lost = outcome.csv_rows_not_written;
+    if csv_lost > 0 {
+        output::note(&format!(
+            "error: {csv_lost} row(s) of vllm_metrics.csv / gpu_metrics.csv were not written (a write error: see the warnings)"
+        ));
+    }
+    if lost > 0 || csv_lost > 0 {
+        return Ok(ExitCode::from(EXIT_RECORDS_LOST));
+    }
+    Ok(if reasons.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FAILURES)
+    })
+}
+
+/// `--json-out`: the run's `result.json` (with `--repeat`, every trial's rows, each with a
+/// `trial` field) written to `path`.
+fn copy_result_json(outcome: &RunOutcome, path: &Path) -> anyhow::Result<()> {
+    let single = outcome.run_dir.join(loadtest_run::RESULT_JSON);
+    let bytes = if single.is_file() {
+        std::fs::read(&single).with_context(|| format!("cannot read {}", single.display()))?
+    } else {
+        let mut rows = Vec::new();
+        for k in 1.. {
+            let dir = outcome
+                .run_dir
+                .join(loadtest_sweep::repeat::trial_dir_name(k));
+            let file = dir.join(loadtest_run::RESULT_JSON);
+            if !file.is_file() {
+                break;
+            }
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let trial_rows: Vec<serde_json::Value> = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a result.json", file.display()))?;
+            for mut row in trial_rows {
+                if let Some(obj) = row.as_object_mut() {
+                    obj.insert("trial".to_owned(), serde_json::json!(k));
+                }
+                rows.push(row);
+            }
+        }
+        let mut bytes = serde_json::to_vec_pretty(&rows)?;
+        bytes.push(b'\n');
+        bytes
+    };
+    loadtest_run::write_atomic(path, &bytes)
+        .with_context(|| format!("cannot write --json-out {}", path.display()))?;
+    Ok(())
+}
+
 /// Why a finished (not interrupted) run fails: `None` when it passes.
-pub(crate) fn failure(outcome: &RunOutcome, max_error_rate: Option<f64>) -> Option<String> {
+fn failure(outcome: &RunOutcome, max_error_rate: Option<f64>) -> Option<String> {
     let ok: u64 = outcome.steps.iter().map(|s| s.counts.ok).sum();
     if ok == 0 {
         return Some(nothing_succeeded(outcome));

@@ -21,12 +21,14 @@ const DRAIN_EVERY: Duration = Duration::from_secs(1);
 
 /// What GPU telemetry produced.
 #[derive(Debug, Default)]
-pub(crate) struct Telemetry {
+pub(crate) struct GpuTelemetry {
     /// Per step, one entry per GPU.
     pub steps: Vec<Vec<GpuStepStats>>,
     pub samples: u64,
     pub warnings: Vec<String>,
     pub write_error: Option<OutputError>,
+    /// Rows of gpu_metrics.csv lost to a write error.
+    pub rows_not_written: u64,
 }
 
 /// Creates `gpu_metrics.csv` with its header.
@@ -42,11 +44,11 @@ pub(crate) async fn run(
     run_start_unix_s: f64,
     mut csv: OutputFile,
     stop: CancelToken,
-) -> Telemetry {
-    let mut telemetry = Telemetry::default();
+) -> GpuTelemetry {
+    let mut telemetry = GpuTelemetry::default();
     if !settings.enabled {
         telemetry.steps = vec![Vec::new(); timeline.steps().len()];
-        telemetry.write_error = csv.finish();
+        (telemetry.write_error, telemetry.rows_not_written) = csv.finish();
         return telemetry;
     }
     let mut config = GpuPollerConfig::new(settings.interval).with_binary(&settings.nvidia_smi);
@@ -96,7 +98,7 @@ pub(crate) async fn run(
         }
     }
     telemetry.warnings = poller.warnings();
-    telemetry.write_error = csv.finish();
+    (telemetry.write_error, telemetry.rows_not_written) = csv.finish();
     telemetry.steps = aggregators.iter().map(StepAggregator::finish).collect();
     telemetry
 }
