@@ -182,8 +182,9 @@ fn join<'a>(parts: impl Iterator<Item = &'a str>, separator: &str) -> String {
     parts.collect::<Vec<_>>().join(separator)
 }
 
-/// The status line for `elapsed` into the run, at most `width` characters (see [`fit`]);
-/// `usize::MAX` gives the full line.
+/// The status line for `elapsed` into the run, at most `width` characters: as many of the
+/// most important fields as fit, each in its wide form or else its narrow one, the first cut
+/// with `…` when not even it fits. `usize::MAX` gives the full line.
 pub fn status_line(
     timeline: &Timeline,
     elapsed: Duration,
