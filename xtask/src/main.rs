@@ -81,15 +81,36 @@ fn ci(root: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A `cargo` command in the workspace root, without the variables `cargo run` set for this
+/// xtask process (`CARGO_PKG_NAME=xtask`, `CARGO_MANIFEST_DIR`, …): build scripts that read
+/// them (ring's does, through `rerun-if-env-changed`) would otherwise see them change
+/// between a build from the shell and one from here, and rebuild everything above them.
+pub(crate) fn cargo_command(root: &Path) -> Command {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.current_dir(root);
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        let set_by_cargo_run = name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                name,
+                "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
+            );
+        if set_by_cargo_run {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
 /// Runs `cargo <args>` in the workspace root, echoing the command, failing on a non-zero exit.
 fn cargo(root: &Path, args: &[&str], envs: &[(&str, &str)]) -> Result<()> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let shown = args.join(" ");
     println!("$ cargo {shown}");
-    let status = Command::new(cargo)
+    let status = cargo_command(root)
         .args(args)
         .envs(envs.iter().copied())
-        .current_dir(root)
         .status()
         .with_context(|| format!("could not start `cargo {shown}`"))?;
     if !status.success() {

@@ -24,6 +24,20 @@ fn credentials(head: &str) -> String {
         .join(" ")
 }
 
+/// A tiny sweep of `url` carrying [`KEY`] and [`TOKEN`], logging at debug level.
+fn sweep_with_secrets(url: &str, out: &std::path::Path) -> std::process::Output {
+    Command::new(BIN)
+        .args(["--base-url", url, "--api-key", KEY, "--header"])
+        .arg(format!("X-Auth-Token: {TOKEN}"))
+        .args(TINY_RUN)
+        .args(["--prompt-text", "hi"])
+        .arg("--output-dir")
+        .arg(out)
+        .env("RUST_LOG", "debug")
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn a_preflight_error_echoing_the_key_is_redacted_on_stderr() {
     let (url, _) = canned_server(|head, _| {
@@ -34,16 +48,7 @@ fn a_preflight_error_echoing_the_key_is_redacted_on_stderr() {
         )
     });
     let out = tempfile::tempdir().unwrap();
-    let o = Command::new(BIN)
-        .args(["--base-url", &url, "--api-key", KEY, "--header"])
-        .arg(format!("X-Auth-Token: {TOKEN}"))
-        .args(TINY_RUN)
-        .args(["--prompt-text", "hi"])
-        .arg("--output-dir")
-        .arg(out.path())
-        .env("RUST_LOG", "debug")
-        .output()
-        .unwrap();
+    let o = sweep_with_secrets(&url, out.path());
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("invalid key: "), "{stderr}");
@@ -68,16 +73,7 @@ fn requests_failing_with_the_key_echoed_leave_no_trace_of_it() {
         }
     });
     let out = tempfile::tempdir().unwrap();
-    let o = Command::new(BIN)
-        .args(["--base-url", &url, "--api-key", KEY, "--header"])
-        .arg(format!("X-Auth-Token: {TOKEN}"))
-        .args(TINY_RUN)
-        .args(["--prompt-text", "hi"])
-        .arg("--output-dir")
-        .arg(out.path())
-        .env("RUST_LOG", "debug")
-        .output()
-        .unwrap();
+    let o = sweep_with_secrets(&url, out.path());
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!stderr.contains(KEY) && !stderr.contains(TOKEN), "{stderr}");
     assert!(stderr.contains("upstream refused "), "{stderr}");

@@ -4,9 +4,8 @@
 //! with TTFT +20 % shows TTFT worse and never TPOT or ITL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 
 mod common;
 
@@ -17,22 +16,7 @@ struct Sim(Child, String);
 
 impl Sim {
     fn start(ttft_ms: &str, itl_ms: &str) -> Self {
-        let mut child = Command::new(BIN)
-            .args(["sim", "--port", "0", "--profile", "fixed"])
-            .args(["--ttft-ms", ttft_ms, "--itl-ms", itl_ms])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
+        let (child, url) = common::start_sim_with(ttft_ms, itl_ms, &[]);
         Sim(child, url)
     }
 }

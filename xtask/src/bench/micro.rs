@@ -2,7 +2,6 @@
 //! collected from `target/criterion/**/new/{benchmark,estimates}.json`.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
@@ -18,13 +17,11 @@ pub const BENCHES: &[(&str, &str)] = &[
 /// Runs every bench (criterion `--quick`) and returns `{full_id: {ns_per_iter, per_s, unit}}`.
 pub fn run(root: &Path) -> Result<Value> {
     let started = SystemTime::now();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     for (package, bench) in BENCHES {
         println!("$ cargo bench -p {package} --bench {bench} -- --quick --noplot");
-        let status = Command::new(&cargo)
+        let status = crate::cargo_command(root)
             .args(["bench", "-p", package, "--bench", bench, "--"])
             .args(["--quick", "--noplot"])
-            .current_dir(root)
             .status()
             .context("could not start cargo bench")?;
         if !status.success() {

@@ -25,9 +25,14 @@ pub const TINY_RUN: [&str; 11] = [
 /// Starts `vllm-loadtest sim --port 0 --profile fixed --ttft-ms 5 --itl-ms 1 EXTRA…` and
 /// returns it with the URL from its `listening on` line. The caller kills it.
 pub fn start_sim(extra: &[&str]) -> (Child, String) {
+    start_sim_with("5", "1", extra)
+}
+
+/// [`start_sim`] with this TTFT and gap between token events, in ms.
+pub fn start_sim_with(ttft_ms: &str, itl_ms: &str, extra: &[&str]) -> (Child, String) {
     let mut child = Command::new(BIN)
         .args(["sim", "--port", "0", "--profile", "fixed"])
-        .args(["--ttft-ms", "5", "--itl-ms", "1"])
+        .args(["--ttft-ms", ttft_ms, "--itl-ms", itl_ms])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
