@@ -192,6 +192,12 @@ pub struct StepSummary {
     /// Absent when 0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub unsent_arrivals: u64,
+    /// With `--tokenizer`: the mean, over `ok` measure-phase requests, of the server's
+    /// `prompt_tokens` minus the tokens the client counted in the prompt it sent — the chat
+    /// template's tokens on `/v1/chat/completions` (0 on `/v1/completions` when both count
+    /// alike). Absent without a tokenizer or without usage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_overhead_tokens: Option<f64>,
 }
 
 /// For `skip_serializing_if`: additive counts are left out when 0, so older files and

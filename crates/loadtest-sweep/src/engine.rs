@@ -186,8 +186,12 @@ pub async fn run_sweep(config: SweepConfig, options: RunOptions) -> Result<RunOu
         let timeline = timeline.clone();
         let slo = config.slo.clone();
         let steps = Arc::clone(&step_accumulators);
+        // With --tokenizer the engine counted every prompt it built (an embedding program's
+        // own source says nothing of how its counts were made).
+        let counted = config.tokenizer.is_some()
+            && !matches!(config.input, crate::inputs::InputSource::Custom(_));
         tokio::task::spawn_blocking(move || {
-            recorder::record(rows_rx, requests_file, timeline, slo, sink, steps)
+            recorder::record(rows_rx, requests_file, timeline, slo, counted, sink, steps)
         })
     };
     let cancel_inflight = CancelToken::new();

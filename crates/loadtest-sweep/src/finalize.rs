@@ -369,6 +369,8 @@ fn summarize_step(
             .window_ends
             .get(step.index)
             .map_or(0, |e| e.unsent_arrivals),
+        prompt_overhead_tokens: (acc.prompt_overhead_n > 0)
+            .then(|| acc.prompt_overhead_sum as f64 / acc.prompt_overhead_n as f64),
     };
     // Requests that failed on the client itself (out of file descriptors) taint the step.
     if acc.counts.client_error > 0 {

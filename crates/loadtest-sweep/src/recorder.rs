@@ -64,6 +64,11 @@ pub(crate) struct StepAccumulator {
     /// Rows of this step's requests (any phase) that did not reach `requests.jsonl` (a write
     /// error: a full disk). They are still counted here.
     pub rows_not_written: u64,
+    /// `ok` measure-phase requests whose prompt the client counted with `--tokenizer` and the
+    /// server's usage counted too, and the sum of their differences (server − client): the
+    /// chat template's tokens.
+    pub prompt_overhead_n: u64,
+    pub prompt_overhead_sum: i64,
     errors: HashMap<Status, ErrorTally>,
 }
 
@@ -74,7 +79,7 @@ struct ErrorTally {
 }
 
 impl StepAccumulator {
-    fn add_started(&mut self, row: &RequestRow, slo: Option<&Slo>) {
+    fn add_started(&mut self, row: &RequestRow, slo: Option<&Slo>, counted: bool) {
         // Cancelled by the tool (Ctrl-C, the drain's end): counted apart, not an error.
         if row.status != Status::Ok && row.status != Status::Cancelled {
             let tally = self.errors.entry(row.status).or_default();
@@ -113,6 +118,13 @@ impl StepAccumulator {
             if row.completion_tokens.is_none() {
                 self.usage_missing += 1;
             }
+            if counted
+                && let (Some(server), Some(client)) = (row.prompt_tokens, row.input_tokens_target)
+                && let (Ok(server), Ok(client)) = (i64::try_from(server), i64::try_from(client))
+            {
+                self.prompt_overhead_n += 1;
+                self.prompt_overhead_sum += server - client;
+            }
             if let Some(burst) = row.delivered_in_burst() {
                 self.burst_eligible += 1;
                 self.burst_delivered += u64::from(burst);
@@ -128,10 +140,13 @@ impl StepAccumulator {
         }
     }
 
-    fn add_completed_in_window(&mut self, row: &RequestRow) {
+    /// `counted`: the rows' `input_tokens_target` are `--tokenizer` counts, which stand in for
+    /// a prompt the server's usage did not count.
+    fn add_completed_in_window(&mut self, row: &RequestRow, counted: bool) {
         self.completed_in_window += 1;
         self.output_tokens_in_window += row.completion_tokens.unwrap_or(0);
-        self.input_tokens_in_window += row.prompt_tokens.unwrap_or(0);
+        let client = counted.then_some(row.input_tokens_target).flatten();
+        self.input_tokens_in_window += row.prompt_tokens.or(client).unwrap_or(0);
     }
 
     /// Errors by status, most frequent message first.
@@ -188,12 +203,15 @@ pub(crate) fn open_requests_file(path: &Path) -> Result<OutputFile, OutputError>
     OutputFile::create(path, 256 * 1024, b"")
 }
 
-/// Receives rows until every sender is gone; call from `spawn_blocking`.
+/// Receives rows until every sender is gone; call from `spawn_blocking`. `counted`: the
+/// rows' `input_tokens_target` are `--tokenizer` counts (see
+/// [`StepAccumulator::prompt_overhead_sum`]).
 pub(crate) fn record(
     mut rows: mpsc::UnboundedReceiver<RequestRow>,
     mut file: OutputFile,
     timeline: Timeline,
     slo: Option<Slo>,
+    counted: bool,
     mut sink: Option<Box<dyn RecordSink>>,
     steps: SharedSteps,
 ) -> Recorded {
@@ -220,7 +238,7 @@ pub(crate) fn record(
                 lost.append(&mut unflushed);
             }
             if let Ok(mut steps) = steps.lock() {
-                fold(&mut steps, &timeline, &row, slo.as_ref());
+                fold(&mut steps, &timeline, &row, slo.as_ref(), counted);
                 count_lost(&mut steps, &mut lost);
             }
             if let Some(sink) = sink.as_mut() {
@@ -264,9 +282,15 @@ fn count_lost(steps: &mut [StepAccumulator], lost: &mut Vec<Option<u32>>) {
     }
 }
 
-fn fold(steps: &mut [StepAccumulator], timeline: &Timeline, row: &RequestRow, slo: Option<&Slo>) {
+fn fold(
+    steps: &mut [StepAccumulator],
+    timeline: &Timeline,
+    row: &RequestRow,
+    slo: Option<&Slo>,
+    counted: bool,
+) {
     if let Some(acc) = row.step.and_then(|s| steps.get_mut(s as usize)) {
-        acc.add_started(row, slo);
+        acc.add_started(row, slo, counted);
     }
     if row.start_s.is_finite()
         && row.start_s >= 0.0
@@ -301,6 +325,64 @@ fn fold(steps: &mut [StepAccumulator], timeline: &Timeline, row: &RequestRow, sl
         && let Some(step) = timeline.measure_step_at(Duration::from_secs_f64(end_s))
         && let Some(acc) = steps.get_mut(step)
     {
-        acc.add_completed_in_window(row);
+        acc.add_completed_in_window(row, counted);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use loadtest_run::Phase;
+
+    use super::*;
+
+    /// An `ok` measure-phase row of step 0, with the server's and the client's prompt counts.
+    fn row(prompt_tokens: Option<u64>, counted: Option<u64>) -> RequestRow {
+        RequestRow {
+            id: 0,
+            step: Some(0),
+            phase: Some(Phase::Measure),
+            load: Some(1.0),
+            start_unix_s: 0.0,
+            start_s: 0.0,
+            ttft_s: Some(0.01),
+            e2e_s: Some(0.02),
+            total_s: 0.02,
+            tpot_s: None,
+            chunks: 2,
+            gap_mean_s: None,
+            gap_p50_s: None,
+            gap_p99_s: None,
+            gap_max_s: None,
+            prompt_tokens,
+            completion_tokens: Some(2),
+            cached_tokens: None,
+            input_tokens_target: counted,
+            max_tokens: None,
+            finish_reason: Some("length".to_owned()),
+            status: Status::Ok,
+            http_status: Some(200),
+            error: None,
+            sched_delay_s: None,
+            reads: None,
+        }
+    }
+
+    #[test]
+    fn tokenizer_counts_stand_in_for_missing_usage_and_measure_the_template() {
+        let mut acc = StepAccumulator::default();
+        // The server counted 17 tokens more than the content (a chat template).
+        acc.add_started(&row(Some(117), Some(100)), None, true);
+        acc.add_completed_in_window(&row(Some(117), Some(100)), true);
+        // No usage: the client's count stands in for the input tokens.
+        acc.add_started(&row(None, Some(50)), None, true);
+        acc.add_completed_in_window(&row(None, Some(50)), true);
+        assert_eq!(acc.input_tokens_in_window, 167);
+        assert_eq!((acc.prompt_overhead_n, acc.prompt_overhead_sum), (1, 17));
+        // Without a tokenizer the targets are word estimates: never summed, never compared.
+        let mut words = StepAccumulator::default();
+        words.add_started(&row(Some(117), Some(100)), None, false);
+        words.add_completed_in_window(&row(None, Some(50)), false);
+        assert_eq!(words.input_tokens_in_window, 0);
+        assert_eq!(words.prompt_overhead_n, 0);
     }
 }

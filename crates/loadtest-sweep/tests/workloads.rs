@@ -52,6 +52,8 @@ async fn synthetic_prompts_are_exactly_the_drawn_token_counts() {
         assert_eq!(row["input_tokens_target"].as_u64(), Some(drawn), "{row}");
         assert_eq!(row["prompt_tokens"].as_u64(), Some(drawn), "{row}");
     }
+    // Both sides count a completions prompt alike: no template overhead.
+    assert_eq!(outcome.steps[0].prompt_overhead_tokens, Some(0.0));
     let config = common::json(&outcome.run_dir, files::CONFIG);
     let counting = &config["settings"]["token_counting"];
     assert_eq!(counting["method"], "tokenizer");

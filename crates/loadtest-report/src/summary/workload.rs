@@ -9,10 +9,26 @@ use crate::format::{latency_pair, percent};
 
 pub(super) fn write(md: &mut String, run: &RunData) {
     let settings = &run.facts.settings;
-    if settings.dataset.is_none() && settings.shared_prefix.is_none() {
+    let overheads: Vec<String> = run
+        .summary
+        .steps
+        .iter()
+        .filter_map(|s| {
+            s.prompt_overhead_tokens
+                .map(|t| format!("{t:.1} at {}", load_cell(s)))
+        })
+        .collect();
+    if settings.dataset.is_none() && settings.shared_prefix.is_none() && overheads.is_empty() {
         return;
     }
     let _ = writeln!(md, "\n## Workload\n");
+    if !overheads.is_empty() {
+        let _ = writeln!(
+            md,
+            "Prompt tokens the server counted beyond the client's tokenizer count, mean per request (the chat template's on chat): {}.\n",
+            overheads.join(", ")
+        );
+    }
     let unit = match &settings.token_counting {
         Some(c) if c.method == "tokenizer" => "tokens",
         _ => "words",
