@@ -158,12 +158,6 @@ impl Client {
         &self.inner.base
     }
 
-    /// The redactor built from this client's secrets: for any other text from the network a
-    /// caller wants to show.
-    pub fn redactor(&self) -> &Redactor {
-        &self.inner.redactor
-    }
-
     /// Sends `req` and measures its stream. Never fails: every failure is a [`Status`] in the
     /// record. Each gap between token events is also handed to `sink` as it is measured.
     ///

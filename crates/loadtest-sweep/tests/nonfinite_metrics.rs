@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use loadtest_prom::{HistogramMetric, ScalarMetric};
 use loadtest_run::files;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 /// Scrape `n` of the hostile endpoint: vLLM names; generation tokens and the queue-time
 /// histogram finite and growing, everything else NaN or ±Inf somewhere.
@@ -63,19 +63,8 @@ async fn hostile_metrics_server() -> String {
         while let Ok((mut socket, _)) = listener.accept().await {
             let count = Arc::clone(&count);
             tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 1024];
-                loop {
-                    let end = loop {
-                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            break i + 4;
-                        }
-                        match socket.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    };
-                    buf.drain(..end);
+                let mut pending = Vec::new();
+                while common::read_head(&mut socket, &mut pending).await.is_some() {
                     let body = hostile_body(count.fetch_add(1, Ordering::Relaxed));
                     let answer = format!(
                         "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\n\r\n{body}",

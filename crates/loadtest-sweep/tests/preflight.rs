@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use loadtest_sim::{SimConfig, Simulator};
 use loadtest_sweep::{CancelToken, RunOptions, SweepError, run_sweep};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 /// A server on 127.0.0.1 that accepts every connection and never sends a byte.
@@ -34,15 +34,9 @@ async fn json_server(answer: fn(&str) -> Vec<u8>) -> String {
     tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
             tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&head);
+                let Some(head) = common::read_head(&mut stream, &mut Vec::new()).await else {
+                    return;
+                };
                 let path = head.split(' ').nth(1).unwrap_or("/").to_owned();
                 let body = answer(&path);
                 let reply = format!(

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 /// A `/metrics` on 127.0.0.1 that answers each scrape after `delay`; it counts the scrapes
@@ -22,15 +22,8 @@ async fn slow_metrics(delay: Duration, now: Arc<AtomicUsize>, most: Arc<AtomicUs
             let (now, most) = (Arc::clone(&now), Arc::clone(&most));
             tokio::spawn(async move {
                 // Keep-alive: answer every request of the connection.
-                let mut buf = vec![0u8; 8192];
-                loop {
-                    let mut head = Vec::new();
-                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match stream.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => head.extend_from_slice(&buf[..n]),
-                        }
-                    }
+                let mut pending = Vec::new();
+                while common::read_head(&mut stream, &mut pending).await.is_some() {
                     let in_flight = now.fetch_add(1, Ordering::SeqCst) + 1;
                     most.fetch_max(in_flight, Ordering::SeqCst);
                     tokio::time::sleep(delay).await;

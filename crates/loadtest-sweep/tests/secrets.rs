@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 const KEY: &str = "sk-echo-0123456789abcdef";
@@ -26,15 +26,9 @@ async fn echo_server(metrics_auth: Arc<Mutex<Vec<String>>>) -> u16 {
         while let Ok((mut stream, _)) = listener.accept().await {
             let metrics_auth = Arc::clone(&metrics_auth);
             tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 * 1024 {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&head).into_owned();
+                let Some(head) = common::read_head(&mut stream, &mut Vec::new()).await else {
+                    return;
+                };
                 let header = |name: &str| {
                     head.lines()
                         .find_map(|l| {

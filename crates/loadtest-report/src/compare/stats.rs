@@ -153,7 +153,22 @@ pub(crate) fn little_diff(
     resamples: usize,
     seed: u64,
 ) -> Option<Interval> {
-    let boot = little_boot(a.e2e, a.rate, b.e2e, b.rate, resamples, seed)?;
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    if a.e2e.values.is_empty() || b.e2e.values.is_empty() {
+        return None;
+    }
+    let (ka, kb) = (a.rate * mean(a.e2e.values), b.rate * mean(b.e2e.values));
+    if !(ka.is_finite() && kb.is_finite() && ka > 0.0 && kb > 0.0) {
+        return None;
+    }
+    let boot = bootstrap_diff_by(
+        a.e2e,
+        b.e2e,
+        |v| ka / mean(v),
+        |v| kb / mean(v),
+        resamples,
+        seed,
+    )?;
     let centre = b.rate - a.rate;
     let edge = Z95 * (a.edge_var + b.edge_var).sqrt();
     let widen = |half: f64| (half.max(0.0).powi(2) + edge * edge).sqrt();
@@ -161,25 +176,6 @@ pub(crate) fn little_diff(
         lo: centre - widen(centre - boot.lo),
         hi: centre + widen(boot.hi - centre),
     })
-}
-
-fn little_boot(
-    a: Blocked<'_>,
-    rate_a: f64,
-    b: Blocked<'_>,
-    rate_b: f64,
-    resamples: usize,
-    seed: u64,
-) -> Option<Interval> {
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    if a.values.is_empty() || b.values.is_empty() {
-        return None;
-    }
-    let (ka, kb) = (rate_a * mean(a.values), rate_b * mean(b.values));
-    if !(ka.is_finite() && kb.is_finite() && ka > 0.0 && kb > 0.0) {
-        return None;
-    }
-    bootstrap_diff_by(a, b, |v| ka / mean(v), |v| kb / mean(v), resamples, seed)
 }
 
 /// [`bootstrap_diff`] with any statistic per side.

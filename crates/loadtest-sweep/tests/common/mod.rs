@@ -66,3 +66,28 @@ pub fn rows(run_dir: &Path) -> Vec<serde_json::Value> {
 pub fn json(run_dir: &Path, name: &str) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(run_dir.join(name)).unwrap()).unwrap()
 }
+
+/// Reads one request head, through its blank line, from a test server's connection; `None`
+/// when the connection ends first (or sends 64 KiB without one). `pending` holds what was
+/// read past the head, for the next request of a keep-alive connection.
+pub async fn read_head(
+    stream: &mut tokio::net::TcpStream,
+    pending: &mut Vec<u8>,
+) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(i) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&pending[..i + 4]).into_owned();
+            pending.drain(..i + 4);
+            return Some(head);
+        }
+        if pending.len() > 64 * 1024 {
+            return None;
+        }
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => pending.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
