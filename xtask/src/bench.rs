@@ -17,16 +17,18 @@
 
 mod client;
 mod dataset;
-mod http;
+pub(crate) mod http;
+mod idle;
 mod level;
 mod machine;
 mod micro;
 mod proc;
 mod report;
-mod sim;
+pub(crate) mod sim;
 mod wrk;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
@@ -45,7 +47,7 @@ const PROBE_ITL_MS: (f64, f64) = (100.0, 8.0);
 const PROBE_STEPS: usize = 4;
 
 /// Usage line for xtask's help.
-pub const USAGE: &str = "  bench  [--quick] [--no-micro] [--no-wrk] [--dataset-only] client CPU, RSS and timing error against the simulator, 1 GiB dataset start-up (target/bench/)";
+pub const USAGE: &str = "  bench  [--quick] [--no-micro] [--no-wrk] [--dataset-only] [--idle-only] [--levels 1,10000] client CPU, RSS and timing error against the simulator, idle CPU, 1 GiB dataset start-up (target/bench/)";
 
 #[derive(Debug, Default)]
 struct Options {
@@ -54,6 +56,10 @@ struct Options {
     wrk: bool,
     /// `--dataset-only`: only the 1 GiB dataset measurement.
     dataset_only: bool,
+    /// `--idle-only`: only the idle-cost measurement.
+    idle_only: bool,
+    /// `--levels LIST`: only these load levels (no probe, micro-benchmarks, dataset or idle).
+    levels: Option<Vec<u32>>,
 }
 
 fn options(args: &[String]) -> Result<Options> {
@@ -62,13 +68,28 @@ fn options(args: &[String]) -> Result<Options> {
         micro: true,
         wrk: true,
         dataset_only: false,
+        idle_only: false,
+        levels: None,
     };
-    for arg in args {
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => o.quick = true,
             "--no-micro" => o.micro = false,
             "--no-wrk" => o.wrk = false,
             "--dataset-only" => o.dataset_only = true,
+            "--idle-only" => o.idle_only = true,
+            "--levels" => {
+                let list = args.next().context("--levels needs a list, e.g. 1,10000")?;
+                let levels = list
+                    .split(',')
+                    .map(|c| c.trim().parse::<u32>().ok().filter(|&c| c > 0))
+                    .collect::<Option<Vec<u32>>>()
+                    .with_context(|| {
+                        format!("--levels {list:?}: positive integers, comma-separated")
+                    })?;
+                o.levels = Some(levels);
+            }
             other => bail!("unknown bench option {other:?}\n{USAGE}"),
         }
     }
@@ -102,10 +123,17 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         None => None,
     };
 
-    let levels_list = match (opts.dataset_only, opts.quick) {
-        (true, _) => &[][..],
-        (false, true) => QUICK_LEVELS,
-        (false, false) => LEVELS,
+    // `--levels` and the `-only` modes are focused runs: nothing else is measured.
+    let focused = opts.dataset_only || opts.idle_only || opts.levels.is_some();
+    let levels_list = match (
+        &opts.levels,
+        opts.dataset_only || opts.idle_only,
+        opts.quick,
+    ) {
+        (Some(list), _, _) => &list[..],
+        (None, true, _) => &[][..],
+        (None, false, true) => QUICK_LEVELS,
+        (None, false, false) => LEVELS,
     };
     let mut levels = Vec::new();
     for &c in levels_list {
@@ -115,7 +143,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         levels.push(result);
     }
 
-    let probe = if opts.quick || opts.dataset_only {
+    let probe = if opts.quick || focused {
         Vec::new()
     } else {
         probe(&bin, &dir)?
@@ -127,14 +155,27 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         .filter_map(|l| l.client.events_per_s)
         .reduce(f64::max);
 
-    let micro = if opts.micro && !opts.quick && !opts.dataset_only {
+    let micro = if opts.micro && !opts.quick && !focused {
         micro::run(root)?
     } else {
         Value::Object(serde_json::Map::new())
     };
 
+    // The idle cost (issue 21): shorter windows in --quick.
+    let idle = if opts.idle_only || !focused {
+        let window = Duration::from_secs(if opts.quick { 10 } else { 20 });
+        let idle = idle::run(&bin, &dir, window)?;
+        println!(
+            "bench: idle (1 stream, no token events): {}",
+            idle::goal_row(Some(&idle))
+        );
+        Some(idle)
+    } else {
+        None
+    };
+
     // The 1 GiB dataset start-up (issue 17): slow to make, so not in --quick.
-    let dataset = if opts.quick {
+    let dataset = if opts.quick || (focused && !opts.dataset_only) {
         None
     } else {
         Some(dataset::run(&bin, root, &dir)?)
@@ -142,7 +183,19 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
 
     let machine = machine::describe(&stamp, &load_before, &machine::loadavg(), opts.quick);
     let mut json = report::json(machine.clone(), &levels, max_events_per_s, micro.clone());
-    let mut md = report::markdown(&machine, &levels, &probe, max_events_per_s, &micro);
+    let extra_goals = [idle::goal_row(idle.as_ref())];
+    let mut md = report::markdown(
+        &machine,
+        &levels,
+        &probe,
+        max_events_per_s,
+        &micro,
+        &extra_goals,
+    );
+    if let Some(i) = &idle {
+        json["idle"] = idle::json(i);
+        md.push_str(&idle::markdown(i));
+    }
     if let Some(d) = &dataset {
         json["dataset"] = dataset::json(d);
         md.push_str(&dataset::markdown(d));
@@ -153,7 +206,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         "bench: wrote {}/bench.{{json,md}} and target/bench/latest/",
         dir.display()
     );
-    check_invariants(&levels)
+    check_invariants(&levels, idle.as_ref().and_then(idle::broken))
 }
 
 /// Bisects the ITL at [`PROBE_STREAMS`] streams for the highest event rate followed with an
@@ -221,8 +274,8 @@ fn write(path: &PathBuf, text: &str) -> Result<()> {
 
 /// What must hold whatever the timings: every level streamed token events, and no request
 /// failed against the fixed simulator.
-fn check_invariants(levels: &[LevelResult]) -> Result<()> {
-    let mut broken = Vec::new();
+fn check_invariants(levels: &[LevelResult], idle: Option<String>) -> Result<()> {
+    let mut broken: Vec<String> = idle.into_iter().collect();
     for l in levels {
         if l.client.events == 0 {
             broken.push(format!("{} streams: no token events", l.plan.concurrency));

@@ -13,12 +13,14 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 /// Every fuzz target, in the order they run.
-const TARGETS: [&str; 5] = [
+const TARGETS: [&str; 7] = [
     "sse_parse",
     "chunk_decode",
     "prom_parse",
     "dist_spec",
     "prompt_row",
+    "dataset_file",
+    "trace_file",
 ];
 
 struct Options {
@@ -203,6 +205,25 @@ fn seed(target: &str, corpus: &Path, root: &Path, fixtures: &Path) -> Result<usi
             .enumerate()
             {
                 seeds.push((format!("row_{i}"), row.as_bytes().to_vec()));
+            }
+        }
+        "dataset_file" => {
+            // Small files of both formats, and a prompt row or two as JSONL.
+            let rows = [
+                r#"[{"conversations": [{"from": "human", "value": "hi there"}, {"from": "gpt", "value": "hello, how can I help?"}]}]"#,
+                r#"[{"id": "x", "conversations": [{"from": "system", "value": "s"}, {"from": "human", "value": "q"}]}, {"conversations": []}]"#,
+                "{\"prompt\": \"p q r\", \"output_tokens\": 12}\n{\"messages\": [{\"role\": \"user\", \"content\": \"m\"}]}\n",
+                "\u{feff}{\"prompt\": \"bom first\"}\n\n{\"text\": 3}\n",
+            ];
+            for (i, row) in rows.iter().enumerate() {
+                seeds.push((format!("dataset_{i}"), row.as_bytes().to_vec()));
+            }
+        }
+        "trace_file" => {
+            for path in files(&[&fixtures.join("traces")], "", "") {
+                if path.extension().is_some_and(|e| e == "jsonl" || e == "csv") {
+                    seeds.push((seed_name(&path), read(&path)?));
+                }
             }
         }
         other => bail!("no seeds known for {other}"),

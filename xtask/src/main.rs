@@ -5,6 +5,8 @@
 //!   suite (examples included) and rustdoc with warnings denied.
 //! - `bench [--quick]`: client CPU, RSS and timing error against the simulator ([`mod@bench`]).
 //! - `fuzz [--seconds N]`: every cargo-fuzz target in sequence ([`fuzz`]).
+//! - `e2e-slurm [--keep]`: the Slurm launch file under a throwaway one-node Slurm
+//!   ([`e2e_slurm`]).
 //! - `tidy`: nothing in the repository points outside it, the crate graph is the one
 //!   docs/architecture.md documents (no cycle), no Rust source file is over 500 lines unless
 //!   listed as split pending ([`tidy`]); also unit tests, so `cargo test --workspace
@@ -16,6 +18,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, Result, bail};
 
 mod bench;
+mod e2e_slurm;
 mod fuzz;
 mod tidy;
 
@@ -27,6 +30,9 @@ tasks:
          vs the simulator; start-up and RSS on a 1 GiB ShareGPT dataset (not with --quick)
   fuzz   [--seconds N] [--max-len BYTES] [--nice] [TARGET…]: seed corpora from the fixtures,
          run every cargo-fuzz target N s (nightly + cargo-fuzz), print executions per target
+  e2e-slurm [--keep] [--bin PATH]: deploy/slurm/vllm-loadtest.sbatch under a throwaway one-node Slurm on
+         localhost (installs slurm-wlm + munge when missing; root) against the simulator:
+         4 shards, merge, merged count = the simulator's
   tidy   nothing points outside the repository (paths, include_str!, CARGO_MANIFEST_DIR);
          crate graph as in docs/architecture.md, no cycle; .rs files in src/ <= 500 lines";
 
@@ -46,6 +52,7 @@ fn run(args: Vec<String>) -> Result<()> {
         Some("ci") => ci(&root),
         Some("bench") => bench::run(&root, &args[1..]),
         Some("fuzz") => fuzz::fuzz(&root, &args[1..]),
+        Some("e2e-slurm") => e2e_slurm::run(&root, &args[1..]),
         Some("tidy") => tidy::tidy(&root),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");

@@ -44,6 +44,8 @@ enum Command {
     Report(commands::report::Args),
     /// Compare two run folders per common load level (markdown: change, better / worse).
     Compare(commands::compare::Args),
+    /// Merge the run folders of a sharded run (--shard i/n) into one run folder, exactly.
+    Merge(commands::merge::Args),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
         Some(Command::Sim(args)) => commands::sim::run(args),
         Some(Command::Report(args)) => commands::report::run(args),
         Some(Command::Compare(args)) => commands::compare::run(args),
+        Some(Command::Merge(args)) => commands::merge::run(args),
     };
     match result {
         Ok(code) => code,

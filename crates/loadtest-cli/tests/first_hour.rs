@@ -397,7 +397,10 @@ fn vllm_bench_serve_flags_work_or_name_ours() {
     assert_eq!(config["settings"]["input_size"], "16");
 
     for (args, needle) in [
-        (vec!["--num-prompts", "100"], "--step-duration-s"),
+        (
+            vec!["--num-prompts", "100", "--step-duration-s", "5"],
+            "--num-prompts and --step-duration-s",
+        ),
         (
             vec!["--dataset-name", "sharegpt"],
             "--dataset sharegpt:PATH",

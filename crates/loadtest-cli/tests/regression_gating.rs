@@ -233,7 +233,7 @@ fn a_a_is_no_change_and_a_b_finds_the_ttft_slowdown() {
         ab_run(&sim.1, &a2, &[]);
     }
     {
-        let slow = Sim::start("120", "20");
+        let slow = Sim::start("130", "20");
         ab_run(&slow.1, &b, &[]);
     }
 
@@ -253,13 +253,15 @@ fn a_a_is_no_change_and_a_b_finds_the_ttft_slowdown() {
         "{md}"
     );
 
-    // A/B, TTFT +20 %: TTFT worse; TPOT and ITL never.
+    // A/B, TTFT +30 %: TTFT worse; TPOT and ITL never. (At +20 % the req/s call, about
+    // −11 % with an interval a few % wide from ~50 requests, failed now and then on a busy
+    // 2-core machine: the interval touched the 5 % bar.)
     let o = compare(&a, &b, &["--fail-on-regression"]);
     let md = String::from_utf8_lossy(&o.stdout).into_owned();
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{md}\n{err}");
     assert_eq!(verdict(&md, "TTFT p50"), "**worse**", "{md}");
-    // What TTFT feeds in a closed loop: e2e (+20 ms of ~160 ms), and so req/s and output
+    // What TTFT feeds in a closed loop: e2e (+30 ms of ~160 ms), and so req/s and output
     // tok/s (4 in flight ÷ a longer e2e, through Little's law).
     for metric in ["e2e p50", "req/s", "output tok/s"] {
         assert_eq!(verdict(&md, metric), "**worse**", "{metric}:\n{md}");

@@ -21,7 +21,9 @@ fn sweep(extra: &[&str], env: &[(&str, &str)]) -> (i32, String, Option<serde_jso
         run_dir.to_str().unwrap(),
     ])
     .args([
-        "--no-gpu",
+        // A missing nvidia-smi: GPU polling is attempted (or not) but never delivers.
+        "--nvidia-smi",
+        "/nonexistent/nvidia-smi",
         "--steps",
         "4",
         "--step-duration-s",
@@ -96,5 +98,41 @@ fn shard_mistakes_are_refused_before_anything_runs() {
         assert_eq!(code, 2, "{flags:?}: {stderr}");
         assert!(stderr.contains(want), "{flags:?}: {stderr}");
         assert!(config.is_none(), "{flags:?} wrote a run folder");
+    }
+}
+
+#[test]
+fn only_shard_zero_reads_the_server_and_the_gpus_unless_told() {
+    // (flags, scrapes /metrics, polls nvidia-smi)
+    for (flags, metrics, gpu) in [
+        (&["--shard", "0/2"][..], true, true),
+        (&["--shard", "1/2"][..], false, false),
+        (&["--shard", "1/2", "--scrape-metrics"][..], true, false),
+        (&["--shard", "1/2", "--gpu"][..], false, true),
+        (&["--shard", "0/2", "--no-metrics"][..], false, true),
+        (&[][..], true, true),
+    ] {
+        let (code, stderr, config) = sweep(flags, &[]);
+        assert_eq!(code, 0, "{flags:?}: {stderr}");
+        let config = config.unwrap();
+        assert_eq!(
+            config["target"]["metrics_url"].is_string(),
+            metrics,
+            "{flags:?}: {}",
+            config["target"]
+        );
+        assert_eq!(config["settings"]["gpu"]["enabled"], gpu, "{flags:?}");
+        if metrics {
+            assert!(
+                config["telemetry"]["metrics_scrapes_ok"].as_u64().unwrap() > 0,
+                "{flags:?}: {}",
+                config["telemetry"]
+            );
+        }
+    }
+    for conflicting in [["--scrape-metrics", "--no-metrics"], ["--gpu", "--no-gpu"]] {
+        let (code, stderr, _) = sweep(&conflicting, &[]);
+        assert_eq!(code, 2, "{conflicting:?}: {stderr}");
+        assert!(stderr.contains("cannot be used with"), "{stderr}");
     }
 }

@@ -31,6 +31,12 @@ pub const MAX_GET_BODY_BYTES: usize = 64 * 1024 * 1024;
 /// awaited so the connection can go back to the pool.
 const DRAIN_AFTER_DONE: Duration = Duration::from_millis(250);
 
+/// The most a connection's read buffer grows to (hyper's default is ~400 KiB: one burst of
+/// a stream that fell behind would keep that much per connection for its life). It starts at
+/// 8 KiB and doubles only when a read fills it; a response head must fit in it (16 KiB: more
+/// than common servers and proxies send, 8 KiB being nginx's default limit).
+const MAX_READ_BUF_BYTES: usize = 16 * 1024;
+
 type Http = HyperClient<HttpsConnector<HttpConnector>, PartsBody>;
 
 /// A streaming client for one OpenAI-compatible server.
@@ -136,6 +142,7 @@ impl Client {
             .enable_http1()
             .wrap_connector(tcp);
         let http = HyperClient::builder(TokioExecutor::new())
+            .http1_max_buf_size(MAX_READ_BUF_BYTES)
             .pool_max_idle_per_host(config.pool_size.max(1))
             .pool_idle_timeout(Duration::from_secs(90))
             .build(connector);

@@ -54,6 +54,12 @@ pub const MAX_STREAM_LINE_BYTES: usize = 4 * 1024 * 1024;
 pub trait GapSink {
     /// One gap.
     fn record_gap(&mut self, gap: Duration);
+
+    /// The raw `data` of each token event, for a sink that keeps the answer's text (a
+    /// multi-turn conversation sends it back as the assistant's message). Nothing by
+    /// default: a sink that does not override it costs nothing, and the decoder itself never
+    /// builds the text.
+    fn token_data(&mut self, _data: &str) {}
 }
 
 impl<F: FnMut(Duration)> GapSink for F {
@@ -280,6 +286,7 @@ impl StreamMeasurer {
                         self.first_token = Some(at);
                     }
                     self.last_token = Some(at);
+                    sink.token_data(event.data());
                 }
                 if self.finish_reason.is_none()
                     && let Some(reason) = chunk.finish_reason

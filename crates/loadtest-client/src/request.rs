@@ -115,6 +115,41 @@ impl Prompt {
         }
     }
 
+    /// The contents of a chat-messages prompt, in order (`None` for a plain-text prompt).
+    pub fn message_contents(&self) -> Option<Vec<String>> {
+        match self.kind {
+            PromptKind::Text => None,
+            PromptKind::Messages => {
+                let list: Vec<serde_json::Value> = serde_json::from_slice(&self.json).ok()?;
+                list.iter()
+                    .map(|m| m["content"].as_str().map(str::to_owned))
+                    .collect()
+            }
+        }
+    }
+
+    /// The prompt as chat messages: a text prompt is one `user` message (what the chat
+    /// endpoint is sent); a messages prompt its messages (a message without a string `role`
+    /// or `content` is left out). What a multi-turn conversation starts from.
+    pub fn chat_messages(&self) -> Vec<ChatMessage> {
+        match self.kind {
+            PromptKind::Text => vec![ChatMessage {
+                role: "user".to_owned(),
+                content: self.as_text().unwrap_or_default(),
+            }],
+            PromptKind::Messages => serde_json::from_slice::<Vec<serde_json::Value>>(&self.json)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|m| {
+                    Some(ChatMessage {
+                        role: m["role"].as_str()?.to_owned(),
+                        content: m["content"].as_str()?.to_owned(),
+                    })
+                })
+                .collect(),
+        }
+    }
+
     /// Size of the serialised prompt in bytes.
     pub fn json_len(&self) -> usize {
         self.json.len()

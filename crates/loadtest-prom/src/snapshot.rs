@@ -1,6 +1,7 @@
 //! One scrape reduced to the canonical metrics: small, owned, kept by the sweep per window.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::OnceLock;
 
 use crate::alias::{
     Aggregation, FINISHED_REASON_LABEL, HistogramMetric, LE_LABEL, PROCESS_START_TIME,
@@ -80,12 +81,15 @@ impl CanonicalSnapshot {
     /// Reduces a parsed exposition to the canonical metrics.
     #[must_use]
     pub fn from_exposition(exposition: &Exposition<'_>) -> Self {
+        // Only the samples a canonical metric can read are indexed (a scrape holds hundreds
+        // of series, a few dozen of them canonical): the lookups below ask for nothing else.
+        let wanted = wanted_names();
         let mut by_name: HashMap<&str, Vec<&Sample<'_>>> = HashMap::new();
         for sample in exposition.samples() {
-            by_name
-                .entry(sample.name.as_ref())
-                .or_default()
-                .push(sample);
+            let name: &str = sample.name.as_ref();
+            if wanted.contains(name) {
+                by_name.entry(name).or_default().push(sample);
+            }
         }
         let server = detect_server(exposition.families.iter().map(|f| f.name.as_ref()));
         let mut snap = Self {
@@ -220,6 +224,28 @@ impl CanonicalSnapshot {
 /// Reads histogram `family` from `family_bucket{le}`, `family_count`, `family_sum`, summing
 /// series with the same `le`. Present when the count (or a `+Inf` bucket) and the sum are.
 /// A summary (no buckets) gives a histogram with no buckets: count, sum and mean only.
+/// Every sample name [`CanonicalSnapshot::from_exposition`] looks up: the scalars' wire
+/// names, each histogram wire family's `_bucket`, `_count` and `_sum`, and the process start
+/// time.
+fn wanted_names() -> &'static HashSet<String> {
+    static WANTED: OnceLock<HashSet<String>> = OnceLock::new();
+    WANTED.get_or_init(|| {
+        let mut names: HashSet<String> = ScalarMetric::ALL
+            .into_iter()
+            .flat_map(|m| m.alias().wire.iter().map(|w| w.name.to_owned()))
+            .collect();
+        for metric in HistogramMetric::ALL {
+            for w in metric.alias().wire {
+                for suffix in ["_bucket", "_count", "_sum"] {
+                    names.insert(format!("{}{suffix}", w.name));
+                }
+            }
+        }
+        names.insert(PROCESS_START_TIME.to_owned());
+        names
+    })
+}
+
 fn histogram_of(
     by_name: &HashMap<&str, Vec<&Sample<'_>>>,
     family: &str,

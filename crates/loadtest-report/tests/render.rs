@@ -159,7 +159,18 @@ fn xml_checker_rejects_broken_documents() {
 
 #[test]
 fn every_chart_parses_and_holds_its_series() {
-    let run = RunData::load(&data("run_a")).unwrap();
+    let mut run = RunData::load(&data("run_a")).unwrap();
+    // Without shared prefixes there is no prefix-cache chart; with them, every chart.
+    let kinds: Vec<ChartKind> = render_charts(&run)
+        .unwrap()
+        .iter()
+        .map(|c| c.kind)
+        .collect();
+    assert_eq!(kinds, ChartKind::ALL[..4]);
+    run.facts.settings.shared_prefix = Some(loadtest_run::SharedPrefixFacts {
+        tokens: 512,
+        groups: 4,
+    });
     let charts = render_charts(&run).unwrap();
     let kinds: Vec<ChartKind> = charts.iter().map(|c| c.kind).collect();
     assert_eq!(kinds, ChartKind::ALL);
@@ -186,6 +197,15 @@ fn every_chart_parses_and_holds_its_series() {
             ),
             ChartKind::Server => (&["running (mean)", "waiting (mean)", "KV cache %"], 2, 1),
             ChartKind::Gpu => (&["GPU util %", "power W"], 1, 1),
+            ChartKind::PrefixCache => (
+                &[
+                    "client TTFT p50",
+                    "client TTFT p99",
+                    "server prefix-cache hits %",
+                ],
+                2,
+                1,
+            ),
         }
     };
     for chart in &charts {

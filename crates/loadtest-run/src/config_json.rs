@@ -38,6 +38,14 @@ pub struct RunFacts {
     /// the config.json written at the start).
     #[serde(default)]
     pub telemetry: Option<TelemetryFacts>,
+    /// A run merged from shards (`vllm-loadtest merge`): the shard folders, in shard order.
+    /// Absent for a run made by one process.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<crate::MergedShard>,
+    /// A merged run: what the merge chose or could not do (whose telemetry it took, shards
+    /// missing), one sentence each. Absent when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merge_notes: Vec<String>,
 }
 
 /// What the run's `/metrics` scrapes and nvidia-smi polling delivered: the facts a reader
@@ -87,6 +95,14 @@ pub struct Settings {
     /// `--step-duration-s`.
     #[serde(with = "secs")]
     pub step_duration_s: Duration,
+    /// `--num-prompts`: each step sends exactly this many measured requests and ends when
+    /// they have all finished (`step_duration_s` is then unused); absent: time windows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_prompts: Option<u64>,
+    /// `--warmup-requests`: that many warmup requests, all finished, before step 0; absent:
+    /// none (or a `warmup_s` warmup).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_requests: Option<u64>,
     /// `--warmup-s`.
     #[serde(with = "secs")]
     pub warmup_s: Duration,
@@ -176,6 +192,15 @@ pub struct Settings {
     /// `--shared-prefix-tokens` / `--prefix-groups` (absent when not given).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared_prefix: Option<crate::SharedPrefixFacts>,
+    /// `--arrival trace:PATH`: the trace replayed (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<crate::TraceFacts>,
+    /// `--turns`: turns per conversation (absent in single-turn runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turns: Option<u32>,
+    /// `--think-time-s`: the think time's spec, in seconds (absent in single-turn runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub think_time_s: Option<String>,
 }
 
 /// How step values are read (§3).
@@ -237,6 +262,9 @@ pub enum Arrival {
         /// The gamma shape.
         burstiness: f64,
     },
+    /// A trace's own schedule (`--arrival trace:PATH`): each request at its row's timestamp;
+    /// the file and its facts are in [`Settings::trace`].
+    Trace,
 }
 
 impl Arrival {
@@ -300,6 +328,7 @@ impl fmt::Display for Arrival {
                 write!(f, "gamma:{burstiness:?}")
             }
             Arrival::Gamma { burstiness } => write!(f, "gamma:{burstiness}"),
+            Arrival::Trace => f.write_str("trace"),
         }
     }
 }

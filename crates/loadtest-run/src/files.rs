@@ -12,6 +12,9 @@ pub const GPU_METRICS: &str = "gpu_metrics.csv";
 pub const STEP_SUMMARY: &str = "step_summary.json";
 /// Per-step server deltas: [`StepDeltasFile`](crate::StepDeltasFile).
 pub const STEP_DELTAS: &str = "vllm_step_deltas.json";
+/// Per-step mergeable distributions (HDR histogram buckets):
+/// [`StepHistogramsFile`](crate::StepHistogramsFile).
+pub const STEP_HISTOGRAMS: &str = "step_histograms.json";
 /// The report for people.
 pub const SUMMARY_MD: &str = "summary.md";
 /// The folder of the charts (SVG), relative to the run folder.

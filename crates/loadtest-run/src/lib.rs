@@ -6,11 +6,12 @@
 //! | file | type |
 //! |---|---|
 //! | `config.json` | [`RunFacts`] ([`read_config`]) |
-//! | `requests.jsonl` | one [`RequestRow`] per line ([`read_requests`]) |
+//! | `requests.jsonl` | one [`RequestRow`] per line ([`request_rows`], one at a time; [`read_requests`]) |
 //! | `vllm_metrics.csv` | header [`files::vllm_metrics_header`]; rows from `loadtest_prom::CanonicalSnapshot::csv_values` |
 //! | `gpu_metrics.csv` | [`GpuMetricsRow`], header [`gpu_metrics_header`] |
 //! | `step_summary.json` | [`StepSummaryFile`] ([`read_step_summary`]) |
 //! | `vllm_step_deltas.json` | [`StepDeltasFile`] ([`read_step_deltas`]) |
+//! | `step_histograms.json` | [`StepHistogramsFile`] ([`read_step_histograms`]) |
 //! | `result.json` | an array of [`ResultRow`] ([`result_rows`]) |
 //! | `trials.json` (`--repeat`) | [`TrialsFile`] ([`aggregate_trials`]) |
 //!
@@ -38,6 +39,7 @@ mod config_json;
 pub mod files;
 mod gpu;
 mod knee;
+mod merge_facts;
 mod read;
 mod request_row;
 mod result_json;
@@ -46,9 +48,11 @@ mod shard;
 mod slo;
 mod stats;
 mod step_deltas;
+mod step_histograms;
 mod step_summary;
 mod thresholds;
 mod trials;
+mod turns;
 mod verdicts;
 mod workload_facts;
 
@@ -64,7 +68,11 @@ pub use gpu::{
     tokens_per_joule, total_energy_j,
 };
 pub use knee::{Knee, KneeRule, knee_between};
-pub use read::{ReadError, read_config, read_requests, read_step_deltas, read_step_summary};
+pub use merge_facts::MergedShard;
+pub use read::{
+    ReadError, RequestRows, read_config, read_requests, read_step_deltas, read_step_histograms,
+    read_step_summary, request_rows,
+};
 pub use request_row::{Phase, REQUEST_ROW_KEYS, RequestRow, Status};
 pub use result_json::{RESULT_JSON, RESULT_SCHEMA_VERSION, ResultRow, result_rows};
 pub use server_block::ServerBlock;
@@ -75,8 +83,10 @@ pub use slo::{
 };
 pub use stats::{LatencyStats, percentile_linear};
 pub use step_deltas::{StepDeltasEntry, StepDeltasFile};
+pub use step_histograms::{StepHistograms, StepHistogramsFile, StoredHistogram};
 pub use step_summary::{
-    ErrorKindSummary, InflightStats, Saturation, StatusCounts, StepSummary, StepSummaryFile,
+    ErrorKindSummary, InflightStats, Saturation, StatusCounts, StepEnd, StepSummary,
+    StepSummaryFile,
 };
 pub use thresholds::{
     Threshold, ThresholdError, ThresholdMetric, ThresholdOp, ThresholdStat, ThresholdVerdict,
@@ -85,5 +95,6 @@ pub use thresholds::{
 pub use trials::{
     Spread, TRIALS_JSON, TrialEntry, TrialStep, TrialsFile, aggregate_trials, headline_numbers,
 };
-pub use verdicts::{find_knee, find_saturation, step_latency_p50};
-pub use workload_facts::{DatasetFacts, SharedPrefixFacts, TokenCounting};
+pub use turns::TurnStats;
+pub use verdicts::{find_knee, find_saturation, step_latency_p50, sweep_verdicts};
+pub use workload_facts::{DatasetFacts, SharedPrefixFacts, TokenCounting, TraceFacts};

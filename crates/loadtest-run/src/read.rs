@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
-use crate::{RequestRow, RunFacts, StepDeltasFile, StepSummaryFile, files};
+use crate::{RequestRow, RunFacts, StepDeltasFile, StepHistogramsFile, StepSummaryFile, files};
 
 /// Why a run folder's file could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -70,32 +70,108 @@ pub fn read_step_deltas(dir: &Path) -> Result<StepDeltasFile, ReadError> {
     )
 }
 
-/// Every row of `requests.jsonl` in the run folder `dir`, in file order. A torn last line
-/// (the run was killed mid-write) is an error naming its line.
+/// `step_histograms.json` of the run folder `dir` (what `vllm-loadtest merge` needs besides
+/// the rows to merge shards exactly).
+pub fn read_step_histograms(dir: &Path) -> Result<StepHistogramsFile, ReadError> {
+    read_json(
+        &dir.join(files::STEP_HISTOGRAMS),
+        "step histograms file",
+        "it is written when a run ends (by versions from 2026-11-30 on); this run was killed before finishing, or is older",
+    )
+}
+
+/// Every row of `requests.jsonl` in the run folder `dir`, in file order, in memory (a long
+/// run's file is large: [`request_rows`] reads it one row at a time). A torn last line (the
+/// run was killed mid-write) is an error naming its line.
 pub fn read_requests(dir: &Path) -> Result<Vec<RequestRow>, ReadError> {
+    request_rows(dir)?.collect()
+}
+
+/// The rows of `requests.jsonl` in the run folder `dir`, in file order, read one line at a
+/// time: memory holds one line, whatever the file's length. Blank lines are skipped; a line
+/// that is not a row (a torn last line: the run was killed mid-write) is an error naming the
+/// file and its 1-based line, after which the iterator ends.
+///
+/// ```no_run
+/// let mut ok = 0;
+/// for row in loadtest_run::request_rows(std::path::Path::new("runs/my-run"))? {
+///     ok += u64::from(row?.status == loadtest_run::Status::Ok);
+/// }
+/// # Ok::<(), loadtest_run::ReadError>(())
+/// ```
+pub fn request_rows(dir: &Path) -> Result<RequestRows, ReadError> {
     let path = dir.join(files::REQUESTS);
     let file = open(
         &path,
         "every run folder has it (empty when no request finished)",
     )?;
-    let mut rows = Vec::new();
-    for (index, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|source| ReadError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let row = serde_json::from_str(&line).map_err(|source| ReadError::Parse {
-            path: path.clone(),
-            line: Some(index + 1),
-            what: "request row",
-            source,
-        })?;
-        rows.push(row);
+    Ok(RequestRows {
+        reader: Some(std::io::BufReader::with_capacity(256 * 1024, file)),
+        path,
+        line: 0,
+        buf: String::new(),
+    })
+}
+
+/// The rows of one `requests.jsonl`, one line at a time ([`request_rows`]).
+#[derive(Debug)]
+pub struct RequestRows {
+    /// `None` once the file ended or failed.
+    reader: Option<std::io::BufReader<std::fs::File>>,
+    path: PathBuf,
+    /// Lines read so far (the 1-based number of the last one).
+    line: usize,
+    buf: String,
+}
+
+impl RequestRows {
+    /// The file read.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
-    Ok(rows)
+
+    /// The 1-based number of the last line read (0 before the first).
+    pub fn line(&self) -> usize {
+        self.line
+    }
+}
+
+impl Iterator for RequestRows {
+    type Item = Result<RequestRow, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let reader = self.reader.as_mut()?;
+            self.buf.clear();
+            match reader.read_line(&mut self.buf) {
+                Ok(0) => {
+                    self.reader = None;
+                    return None;
+                }
+                Ok(_) => self.line += 1,
+                Err(source) => {
+                    self.reader = None;
+                    return Some(Err(ReadError::Io {
+                        path: self.path.clone(),
+                        source,
+                    }));
+                }
+            }
+            if self.buf.trim().is_empty() {
+                continue;
+            }
+            let row = serde_json::from_str(&self.buf).map_err(|source| ReadError::Parse {
+                path: self.path.clone(),
+                line: Some(self.line),
+                what: "request row",
+                source,
+            });
+            if row.is_err() {
+                self.reader = None;
+            }
+            return Some(row);
+        }
+    }
 }
 
 fn open(path: &Path, hint: &'static str) -> Result<std::fs::File, ReadError> {
@@ -126,4 +202,51 @@ fn read_json<T: DeserializeOwned>(
         what,
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    const ROW: &str = r#"{"id":ID,"step":0,"phase":"measure","load":4.0,"start_unix_s":1700000000.0,"start_s":2.5,"ttft_s":0.05,"e2e_s":0.9,"total_s":0.91,"tpot_s":0.007,"chunks":128,"gap_mean_s":0.007,"gap_p50_s":0.007,"gap_p99_s":0.01,"gap_max_s":0.02,"prompt_tokens":256,"completion_tokens":128,"cached_tokens":null,"input_tokens_target":256,"max_tokens":128,"finish_reason":"length","status":"ok","http_status":200,"error":null,"sched_delay_s":null,"reads":128}"#;
+
+    fn folder(text: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(files::REQUESTS), text).unwrap();
+        dir
+    }
+
+    #[test]
+    fn rows_stream_in_file_order_and_a_torn_line_is_named() {
+        let row = |id: u64| ROW.replace("ID", &id.to_string());
+        let dir = folder(&format!("{}\n\n{}\r\n{}", row(3), row(1), row(2)));
+        let ids: Vec<u64> = request_rows(dir.path())
+            .unwrap()
+            .map(|r| r.unwrap().id)
+            .collect();
+        assert_eq!(ids, [3, 1, 2]);
+        assert_eq!(read_requests(dir.path()).unwrap().len(), 3);
+
+        let torn = &row(2)[..40];
+        let dir = folder(&format!("{}\n{}\n{torn}", row(0), row(1)));
+        let mut rows = request_rows(dir.path()).unwrap();
+        assert_eq!(rows.next().unwrap().unwrap().id, 0);
+        assert_eq!(rows.next().unwrap().unwrap().id, 1);
+        let err = rows.next().unwrap().unwrap_err();
+        assert!(
+            matches!(err, ReadError::Parse { line: Some(3), .. }),
+            "{err}"
+        );
+        let text = err.to_string();
+        assert!(text.contains("requests.jsonl, line 3"), "{text}");
+        assert!(rows.next().is_none(), "the iterator ends at an error");
+        assert_eq!(rows.line(), 3);
+        assert!(read_requests(dir.path()).is_err());
+
+        let empty = tempfile::tempdir().unwrap();
+        let err = request_rows(empty.path()).unwrap_err();
+        assert!(matches!(err, ReadError::Missing { .. }), "{err}");
+    }
 }

@@ -151,6 +151,17 @@ pub struct RequestRow {
     /// when no body was read (or in files written before it was recorded).
     #[serde(default)]
     pub reads: Option<u64>,
+    /// The shard whose process sent the request: written by `vllm-loadtest merge` on every
+    /// row of a merged run; absent (not `null`) elsewhere, so an unsharded file is unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<u32>,
+    /// `--turns`: the conversation the request belongs to (its index in the run; shard `i` of
+    /// `n` runs conversations `k·n + i`). Absent (not `null`) in single-turn runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<u64>,
+    /// `--turns`: the request's turn in its conversation, 0-based. Absent in single-turn runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn: Option<u32>,
 }
 
 impl RequestRow {
@@ -245,6 +256,9 @@ mod tests {
             error: None,
             sched_delay_s: None,
             reads,
+            shard: None,
+            conversation: None,
+            turn: None,
         }
     }
 
@@ -272,6 +286,21 @@ mod tests {
         let mut failed = row(16, Some(1), 2.0, 2.0);
         failed.status = Status::StreamError;
         assert_eq!(failed.delivered_in_burst(), None);
+    }
+
+    #[test]
+    fn the_shard_is_written_only_when_known() {
+        let mut r = row(4, Some(4), 0.1, 1.0);
+        let plain = serde_json::to_string(&r).unwrap();
+        assert!(!plain.contains("shard"), "{plain}");
+        r.shard = Some(3);
+        let merged = serde_json::to_string(&r).unwrap();
+        assert!(merged.ends_with(",\"shard\":3}"), "{merged}");
+        assert_eq!(serde_json::from_str::<RequestRow>(&merged).unwrap(), r);
+        assert_eq!(
+            serde_json::from_str::<RequestRow>(&plain).unwrap().shard,
+            None
+        );
     }
 
     #[test]

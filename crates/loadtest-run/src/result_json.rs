@@ -191,7 +191,7 @@ impl ResultRow {
             burstiness: match s.arrival {
                 _ if !rate => None,
                 crate::Arrival::Poisson => Some(1.0),
-                crate::Arrival::Constant => None,
+                crate::Arrival::Constant | crate::Arrival::Trace => None,
                 crate::Arrival::Gamma { burstiness } => Some(burstiness),
             },
             input_mode: s.input_mode.clone(),

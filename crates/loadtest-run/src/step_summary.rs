@@ -57,6 +57,33 @@ impl StatusCounts {
     }
 }
 
+/// What ends a step's measure window ([`StepSummary::ended_by`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepEnd {
+    /// The window's planned length (`--step-duration-s`).
+    #[default]
+    Window,
+    /// Its requests (`--num-prompts`) all having finished: the window runs from the step's
+    /// start to its last completion.
+    Count,
+}
+
+impl StepEnd {
+    /// `window`, for `skip_serializing_if`: time-window files stay as they were.
+    pub fn is_window(&self) -> bool {
+        *self == StepEnd::Window
+    }
+
+    /// The name in step_summary.json.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepEnd::Window => "window",
+            StepEnd::Count => "count",
+        }
+    }
+}
+
 /// How many requests were in flight during the window (sampled every 100 ms).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct InflightStats {
@@ -100,6 +127,11 @@ pub struct StepSummary {
     pub window_s: f64,
     /// True when the sweep was interrupted inside this step.
     pub partial: bool,
+    /// The rule that ends the step's window: its planned length (`window`, the default, left
+    /// out of the file) or its requests all having finished (`count`, `--num-prompts`). A
+    /// step cut short by an interrupt is also `partial`.
+    #[serde(default, skip_serializing_if = "StepEnd::is_window")]
+    pub ended_by: StepEnd,
     /// Measure-phase requests by status.
     pub counts: StatusCounts,
     /// `ok` requests that completed inside the window ÷ window.
@@ -198,6 +230,13 @@ pub struct StepSummary {
     /// alike). Absent without a tokenizer or without usage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_overhead_tokens: Option<f64>,
+    /// `--turns`: the step's requests per turn index (absent for single-turn runs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub turns: Vec<crate::TurnStats>,
+    /// `--turns`: conversations this step's failed turns ended before their last turn (the
+    /// remaining turns were not sent). Absent when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub conversations_aborted: u64,
 }
 
 /// For `skip_serializing_if`: additive counts are left out when 0, so older files and

@@ -2,6 +2,7 @@
 //! The rules themselves ([`knee_between`](crate::knee_between),
 //! [`Slo::evaluate_with`]) live beside their types; this module applies them to steps.
 
+use crate::config_json::Arrival;
 use crate::knee::{Knee, KneeRule, knee_between};
 use crate::slo::{Slo, SloMetric, SloResult};
 use crate::step_summary::{Saturation, StepSummary};
@@ -13,6 +14,23 @@ pub fn step_latency_p50(step: &StepSummary) -> Option<f64> {
         .or(step.e2e_s)
         .map(|s| s.p50)
         .filter(|v| v.is_finite() && *v > 0.0)
+}
+
+/// The sweep's knee ([`find_knee`]) and first saturated step ([`find_saturation`]), or
+/// neither when the steps are not a sweep: under `--arrival trace` each step's load is the
+/// trace's own rate in that slice, rising and falling with it, so "the next load gained
+/// little" compares unrelated slices and would claim a capacity the run never probed.
+pub fn sweep_verdicts(
+    steps: &[StepSummary],
+    arrival: &Arrival,
+    rule: &KneeRule,
+) -> (Option<Knee>, Option<Saturation>) {
+    match arrival {
+        Arrival::Trace => (None, None),
+        Arrival::Poisson | Arrival::Constant | Arrival::Gamma { .. } => {
+            (find_knee(steps, rule), find_saturation(steps))
+        }
+    }
 }
 
 /// The first step `i` such that step `i + 1` gains less than `rule.min_throughput_gain` in
@@ -84,4 +102,48 @@ pub fn find_saturation(steps: &[StepSummary]) -> Option<Saturation> {
             server_waiting_running: server,
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A closed-loop step at `load` with this throughput and TTFT p50 / e2e p50.
+    fn step(index: usize, load: f64, tok_per_s: f64, ttft_p50_s: f64) -> StepSummary {
+        let stats = |p50: f64| {
+            serde_json::json!({"count": 100, "mean": p50, "p50": p50, "p90": p50, "p95": p50,
+                               "p99": p50, "max": p50})
+        };
+        serde_json::from_value(serde_json::json!({
+            "step": index, "load": load, "load_mode": "rate", "window_start_s": 0.0,
+            "window_end_s": 10.0, "window_s": 10.0, "partial": false,
+            "counts": {"started": 100, "ok": 100, "http_error": 0, "timeout": 0,
+                       "connect_error": 0, "stream_error": 0, "cancelled": 0},
+            "rps": 10.0, "output_tokens_per_s": tok_per_s, "input_tokens_per_s": 100.0,
+            "completed_in_window": 100, "usage_missing": 0,
+            "ttft_s": stats(ttft_p50_s), "e2e_s": stats(ttft_p50_s * 10.0), "tpot_s": null,
+            "itl_s": null, "inflight": null, "errors": [], "server": null, "gpu": [],
+            "tokens_per_joule": null,
+            "client": {"cpu_pct": null, "cores": 2, "sched_lag_p99_ms": null,
+                       "sched_lag_max_ms": null, "bound": false}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_trace_replay_gets_no_knee_and_no_saturation() {
+        // Load 4 gives 5 % more than load 1 while TTFT p50 and e2e p50 grow fivefold: a knee
+        // and a saturated step in a sweep.
+        let steps = [step(0, 1.0, 1000.0, 0.1), step(1, 4.0, 1050.0, 0.5)];
+        let rule = KneeRule::default();
+        for arrival in [Arrival::Poisson, Arrival::Constant] {
+            let (knee, saturation) = sweep_verdicts(&steps, &arrival, &rule);
+            assert_eq!(knee.map(|k| k.load), Some(1.0), "{arrival:?}");
+            assert_eq!(saturation.map(|s| s.load), Some(4.0), "{arrival:?}");
+        }
+        assert!(matches!(
+            sweep_verdicts(&steps, &Arrival::Trace, &rule),
+            (None, None)
+        ));
+    }
 }

@@ -91,3 +91,31 @@ pub struct SharedPrefixFacts {
     /// Distinct prefixes; each request draws one with the seed.
     pub groups: u64,
 }
+
+/// What a replayed trace (`--arrival trace:PATH`) was, for config.json (`settings.trace`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TraceFacts {
+    /// `mooncake` (JSONL) or `burstgpt` (CSV).
+    pub format: String,
+    /// The path as given.
+    pub path: PathBuf,
+    /// The file's size in bytes.
+    pub bytes: u64,
+    /// SHA-256 of the file's bytes, lowercase hex.
+    pub sha256: String,
+    /// Data rows in the file (blank lines and the CSV header not counted).
+    pub rows: u64,
+    /// Rows skipped: BurstGPT failures (`Response tokens` 0) and rows asking for no output.
+    pub rows_skipped: u64,
+    /// Rows replayed: the requests of the run (all shards together), warmup included.
+    pub rows_replayed: u64,
+    /// `--trace-speed`: 2 replays twice as fast.
+    pub speed: f64,
+    /// The first replayed row's timestamp in the file, seconds (it becomes t = 0).
+    pub first_timestamp_s: f64,
+    /// Trace time from the first to the last row replayed, seconds (before `speed`).
+    pub span_s: f64,
+    /// `--trace-max-steps`: the most steps replayed (absent: until the trace ends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_steps: Option<u64>,
+}

@@ -20,6 +20,36 @@ use crate::timeline::Timeline;
 
 use loadtest_run::Phase;
 
+/// `--arrival`: a drawn arrival process, or a trace's own schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArrivalSpec {
+    /// `poisson`, `constant` or `gamma:B`.
+    Process(Arrival),
+    /// `trace:[mooncake:|burstgpt:]PATH`.
+    Trace(crate::trace::TraceSpec),
+}
+
+impl std::str::FromStr for ArrivalSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.strip_prefix("trace:") {
+            Some(rest) => rest.parse().map(ArrivalSpec::Trace),
+            None if s == "trace" => Err(
+                "no trace file (expected trace:PATH, trace:mooncake:PATH or trace:burstgpt:PATH)"
+                    .to_owned(),
+            ),
+            None => s.parse().map(ArrivalSpec::Process).map_err(|e: String| {
+                if e.starts_with("expected poisson") {
+                    format!("{e}, or trace:PATH")
+                } else {
+                    e
+                }
+            }),
+        }
+    }
+}
+
 /// Yields arrival offsets (from the sweep start) in order until the timeline ends.
 pub(crate) struct Arrivals {
     timeline: Timeline,
@@ -45,7 +75,9 @@ const IDLE_STEP: Duration = Duration::from_millis(10);
 impl Arrivals {
     pub(crate) fn new(timeline: Timeline, arrival: Arrival, seed: u64) -> Self {
         let gap = match arrival {
-            Arrival::Poisson => GapDist::Exp,
+            // A trace's arrivals are its rows (`trace::TraceArrivals`), never drawn; Poisson
+            // stands in should one be asked for.
+            Arrival::Poisson | Arrival::Trace => GapDist::Exp,
             Arrival::Constant => GapDist::Constant,
             Arrival::Gamma { burstiness } => {
                 // Validated already; clamped again so that no config reaches a degenerate
@@ -158,6 +190,41 @@ mod tests {
                 .all(|t| !(*t >= Duration::from_secs(2) && *t < Duration::from_secs(3)))
         );
         assert!(a.iter().any(|t| *t >= Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn arrival_specs_include_traces() {
+        use crate::trace::TraceFormat;
+        assert_eq!(
+            "gamma:2".parse::<ArrivalSpec>(),
+            Ok(ArrivalSpec::Process(Arrival::Gamma { burstiness: 2.0 }))
+        );
+        let Ok(ArrivalSpec::Trace(spec)) = "trace:burstgpt:x.log".parse::<ArrivalSpec>() else {
+            panic!("not a trace");
+        };
+        assert_eq!(spec.format, TraceFormat::BurstGpt);
+        let Ok(ArrivalSpec::Trace(spec)) = "trace:a/b.jsonl".parse::<ArrivalSpec>() else {
+            panic!("not a trace");
+        };
+        assert_eq!(spec.format, TraceFormat::Mooncake);
+        assert!(
+            "trace"
+                .parse::<ArrivalSpec>()
+                .unwrap_err()
+                .contains("trace:PATH")
+        );
+        assert!(
+            "trace:x.bin"
+                .parse::<ArrivalSpec>()
+                .unwrap_err()
+                .contains("trace:PATH")
+        );
+        assert!(
+            "bursty"
+                .parse::<ArrivalSpec>()
+                .unwrap_err()
+                .ends_with("or trace:PATH")
+        );
     }
 
     #[test]

@@ -84,13 +84,35 @@ pub(crate) struct AutoWatch {
 pub(crate) async fn watch(w: AutoWatch) -> (Option<AutoStopped>, Vec<WindowEnd>) {
     let mut ends = Vec::new();
     let mut previous: Option<Interim> = None;
-    for step in w.timeline.steps() {
-        let at = w.run_start + step.measure_end;
+    for index in 0..w.timeline.len() {
+        // A count step's end is learned when its requests have finished.
+        let end_of = |t: &Timeline| {
+            t.step(index)
+                .map_or(crate::timeline::OPEN, |s| s.measure_end)
+        };
         tokio::select! {
             biased;
-            () = tokio::time::sleep_until(at.into()) => {}
+            () = w.timeline.sleep_until(w.run_start, end_of) => {}
             () = w.stop.cancelled() => break,
         }
+        let Some(step) = w.timeline.step(index) else {
+            break;
+        };
+        if let (Some(n), Some(_)) = (w.timeline.num_prompts(), &w.rule) {
+            // A count step ends as its last row is handed over: judge it once folded.
+            for _ in 0..200 {
+                let started = w
+                    .steps
+                    .lock()
+                    .ok()
+                    .and_then(|s| Some(s.get(index)?.counts.started));
+                if started.is_none_or(|started| started >= n) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        let at = w.run_start + step.measure_end;
         let end = w.inflight.window_end(step.index, at);
         let interim = w.steps.lock().ok().and_then(|steps| {
             Some(Interim::of(

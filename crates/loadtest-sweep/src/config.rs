@@ -55,8 +55,15 @@ pub struct SweepConfig {
     pub auto_stop: Option<AutoStop>,
     /// The load levels, in order.
     pub steps: Vec<f64>,
-    /// Measure window per step.
+    /// Measure window per step (unused when [`SweepConfig::num_prompts`] is set).
     pub step_duration: Duration,
+    /// `--num-prompts`: each step sends exactly this many measured requests (this process's
+    /// share of them with [`SweepConfig::shard`]) and ends when they have all finished,
+    /// instead of after `step_duration`; `None`: time windows. No ramp (`ramp` must be 0).
+    pub num_prompts: Option<u64>,
+    /// `--warmup-requests`: with `num_prompts`, exactly this many warmup requests, all
+    /// finished, before step 0 (once, like `warmup`, which must then be 0); `None` or 0: none.
+    pub warmup_requests: Option<u64>,
     /// Warmup before the first step.
     pub warmup: Duration,
     /// Linear ramp before each step's window.
@@ -120,6 +127,9 @@ pub struct SweepConfig {
     /// `--start-at`: the wall-clock instant the warmup begins (after preflight), so that
     /// every shard starts together; `None` starts at once.
     pub start_at: Option<std::time::SystemTime>,
+    /// `--turns` / `--think-time-s`: requests are the turns of multi-turn conversations
+    /// (chat endpoint, time steps); `None`: every request stands alone.
+    pub conversations: Option<crate::conversation::Conversations>,
 }
 
 impl SweepConfig {
@@ -136,6 +146,8 @@ impl SweepConfig {
             auto_stop: None,
             steps: vec![1.0, 2.0, 4.0, 8.0],
             step_duration: Duration::from_secs(60),
+            num_prompts: None,
+            warmup_requests: None,
             warmup: Duration::from_secs(10),
             ramp: Duration::ZERO,
             cooldown: Duration::ZERO,
@@ -164,6 +176,7 @@ impl SweepConfig {
             shared_prefix: None,
             shard: Shard::SINGLE,
             start_at: None,
+            conversations: None,
         }
     }
 }
@@ -196,6 +209,10 @@ impl SweepConfig {
     /// largest share (shard 0's), so every shard's windows are the same.
     #[must_use]
     pub fn timeline(&self) -> Timeline {
+        // A trace's steps are its slices ([`crate::trace::TraceReplay::timeline`]).
+        if let InputSource::Trace(trace) = &self.input {
+            return trace.timeline(self.shard);
+        }
         let share = |shard: Shard| -> Vec<f64> {
             self.steps
                 .iter()
@@ -210,8 +227,15 @@ impl SweepConfig {
         } else {
             (self.steps.clone(), None)
         };
-        let timeline = match self.load_mode {
-            LoadMode::Concurrency => Timeline::with_connect_rate(
+        let timeline = match (self.num_prompts, self.load_mode) {
+            (Some(n), _) => Timeline::counted(
+                &largest,
+                n,
+                self.warmup_requests.unwrap_or(0),
+                self.warmup,
+                self.cooldown,
+            ),
+            (None, LoadMode::Concurrency) => Timeline::with_connect_rate(
                 &largest,
                 self.warmup,
                 self.ramp,
@@ -219,7 +243,7 @@ impl SweepConfig {
                 self.cooldown,
                 self.connect_rate_per_s,
             ),
-            LoadMode::Rate => Timeline::new(
+            (None, LoadMode::Rate) => Timeline::new(
                 &largest,
                 self.warmup,
                 self.ramp,

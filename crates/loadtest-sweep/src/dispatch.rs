@@ -16,6 +16,7 @@ use loadtest_run::{RequestRow, Status};
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::cancel::CancelToken;
+use crate::conversation::{AnswerSink, ConversationPlan, TurnOf};
 use crate::inputs::InputPlan;
 use crate::live::LiveCounters;
 use crate::timeline::Timeline;
@@ -53,6 +54,8 @@ pub(crate) struct DispatchShared {
     pub cancel_inflight: CancelToken,
     pub inflight_cap: Semaphore,
     pub pacer: ConnectionPacer,
+    /// `--turns`: requests are the turns of conversations.
+    pub conversations: Option<Arc<ConversationPlan>>,
 }
 
 /// Hands out start times at least `1 / connect_rate_per_s` apart, so that thousands of
@@ -99,6 +102,9 @@ impl ConnectionPacer {
 
 /// Runs slot `slot` until the timeline ends or dispatch stops.
 pub(crate) async fn worker(shared: Arc<DispatchShared>, slot: usize) {
+    if let Some(plan) = shared.conversations.clone() {
+        return crate::conversation::drive::worker(shared, plan, slot).await;
+    }
     let mut connected = false;
     let mut backoff = FailureBackoff::default();
     loop {
@@ -150,7 +156,7 @@ pub(crate) async fn worker(shared: Arc<DispatchShared>, slot: usize) {
 /// instant 500 or 429) would otherwise re-send in a hot loop and flood requests.jsonl;
 /// after such a failure it waits, 10 ms doubling to 1 s, until a request succeeds.
 #[derive(Debug, Default)]
-struct FailureBackoff {
+pub(crate) struct FailureBackoff {
     next: Option<Duration>,
 }
 
@@ -161,7 +167,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 impl FailureBackoff {
     /// The pause before the next request, if any.
-    fn after(&mut self, status: Status, took: Duration) -> Option<Duration> {
+    pub(crate) fn after(&mut self, status: Status, took: Duration) -> Option<Duration> {
         let instant_failure = status != Status::Ok
             && status != Status::Cancelled
             && (status == Status::ConnectError || took < INSTANT_FAILURE);
@@ -187,6 +193,44 @@ pub(crate) async fn send_one(
         .shard
         .global_index(shared.next_id.fetch_add(1, Ordering::Relaxed));
     let inputs = shared.inputs.inputs(id);
+    send_inputs(shared, id, inputs, step, phase, scheduled).await
+}
+
+/// Sends request `id` with `inputs` (a trace row's), attributed to `step` and `phase`, and
+/// hands its row to the recorder. `scheduled` is its arrival time in rate mode.
+pub(crate) async fn send_inputs(
+    shared: &DispatchShared,
+    id: u64,
+    inputs: crate::inputs::RequestInputs,
+    step: usize,
+    phase: Phase,
+    scheduled: Option<Instant>,
+) -> (Status, Duration) {
+    let sent = send_request(shared, id, inputs, step, phase, scheduled, None).await;
+    (sent.status, sent.took)
+}
+
+/// What a sent request came to.
+#[derive(Debug)]
+pub(crate) struct Sent {
+    pub status: Status,
+    pub took: Duration,
+    /// When its stream ended.
+    pub end: Instant,
+    /// The answer's text and whether it was cut, when its turn asked for it.
+    pub answer: Option<(String, bool)>,
+}
+
+/// [`send_inputs`], for a request that may be a conversation's turn (`turn`).
+pub(crate) async fn send_request(
+    shared: &DispatchShared,
+    id: u64,
+    inputs: crate::inputs::RequestInputs,
+    step: usize,
+    phase: Phase,
+    scheduled: Option<Instant>,
+    turn: Option<TurnOf>,
+) -> Sent {
     let max_tokens = u32::try_from(inputs.max_tokens).unwrap_or(u32::MAX);
     let request =
         match StreamRequest::new(shared.endpoint, Arc::clone(&shared.model), inputs.prompt) {
@@ -202,7 +246,12 @@ pub(crate) async fn send_one(
             Err(err) => {
                 // Validation refuses message prompts on the completions endpoint before the run.
                 tracing::error!(%err, "request could not be built");
-                return (Status::StreamError, Duration::ZERO);
+                return Sent {
+                    status: Status::StreamError,
+                    took: Duration::ZERO,
+                    end: Instant::now(),
+                    answer: None,
+                };
             }
         };
     // Both dispatchers send only in warmup, ramp and measure; the other two arms are there
@@ -221,10 +270,21 @@ pub(crate) async fn send_one(
     if measured {
         shared.inflight.begin(step, id, Instant::now());
     }
-    let record = shared
-        .client
-        .stream_until(&request, &mut gaps, shared.cancel_inflight.cancelled())
-        .await;
+    let cancel = shared.cancel_inflight.cancelled();
+    let (record, answer) = if turn.is_some_and(|t| t.keep_answer) {
+        let mut sink = AnswerSink::new(&mut gaps);
+        let record = shared
+            .client
+            .stream_until(&request, &mut sink, cancel)
+            .await;
+        (record, Some(sink.into_text()))
+    } else {
+        let record = shared
+            .client
+            .stream_until(&request, &mut gaps, cancel)
+            .await;
+        (record, None)
+    };
     if measured {
         shared.inflight.end(step, id);
     }
@@ -239,13 +299,19 @@ pub(crate) async fn send_one(
         load: shared.timeline.steps().get(step).map(|s| s.load),
         input_tokens_target: inputs.input_tokens_target,
         max_tokens: Some(max_tokens),
+        conversation: turn.map(|t| (t.conversation, t.turn)),
     };
     let mut row = request_row(&record, &ctx);
     row.sched_delay_s =
         scheduled.map(|at| record.start.saturating_duration_since(at).as_secs_f64());
     // The recorder outlives every worker; a send error means the run is being torn down.
     let _ = shared.rows.send(row);
-    (record.status, record.total)
+    Sent {
+        status: record.status,
+        took: record.total,
+        end: record.start + record.total,
+        answer,
+    }
 }
 
 /// Buffers gaps locally and moves them into the step's shared histogram in batches, so the

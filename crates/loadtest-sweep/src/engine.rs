@@ -10,6 +10,7 @@ use tokio::sync::{Semaphore, mpsc};
 
 use crate::cancel::CancelToken;
 use crate::config::SweepConfig;
+use crate::count::{self, CountPlan};
 use crate::dispatch::{ConnectionPacer, DispatchShared, worker, worker_count};
 use crate::finalize::{Collected, config_json, finalize, run_facts};
 use crate::health::LagRecorder;
@@ -20,6 +21,7 @@ use crate::preflight::{PreflightTimeouts, metrics_endpoint, preflight};
 use crate::recorder::RecordSink;
 use crate::run_dir::{create_exact_run_dir, create_run_dir};
 use crate::stats::new_us_histogram;
+use crate::timeline::Timeline;
 use crate::windows::{WindowWatch, watch_windows};
 use crate::{RunOutcome, SweepError, auto_stop, gpu_telemetry, open_loop, recorder, scrape};
 use loadtest_run::LoadMode;
@@ -55,7 +57,7 @@ pub async fn run_sweep(config: SweepConfig, options: RunOptions) -> Result<RunOu
     config.validate()?;
     let _finished = live.finish_on_drop(); // readers learn the run is over, on every way out
     let timeline = config.timeline();
-    if timeline.steps().is_empty() {
+    if timeline.is_empty() {
         return Err(SweepError::Usage {
             message: "no steps to run".to_owned(),
         });
@@ -157,8 +159,9 @@ pub async fn run_sweep(config: SweepConfig, options: RunOptions) -> Result<RunOu
     let stop_background = CancelToken::new();
     let lag = Arc::new(LagRecorder::default());
     let lag_task = {
-        let lag = Arc::clone(&lag);
-        tokio::spawn(async move { lag.run().await })
+        let (lag, live) = (Arc::clone(&lag), Arc::clone(&live));
+        let busy = move || live.inflight() >= crate::health::BUSY_INFLIGHT;
+        tokio::spawn(async move { lag.run(busy).await })
     };
     let scrape_task = metrics.map(|endpoint| {
         let setup = scrape::ScrapeSetup {
@@ -247,17 +250,34 @@ pub async fn run_sweep(config: SweepConfig, options: RunOptions) -> Result<RunOu
             run_start,
             Duration::from_secs_f64(1.0 / config.connect_rate_per_s),
         ),
+        conversations: config.conversations.as_ref().map(|c| {
+            Arc::new(crate::conversation::ConversationPlan::new(
+                c,
+                config.seed,
+                config.tokenizer.clone(),
+            ))
+        }),
     });
     let dispatch_lag: Arc<[std::sync::Mutex<hdrhistogram::Histogram<u64>>]> = timeline
         .steps()
         .iter()
         .map(|_| std::sync::Mutex::new(new_us_histogram()))
         .collect();
+    // `--num-prompts`: steps that end by count.
+    let counted = CountPlan::new(&timeline, config.shard, run_start).map(Arc::new);
+    if let Some(plan) = &counted {
+        live.set_counted(Arc::clone(plan));
+    }
     let dispatcher = match config.load_mode {
         LoadMode::Concurrency => {
             let mut tasks = tokio::task::JoinSet::new();
             for slot in 0..workers {
-                tasks.spawn(worker(Arc::clone(&dispatch), slot));
+                match &counted {
+                    Some(plan) => {
+                        tasks.spawn(count::worker(Arc::clone(&dispatch), Arc::clone(plan), slot))
+                    }
+                    None => tasks.spawn(worker(Arc::clone(&dispatch), slot)),
+                };
             }
             DispatchTasks::Workers(tasks)
         }
@@ -272,8 +292,10 @@ pub async fn run_sweep(config: SweepConfig, options: RunOptions) -> Result<RunOu
                 _ => loadtest_dist::derive_seed(config.seed, &format!("shard {}", config.shard)),
             };
             let arrival = config.arrival;
-            DispatchTasks::OpenLoop(tokio::task::spawn_blocking(move || {
-                open_loop::dispatch(shared, arrival, seed, runtime, lag)
+            let counted = counted.clone();
+            DispatchTasks::OpenLoop(tokio::task::spawn_blocking(move || match counted {
+                Some(plan) => count::dispatch_open(shared, plan, arrival, seed, runtime, lag),
+                None => open_loop::dispatch(shared, arrival, seed, runtime, lag),
             }))
         }
     };
@@ -287,9 +309,9 @@ pub async fn run_sweep(config: SweepConfig, options: RunOptions) -> Result<RunOu
 
     // Wait for the schedule to end (or Ctrl-C), then give in-flight requests until the drain
     // deadline.
-    let end = run_start + timeline.end();
+    // (A count step's end, and so the schedule's, is learned when its requests finish.)
     tokio::select! {
-        () = tokio::time::sleep_until(end.into()) => {}
+        () = timeline.sleep_until(run_start, Timeline::end) => {}
         () = stop_dispatch.cancelled() => {}
     }
     let interrupted_at = cancel.is_cancelled().then(|| run_start.elapsed());

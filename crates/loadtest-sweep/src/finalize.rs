@@ -7,9 +7,8 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 use loadtest_prom::{GaugeWindow, StepDeltas};
 use loadtest_run::{
-    LatencyStats, LoadMode, RunFacts, ServerBlock, Settings, StepDeltasEntry, StepDeltasFile,
-    StepSummary, StepSummaryFile, TargetFacts, TelemetryFacts, files, find_knee, find_saturation,
-    tokens_per_joule, total_energy_j, write_json_atomic,
+    LoadMode, RunFacts, ServerBlock, Settings, StepDeltasEntry, StepDeltasFile, StepHistograms,
+    StepHistogramsFile, StepSummary, TargetFacts, TelemetryFacts,
 };
 
 pub(crate) use crate::collected::Collected;
@@ -17,7 +16,9 @@ use crate::config::SweepConfig;
 use crate::preflight::ServerInfo;
 use crate::recorder::StepAccumulator;
 use crate::scrape::Scraped;
-use crate::stats::latency_from_histogram_us;
+use crate::summarize::{
+    StepParts, build_step_summary, step_histograms, summary_file, write_outputs,
+};
 use crate::timeline::StepWindow;
 use crate::warnings::collect_warnings;
 use crate::windows::WindowObservation;
@@ -37,6 +38,7 @@ pub(crate) fn run_facts(
         InputSource::Synthetic(spec) => ("synthetic", Some(spec.to_string()), None),
         InputSource::Custom(_) => ("custom", None, None),
         InputSource::Dataset(_) => ("dataset", None, None),
+        InputSource::Trace(_) => ("trace", None, None),
     };
     let token_counting = match (&config.input, &config.tokenizer) {
         (InputSource::Custom(_), _) => None,
@@ -77,6 +79,8 @@ pub(crate) fn run_facts(
     RunFacts {
         command_line,
         telemetry: None,
+        merged_from: Vec::new(),
+        merge_notes: Vec::new(),
         tool: format!("vllm-loadtest {}", env!("CARGO_PKG_VERSION")),
         started_at: rfc3339(started_at),
         finished_at: None,
@@ -99,6 +103,8 @@ pub(crate) fn run_facts(
             load_mode: config.load_mode,
             steps: config.steps.clone(),
             step_duration_s: config.step_duration,
+            num_prompts: config.num_prompts,
+            warmup_requests: config.warmup_requests.filter(|&w| w > 0),
             warmup_s: config.warmup,
             ramp_s: config.ramp,
             cooldown_s: config.cooldown,
@@ -137,6 +143,15 @@ pub(crate) fn run_facts(
                 }),
                 _ => None,
             },
+            trace: match &config.input {
+                InputSource::Trace(trace) => Some(trace.facts().clone()),
+                _ => None,
+            },
+            turns: config.conversations.as_ref().map(|c| c.turns),
+            think_time_s: config
+                .conversations
+                .as_ref()
+                .map(|c| c.think_time.to_string()),
         },
     }
 }
@@ -170,6 +185,7 @@ fn rfc3339(at: time::OffsetDateTime) -> String {
 pub(crate) fn finalize(c: Collected<'_>) -> Result<RunOutcome, SweepError> {
     let mut warnings = Vec::new();
     let mut summaries = Vec::new();
+    let mut histograms = Vec::new();
     let mut deltas_entries = Vec::new();
     let mut step_deltas: Vec<Option<(f64, f64, StepDeltas)>> = Vec::new();
     for (index, step) in c.timeline.steps().iter().enumerate() {
@@ -184,7 +200,9 @@ pub(crate) fn finalize(c: Collected<'_>) -> Result<RunOutcome, SweepError> {
             .scraped
             .as_ref()
             .and_then(|s| step_server_deltas(s, index));
-        summaries.push(summarize_step(&c, step, observed, acc, deltas.as_ref()));
+        let (summary, hists) = summarize_step(&c, step, observed, acc, deltas.as_ref());
+        summaries.push(summary);
+        histograms.push(hists);
         step_deltas.push(deltas);
     }
     for (summary, deltas) in summaries.iter().zip(step_deltas) {
@@ -215,57 +233,22 @@ pub(crate) fn finalize(c: Collected<'_>) -> Result<RunOutcome, SweepError> {
                 .unwrap_or_else(|| "nvidia-smi delivered no sample".to_owned())
         }),
     });
-    let settings = &facts.settings;
-    let knee = find_knee(&summaries, &settings.knee);
-    let saturation = find_saturation(&summaries);
-    let slo_max_load = summaries
-        .iter()
-        .filter(|s| s.slo.as_ref().is_some_and(|r| r.met))
-        .map(|s| s.load)
-        .reduce(f64::max);
-    let (verdicts, thresholds_unmatched) =
-        loadtest_run::evaluate_thresholds(&facts.settings.thresholds, &summaries);
-    for (summary, verdicts) in summaries.iter_mut().zip(verdicts) {
-        summary.thresholds = verdicts;
-    }
-    let file = StepSummaryFile {
-        steps: summaries,
-        warnings: warnings.clone(),
-        knee,
-        slo_max_load,
-        auto_stopped: c.auto_stopped.clone(),
-        saturation,
-        thresholds_unmatched,
-    };
-    let dir = &c.run_dir;
-    write_json_atomic(&dir.join(files::STEP_SUMMARY), &file)?;
-    write_json_atomic(
-        &dir.join(files::STEP_DELTAS),
+    let file = summary_file(
+        summaries,
+        &facts.settings,
+        warnings.clone(),
+        c.auto_stopped.clone(),
+    );
+    write_outputs(
+        &c.run_dir,
+        &facts,
+        &file,
         &StepDeltasFile {
             steps: deltas_entries,
         },
+        &StepHistogramsFile { steps: histograms },
+        &mut warnings,
     )?;
-    write_json_atomic(&dir.join(files::CONFIG), &facts)?;
-    write_json_atomic(
-        &dir.join(loadtest_run::RESULT_JSON),
-        &loadtest_run::result_rows(&facts, &file.steps),
-    )?;
-    // summary.md and the charts, from the files just written: the one renderer, so an
-    // embedding program gets the same report as the command line. A file that cannot be
-    // written is an output error like any other; a report that cannot be drawn (a chart, a
-    // read-back) leaves the data files complete, so it is a warning (`vllm-loadtest report`
-    // retries it).
-    match loadtest_report::render_run(dir) {
-        Ok(_) => {}
-        Err(err @ loadtest_report::ReportError::Write { .. }) => return Err(err.into()),
-        Err(err) => {
-            tracing::warn!(%err, "summary.md could not be rendered");
-            warnings.push(format!(
-                "summary.md and the charts could not be rendered ({err}); the JSON files are complete: `vllm-loadtest report {}` retries",
-                dir.display()
-            ));
-        }
-    }
     let measured: u64 = file.steps.iter().map(|s| s.counts.started).sum();
     let failed: u64 = file.steps.iter().map(|s| s.counts.failed()).sum();
     let cancelled: u64 = file.steps.iter().map(|s| s.counts.cancelled).sum();
@@ -284,15 +267,14 @@ pub(crate) fn finalize(c: Collected<'_>) -> Result<RunOutcome, SweepError> {
     })
 }
 
-/// One step's summary from what the run collected for it.
+/// One step's summary, and its histograms as stored, from what the run collected for it.
 fn summarize_step(
     c: &Collected<'_>,
     step: &StepWindow,
     observed: &WindowObservation,
     acc: &StepAccumulator,
     deltas: Option<&(f64, f64, StepDeltas)>,
-) -> StepSummary {
-    let settings = &c.facts.settings;
+) -> (StepSummary, StepHistograms) {
     let planned_end = step.measure_end;
     let window_end = match c.interrupted_at {
         Some(at) if at < planned_end => at.max(step.measure_start),
@@ -302,87 +284,46 @@ fn summarize_step(
         .saturating_sub(step.measure_start)
         .as_secs_f64()
         .max(1e-9);
-    let server = deltas.map(|(_, _, d)| ServerBlock::from_deltas(d));
-    let exact = |values: &Vec<f64>| LatencyStats::from_values(&mut values.clone());
-    let from_hist = |hists: &[std::sync::Mutex<Histogram<u64>>]| {
-        hists
-            .get(step.index)
-            .and_then(|m| m.lock().ok())
-            .and_then(|h| latency_from_histogram_us(&h))
-    };
-    let gpu = c.gpu.steps.get(step.index).cloned().unwrap_or_default();
-    let generation_tokens = server
-        .as_ref()
-        .and_then(|s| s.generation_tokens)
-        .map_or(acc.output_tokens_in_window, |t| t as u64);
-    let tokens_per_joule =
-        total_energy_j(&gpu).and_then(|j| tokens_per_joule(generation_tokens, j));
-    let rate_mode = settings.load_mode == LoadMode::Rate;
-    let mut summary = StepSummary {
-        step: step.index,
-        load: step.load,
-        load_mode: settings.load_mode.as_str().to_owned(),
-        window_start_s: step.measure_start.as_secs_f64(),
-        window_end_s: window_end.as_secs_f64(),
-        window_s,
-        // One fact for both the console's step line and this file: the window watcher saw it
-        // end early (or the interrupt came before its planned end).
-        partial: observed.cut_short || window_end < planned_end,
-        counts: acc.counts,
-        rps: acc.completed_in_window as f64 / window_s,
-        output_tokens_per_s: acc.output_tokens_in_window as f64 / window_s,
-        input_tokens_per_s: acc.input_tokens_in_window as f64 / window_s,
-        completed_in_window: acc.completed_in_window,
-        usage_missing: acc.usage_missing,
-        ttft_s: exact(&acc.ttft_s),
-        e2e_s: exact(&acc.e2e_s),
-        tpot_s: exact(&acc.tpot_s),
-        itl_s: from_hist(c.itl),
-        inflight: observed.inflight,
-        offered_rps: rate_mode.then_some(step.load),
-        achieved_rps: acc.sent_in_window as f64 / window_s,
-        // Every measure-phase arrival the dispatcher reached has a lateness sample.
-        scheduled_rps: rate_mode
-            .then(|| from_hist(c.dispatch_lag).map_or(0, |l| l.count) as f64 / window_s),
-        sched_delay_s: exact(&acc.sched_delay_s),
-        ttft_from_sched_s: exact(&acc.ttft_from_sched_s),
-        e2e_from_sched_s: exact(&acc.e2e_from_sched_s),
-        dispatch_lag_s: if rate_mode {
-            from_hist(c.dispatch_lag)
-        } else {
-            None
-        },
-        slo: None,
-        errors: acc.error_summary(),
-        server,
-        gpu,
-        tokens_per_joule,
-        client: observed.client,
-        ttft_server_aligned_s: exact(&acc.ttft_server_aligned_s),
-        e2e_server_aligned_s: exact(&acc.e2e_server_aligned_s),
-        unfinished_at_window_end: c.window_ends.get(step.index).map(|e| e.unfinished),
-        buffered_share: (acc.burst_eligible > 0)
-            .then(|| acc.burst_delivered as f64 / acc.burst_eligible as f64),
-        thresholds: Vec::new(),
-        rows_not_written: acc.rows_not_written,
-        unsent_arrivals: c
-            .window_ends
-            .get(step.index)
-            .map_or(0, |e| e.unsent_arrivals),
-        prompt_overhead_tokens: (acc.prompt_overhead_n > 0)
-            .then(|| acc.prompt_overhead_sum as f64 / acc.prompt_overhead_n as f64),
-    };
-    // Requests that failed on the client itself (out of file descriptors) taint the step.
-    if acc.counts.client_error > 0 {
-        summary.client.client_errors = acc.counts.client_error;
-        summary.client.verdict = summary.client.judge();
-        summary.client.bound = summary.client.verdict.is_client_bound();
+    fn lock(
+        hists: &[std::sync::Mutex<Histogram<u64>>],
+        index: usize,
+    ) -> Option<std::sync::MutexGuard<'_, Histogram<u64>>> {
+        hists.get(index).and_then(|m| m.lock().ok())
     }
-    summary.slo = settings
-        .slo
-        .as_ref()
-        .map(|slo| slo.evaluate(acc.slo_good, window_s, &summary));
-    summary
+    let itl = lock(c.itl, step.index);
+    let rate_mode = c.facts.settings.load_mode == LoadMode::Rate;
+    let dispatch_lag = if rate_mode {
+        lock(c.dispatch_lag, step.index)
+    } else {
+        None
+    };
+    let summary = build_step_summary(
+        &c.facts.settings,
+        StepParts {
+            index: step.index,
+            load: step.load,
+            window_start_s: step.measure_start.as_secs_f64(),
+            window_end_s: window_end.as_secs_f64(),
+            window_s,
+            // One fact for both the console's step line and this file: the window watcher
+            // saw it end early (or the interrupt came before its planned end).
+            partial: observed.cut_short || window_end < planned_end,
+            acc,
+            itl: itl.as_deref(),
+            dispatch_lag: dispatch_lag.as_deref(),
+            inflight: observed.inflight,
+            client: observed.client,
+            server: deltas.map(|(_, _, d)| ServerBlock::from_deltas(d)),
+            gpu: c.gpu.steps.get(step.index).cloned().unwrap_or_default(),
+            unfinished_at_window_end: c.window_ends.get(step.index).map(|e| e.unfinished),
+            unsent_arrivals: c
+                .window_ends
+                .get(step.index)
+                .map_or(0, |e| e.unsent_arrivals),
+        },
+    );
+    let hists = step_histograms(step.index, itl.as_deref(), dispatch_lag.as_deref());
+    (summary, hists)
 }
 
 fn step_server_deltas(scraped: &Scraped, index: usize) -> Option<(f64, f64, StepDeltas)> {

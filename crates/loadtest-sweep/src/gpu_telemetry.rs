@@ -55,14 +55,25 @@ pub(crate) async fn run(
     config.clock = Some(ClockAnchor::new(run_start, run_start_unix_s));
     let mut poller = GpuPoller::start(config);
     let max_gap = settings.interval * 3;
-    let mut aggregators: Vec<StepAggregator> = timeline
-        .steps()
-        .iter()
-        .map(|s| {
-            StepAggregator::new(run_start + s.measure_start, run_start + s.measure_end)
-                .with_max_gap(max_gap)
-        })
-        .collect();
+    let windows = |timeline: &Timeline| -> Vec<StepAggregator> {
+        timeline
+            .steps()
+            .iter()
+            .map(|s| {
+                StepAggregator::new(run_start + s.measure_start, run_start + s.measure_end)
+                    .with_max_gap(max_gap)
+            })
+            .collect()
+    };
+    // A count step's end is learned only when its requests have finished: its samples are
+    // kept and aggregated at the end, when every window is known.
+    let counted = timeline.is_counted();
+    let mut aggregators = if counted {
+        Vec::new()
+    } else {
+        windows(&timeline)
+    };
+    let mut kept: Vec<GpuSample> = Vec::new();
     let mut batch: Vec<GpuSample> = Vec::new();
     let mut line = String::with_capacity(256);
     loop {
@@ -88,6 +99,9 @@ pub(crate) async fn run(
             line.clear();
             row.write_csv_line(&mut line);
             csv.write(line.as_bytes());
+            if counted {
+                kept.push(sample.clone());
+            }
             for aggregator in &mut aggregators {
                 aggregator.push(sample);
             }
@@ -99,6 +113,14 @@ pub(crate) async fn run(
     }
     telemetry.warnings = poller.warnings();
     (telemetry.write_error, telemetry.rows_not_written) = csv.finish();
+    if counted {
+        aggregators = windows(&timeline);
+        for sample in &kept {
+            for aggregator in &mut aggregators {
+                aggregator.push(sample);
+            }
+        }
+    }
     telemetry.steps = aggregators.iter().map(StepAggregator::finish).collect();
     telemetry
 }

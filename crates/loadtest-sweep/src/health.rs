@@ -7,14 +7,11 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use hdrhistogram::Histogram;
 use loadtest_run::ClientHealth;
-use tokio::sync::Mutex;
 
-use crate::stats::new_us_histogram;
+mod ticker;
 
-/// The ticker's period.
-pub const TICK: Duration = Duration::from_millis(10);
+pub use ticker::{BUSY_INFLIGHT, LagRecorder, LagStats, QUIET_TICK, SAMPLE_EVERY, TICK};
 
 /// CPU seconds (user + system) used by this process so far, from `/proc/self/stat`.
 /// `None` where procfs is missing.
@@ -130,87 +127,6 @@ impl HostCpu {
         let total = self.total.checked_sub(start.total)?;
         let busy = self.busy.checked_sub(start.busy)?;
         (total > 0).then(|| 100.0 * busy.min(total) as f64 / total as f64)
-    }
-}
-
-/// What the ticker saw since the last [`LagRecorder::take`].
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct LagStats {
-    /// Wake-ups.
-    pub ticks: u64,
-    /// Wake-ups later than [`ClientHealth::LATE_TICK`].
-    pub late_ticks: u64,
-    /// 99th percentile lateness (`None` without ticks).
-    pub p99: Option<Duration>,
-    /// Largest lateness (`None` without ticks).
-    pub max: Option<Duration>,
-}
-
-#[derive(Debug)]
-struct LagState {
-    hist: Histogram<u64>,
-    late: u64,
-}
-
-/// Records ticker lateness; the sweep resets it at each window start.
-#[derive(Debug)]
-pub struct LagRecorder {
-    state: Mutex<LagState>,
-}
-
-impl Default for LagRecorder {
-    fn default() -> Self {
-        LagRecorder {
-            state: Mutex::new(LagState {
-                hist: new_us_histogram(),
-                late: 0,
-            }),
-        }
-    }
-}
-
-impl LagRecorder {
-    /// Runs the ticker until the task is aborted. A stall counts once (the ticks it swallowed
-    /// are not made up), so one spike is one late tick; its length shows in the max.
-    pub async fn run(&self) {
-        let mut next = Instant::now() + TICK;
-        loop {
-            tokio::time::sleep_until(next.into()).await;
-            let late = Instant::now().saturating_duration_since(next);
-            self.record(late).await;
-            next += TICK;
-            let now = Instant::now();
-            if next < now {
-                next = now + TICK;
-            }
-        }
-    }
-
-    async fn record(&self, late: Duration) {
-        let mut state = self.state.lock().await;
-        let _ = state.hist.record(late.as_micros().max(1) as u64);
-        if late > ClientHealth::LATE_TICK {
-            state.late += 1;
-        }
-    }
-
-    /// Takes what was recorded since the last call, and starts afresh.
-    pub async fn take(&self) -> LagStats {
-        let mut state = self.state.lock().await;
-        let ticks = state.hist.len();
-        let stats = if ticks == 0 {
-            LagStats::default()
-        } else {
-            LagStats {
-                ticks,
-                late_ticks: state.late,
-                p99: Some(Duration::from_micros(state.hist.value_at_quantile(0.99))),
-                max: Some(Duration::from_micros(state.hist.max())),
-            }
-        };
-        state.hist.reset();
-        state.late = 0;
-        stats
     }
 }
 
@@ -407,54 +323,5 @@ mod tests {
             assert!(!snap.threads.is_empty());
             assert!(host_cpu().is_some());
         }
-    }
-
-    #[tokio::test]
-    async fn ticker_records_lag() {
-        let rec = std::sync::Arc::new(LagRecorder::default());
-        let r = rec.clone();
-        let task = tokio::spawn(async move { r.run().await });
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        task.abort();
-        let stats = rec.take().await;
-        assert!(stats.ticks > 0 && stats.late_ticks <= stats.ticks);
-        assert!(stats.p99.is_some() && stats.max.is_some());
-        assert_eq!(rec.take().await, LagStats::default());
-    }
-
-    /// With 100 ticks or more, "more than 1 %, and at least 2, late" is the lag p99 above 5 ms.
-    #[tokio::test]
-    async fn late_tick_rule_is_the_p99_from_100_ticks() {
-        for (ticks, late) in [(100, 1), (100, 2), (150, 2), (1000, 10), (1000, 11)] {
-            let rec = LagRecorder::default();
-            for i in 0..ticks {
-                let ms = if i < late { 16 } else { 1 };
-                rec.record(Duration::from_millis(ms)).await;
-            }
-            let stats = rec.take().await;
-            let health = assess(&Readings {
-                cpu_used: None,
-                window: Duration::from_secs(1),
-                cores: 16,
-                workers: Some(16),
-                lag: stats,
-                run_queue_wait_pct: None,
-                host_cpu_busy_pct: None,
-            });
-            let p99_late = stats.p99.is_some_and(|p| p > ClientHealth::LATE_TICK);
-            assert_eq!(health.behind(), p99_late, "{late} of {ticks}");
-        }
-    }
-
-    #[tokio::test]
-    async fn late_ticks_count_past_five_ms() {
-        let rec = LagRecorder::default();
-        rec.record(Duration::from_millis(1)).await;
-        rec.record(Duration::from_millis(5)).await;
-        rec.record(Duration::from_millis(16)).await;
-        let stats = rec.take().await;
-        assert_eq!((stats.ticks, stats.late_ticks), (3, 1));
-        // The histogram keeps 3 significant digits.
-        assert_eq!(stats.max.map(|d| d.as_millis()), Some(16));
     }
 }

@@ -10,6 +10,7 @@ use crate::dataset::DatasetPool;
 use crate::prefix::{Prefixes, SharedPrefix};
 use crate::synthetic::{ExactSynthetic, synthetic_prompt};
 use crate::tokenize::TokenCounter;
+use crate::trace::{TracePrompts, TraceReplay, TraceRow};
 
 /// A request source of an embedding program: the inputs of request `index`, a pure function
 /// of the index (so runs reproduce whatever the timing).
@@ -34,6 +35,9 @@ pub enum InputSource {
     Synthetic(DistSpec),
     /// Rows of a dataset (`--dataset`), drawn with the seed.
     Dataset(Arc<DatasetPool>),
+    /// A trace replayed (`--arrival trace:PATH`, with [`loadtest_run::Arrival::Trace`]): each
+    /// request's lengths and arrival are its row's. Request `i` is row `i`.
+    Trace(Arc<TraceReplay>),
 }
 
 /// The inputs of one request.
@@ -54,6 +58,9 @@ pub struct InputPlan {
     source: InputSource,
     prompts: PromptGen,
     max_tokens: Sampler,
+    /// The seed of later turns' inputs (`--turns`): their own streams, apart from the
+    /// requests' (see [`InputPlan::turn_inputs`]).
+    turn_seed: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +74,7 @@ enum PromptGen {
         prefixes: Option<Arc<Prefixes>>,
     },
     Dataset(Arc<DatasetPool>),
+    Trace(TracePrompts),
     Custom(Arc<dyn RequestSource>),
 }
 
@@ -84,22 +92,31 @@ impl InputPlan {
                 prefixes: None,
             },
             InputSource::Dataset(pool) => PromptGen::Dataset(Arc::clone(pool)),
+            InputSource::Trace(_) => PromptGen::Trace(TracePrompts::new(seed)),
         };
         InputPlan {
             source,
             prompts,
             max_tokens: Sampler::new(max_output_tokens, derive_seed(seed, "max-output-tokens")),
+            turn_seed: derive_seed(seed, "conversation-turns"),
         }
     }
 
     /// Counts prompts with `tokenizer` (`--tokenizer`): synthetic prompts become exactly the
-    /// drawn number of tokens, and text prompts (fixed, prompt-file rows) are counted into
-    /// [`RequestInputs::input_tokens_target`]. A dataset was counted when it was loaded.
+    /// drawn number of tokens, and fixed and prompt-file prompts are counted into
+    /// [`RequestInputs::input_tokens_target`] — text as `/v1/completions` counts a prompt,
+    /// chat messages as the sum of their contents' tokens (the chat template's own tokens
+    /// are the step's `prompt_overhead_tokens`), as dataset rows are counted when loaded.
     pub fn with_tokenizer(mut self, tokenizer: Option<Arc<TokenCounter>>) -> Self {
         let Some(counter) = tokenizer else {
             return self;
         };
-        let count = |p: &Prompt| p.as_text().map(|t| counter.count_prompt(&t));
+        let count = |p: &Prompt| match p.as_text() {
+            Some(text) => Some(counter.count_prompt(&text)),
+            None => p
+                .message_contents()
+                .map(|contents| contents.iter().map(|c| counter.count_content(c)).sum()),
+        };
         self.prompts = match self.prompts {
             PromptGen::Fixed(prompt, _) => {
                 let n = count(&prompt);
@@ -120,6 +137,7 @@ impl InputPlan {
                 exact: Some(Arc::new(ExactSynthetic::new(Arc::clone(&counter)))),
                 prefixes,
             },
+            PromptGen::Trace(prompts) => PromptGen::Trace(prompts.with_tokenizer(counter)),
             other => other,
         };
         self
@@ -193,11 +211,87 @@ impl InputPlan {
                 // An empty pool is refused when the dataset is read.
                 None => (Prompt::text(""), None),
             },
+            // A trace's rows come with their requests ([`InputPlan::trace_inputs`]).
+            PromptGen::Trace(_) => (Prompt::text(""), None),
         };
         RequestInputs {
             prompt,
             input_tokens_target,
             max_tokens: max_tokens.unwrap_or_else(|| self.max_tokens.sample(index)),
+        }
+    }
+}
+
+impl InputPlan {
+    /// The inputs of request `index`, trace row `row`: a prompt of the row's input length
+    /// (exact with a tokenizer, sharing the blocks of its hash ids), `max_tokens` = its output
+    /// length. A function of `(seed, index, row)`.
+    pub(crate) fn trace_inputs(&self, index: u64, row: &TraceRow) -> RequestInputs {
+        let fallback;
+        let prompts = match &self.prompts {
+            PromptGen::Trace(prompts) => prompts,
+            // Only a trace plan replays rows; any other builds the row's prompt in words.
+            _ => {
+                fallback = TracePrompts::new(0);
+                &fallback
+            }
+        };
+        let (text, tokens) = prompts.prompt(index, row);
+        RequestInputs {
+            prompt: Prompt::text(&text),
+            input_tokens_target: Some(tokens),
+            max_tokens: row.output_tokens,
+        }
+    }
+}
+
+impl InputPlan {
+    /// The user message of a conversation's turn `k > 0`, request `id` (`--turns`), and its
+    /// length when known (asked for: a synthetic prompt; tokens with a tokenizer, words
+    /// otherwise), with its `max_tokens`. A function of `(seed, id)`, drawn from streams of
+    /// their own (the conversation's first turn is request `conversation`'s prompt, as in a
+    /// single-turn run). Synthetic: a new prompt of `--input-size` (no shared prefix: the
+    /// conversation already starts with it); a fixed prompt: the same text again; a prompt
+    /// file, a dataset or a custom source: request `id`'s prompt (its last message's content
+    /// for chat messages).
+    pub fn turn_inputs(&self, id: u64) -> (String, Option<u64>, u64) {
+        let max_tokens = || {
+            Sampler::new(
+                *self.max_tokens.spec(),
+                derive_seed(self.turn_seed, "max-output-tokens"),
+            )
+            .sample(id)
+        };
+        let last_content = |prompt: &Prompt| {
+            prompt
+                .chat_messages()
+                .pop()
+                .map(|m| m.content)
+                .unwrap_or_default()
+        };
+        match &self.prompts {
+            PromptGen::Synthetic { words, exact, .. } => {
+                let count = Sampler::new(*words.spec(), derive_seed(self.turn_seed, "input-size"))
+                    .sample(id);
+                let word_seed = derive_seed(self.turn_seed, "prompt-words");
+                let (text, actual) = match exact {
+                    Some(exact) => exact.prompt(word_seed, id, count),
+                    None => (synthetic_prompt(word_seed, id, count), count),
+                };
+                (text, Some(actual), max_tokens())
+            }
+            PromptGen::Fixed(prompt, count) => (
+                last_content(prompt),
+                count.filter(|_| prompt.as_text().is_some()),
+                max_tokens(),
+            ),
+            _ => {
+                let inputs = self.inputs(id);
+                let count = inputs
+                    .input_tokens_target
+                    .filter(|_| inputs.prompt.as_text().is_some());
+                (last_content(&inputs.prompt), count, inputs.max_tokens)
+            }
         }
     }
 }
@@ -236,24 +330,31 @@ mod tests {
     }
 
     #[test]
-    fn a_tokenizer_counts_text_prompts() {
+    fn a_tokenizer_counts_text_and_message_prompts() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../testdata/tiny-llama-tokenizer");
         let counter = Arc::new(TokenCounter::load(&dir).unwrap());
+        let message = |role: &str, content: &str| loadtest_client::ChatMessage {
+            role: role.into(),
+            content: content.into(),
+        };
         let rows: Arc<[Prompt]> = vec![
             Prompt::text("a short prompt"),
-            Prompt::messages(&[loadtest_client::ChatMessage {
-                role: "user".into(),
-                content: "hi".into(),
-            }]),
+            Prompt::messages(&[
+                message("system", "You answer in French."),
+                message("user", "hello there, how are you today?"),
+            ]),
         ]
         .into();
         let plan = InputPlan::new(InputSource::PromptFile(rows), DistSpec::Fixed(5), 0)
             .with_tokenizer(Some(Arc::clone(&counter)));
         let want = counter.count_prompt("a short prompt");
         assert_eq!(plan.inputs(0).input_tokens_target, Some(want));
-        // Chat-message rows of a prompt file are not counted (only text prompts are).
-        assert_eq!(plan.inputs(1).input_tokens_target, None);
+        // Chat messages: the sum of their contents' tokens, as dataset rows are counted.
+        let contents = counter.count_content("You answer in French.")
+            + counter.count_content("hello there, how are you today?");
+        assert!(contents > 8, "{contents}");
+        assert_eq!(plan.inputs(1).input_tokens_target, Some(contents));
         let fixed = InputPlan::new(
             InputSource::FixedPrompt(Prompt::text("a short prompt")),
             DistSpec::Fixed(5),

@@ -34,6 +34,9 @@ pub struct LiveCounters {
     finished: AtomicBool,
     /// Woken when a step is added or the run is over.
     changed: Notify,
+    /// `--num-prompts`: the run's count steps, once it has started (see
+    /// [`LiveCounters::count_progress`]).
+    counted: std::sync::OnceLock<std::sync::Arc<crate::count::CountPlan>>,
 }
 
 /// One step's live figures, taken by the engine when the step's measure window ended (not
@@ -92,6 +95,22 @@ impl LiveCounters {
         } else {
             self.failed.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    pub(crate) fn set_counted(&self, plan: std::sync::Arc<crate::count::CountPlan>) {
+        let _ = self.counted.set(plan);
+    }
+
+    /// `--num-prompts`: the run's own timeline (whose step ends are learned as they come),
+    /// once the run has started; `None` for time windows.
+    pub fn timeline(&self) -> Option<crate::timeline::Timeline> {
+        self.counted.get().map(|plan| plan.timeline().clone())
+    }
+
+    /// `--num-prompts`: the count phase under way (the warmup's requests or a step's), as
+    /// (requests finished, requests it sends); `None` outside one, or for time windows.
+    pub fn count_progress(&self) -> Option<(u64, u64)> {
+        self.counted.get().and_then(|plan| plan.progress())
     }
 
     /// Requests in flight now.

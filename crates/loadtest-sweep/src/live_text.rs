@@ -29,6 +29,8 @@ pub struct LiveSnapshot {
     pub failed: u64,
     /// Median TTFT of the recent completions, in ms (`None` before the first).
     pub ttft_p50_ms: Option<f64>,
+    /// `--num-prompts`: the count phase under way, (finished, requests in it).
+    pub count: Option<(u64, u64)>,
 }
 
 /// Reads a run's [`LiveCounters`] for display, keeping the recent TTFT samples behind the
@@ -54,6 +56,7 @@ impl LiveReader {
             ok,
             failed: live.failed.load(Ordering::Relaxed),
             ttft_p50_ms: self.recent.median_ms(),
+            count: live.count_progress(),
         }
     }
 }
@@ -118,6 +121,10 @@ fn status_fields(timeline: &Timeline, elapsed: Duration, snap: &LiveSnapshot) ->
     let left = timeline.end().saturating_sub(elapsed).as_secs();
     let (left_wide, left_narrow) = if pos.phase == Phase::Drain {
         ("draining".to_owned(), "drain".to_owned())
+    } else if let Some((done, of)) = snap.count {
+        (format!("{done}/{of} done"), format!("{done}/{of}"))
+    } else if timeline.is_counted() {
+        ("counting".to_owned(), "count".to_owned())
     } else {
         let left = format!("{}:{:02} left", left / 60, left % 60);
         (left.clone(), left)
@@ -241,6 +248,7 @@ mod tests {
             ok,
             failed,
             ttft_p50_ms,
+            count: None,
         }
     }
 

@@ -15,7 +15,9 @@ use hdrhistogram::Histogram;
 
 use crate::arrival::Arrivals;
 
-use crate::dispatch::{DispatchShared, send_one};
+use crate::dispatch::{DispatchShared, send_inputs, send_one};
+use crate::inputs::InputSource;
+use crate::trace::{TraceArrivals, TraceRow};
 use loadtest_run::Arrival;
 use loadtest_run::Phase;
 
@@ -27,7 +29,9 @@ const MAX_SLEEP: Duration = Duration::from_millis(50);
 
 /// Runs the dispatcher until the schedule ends or dispatch stops, and returns the requests
 /// still running. Call on its own thread; `runtime` runs the requests. `lag` gets each
-/// measure-phase dispatch's lateness (µs) per step.
+/// measure-phase dispatch's lateness (µs) per step. With a trace input
+/// ([`InputSource::Trace`]) the schedule is the trace's rows (this shard's), each sent as
+/// the run's request of its row number; otherwise `arrival` draws it from `seed`.
 pub(crate) fn dispatch(
     shared: Arc<DispatchShared>,
     arrival: Arrival,
@@ -36,14 +40,57 @@ pub(crate) fn dispatch(
     lag: Arc<[std::sync::Mutex<Histogram<u64>>]>,
 ) -> tokio::task::JoinSet<()> {
     let mut tasks = tokio::task::JoinSet::new();
-    for offset in Arrivals::new(shared.timeline.clone(), arrival, seed) {
+    let mut dispatcher = Dispatcher {
+        shared: &shared,
+        runtime: &runtime,
+        lag: &lag,
+        tasks: &mut tasks,
+    };
+    if let InputSource::Trace(trace) = shared.inputs.source() {
+        match TraceArrivals::open(trace, shared.shard) {
+            Ok(rows) => {
+                for (offset, index, row) in rows {
+                    if !dispatcher.arrive(offset, Some((index, row))) {
+                        break;
+                    }
+                }
+            }
+            Err(err) => tracing::error!(%err, "the trace cannot be replayed"),
+        }
+    } else {
+        for offset in Arrivals::new(shared.timeline.clone(), arrival, seed) {
+            if !dispatcher.arrive(offset, None) {
+                break;
+            }
+        }
+    }
+    tasks
+}
+
+/// What one arrival needs.
+struct Dispatcher<'a> {
+    shared: &'a Arc<DispatchShared>,
+    runtime: &'a tokio::runtime::Handle,
+    lag: &'a Arc<[std::sync::Mutex<Histogram<u64>>]>,
+    tasks: &'a mut tokio::task::JoinSet<()>,
+}
+
+impl Dispatcher<'_> {
+    /// Waits for the arrival at `offset` and starts its request (a trace row's, with its
+    /// request number); false when dispatch was stopped.
+    fn arrive(&mut self, offset: Duration, row: Option<(u64, TraceRow)>) -> bool {
+        let shared = self.shared;
         let due = shared.run_start + offset;
-        if !wait_until(due, &shared) {
-            break;
+        if !wait_until(due, shared) {
+            return false;
         }
         let pos = shared.timeline.at(offset);
+        if pos.phase == Phase::Drain {
+            // Past the last step (a trace's rows beyond it are not replayed).
+            return false;
+        }
         if pos.phase == Phase::Measure
-            && let Some(Ok(mut hist)) = lag.get(pos.step).map(|m| m.lock())
+            && let Some(Ok(mut hist)) = self.lag.get(pos.step).map(|m| m.lock())
         {
             let late = Instant::now().saturating_duration_since(due);
             hist.saturating_record((late.as_micros() as u64).max(1));
@@ -52,10 +99,10 @@ pub(crate) fn dispatch(
         if phase_end.is_some_and(|end| Instant::now() >= end) {
             // The dispatcher itself fell behind past the arrival's phase.
             shared.inflight.note_unsent(pos.step);
-            continue;
+            return true;
         }
-        let shared = Arc::clone(&shared);
-        tasks.spawn_on(
+        let shared = Arc::clone(shared);
+        self.tasks.spawn_on(
             async move {
                 let permit = match phase_end {
                     Some(end) => tokio::select! {
@@ -70,21 +117,41 @@ pub(crate) fn dispatch(
                     },
                     None => shared.inflight_cap.acquire().await,
                 };
-                let Ok(_permit) = permit else {
+                let Ok(permit) = permit else {
                     return;
                 };
                 if shared.stop_dispatch.is_cancelled() {
                     return;
                 }
                 // Open loop: the schedule, not the outcome, decides the next send.
-                let _ = send_one(&shared, pos.step, pos.phase, Some(due)).await;
+                match row {
+                    Some((index, row)) => {
+                        let inputs = shared.inputs.trace_inputs(index, &row);
+                        let _ = send_inputs(&shared, index, inputs, pos.step, pos.phase, Some(due))
+                            .await;
+                        drop(permit);
+                    }
+                    // `--turns`: the arrival starts a conversation.
+                    None => match shared.conversations.clone() {
+                        Some(plan) => {
+                            crate::conversation::drive::arrival(
+                                &shared, &plan, permit, pos.step, pos.phase, due,
+                            )
+                            .await;
+                        }
+                        None => {
+                            let _ = send_one(&shared, pos.step, pos.phase, Some(due)).await;
+                            drop(permit);
+                        }
+                    },
+                }
             },
-            &runtime,
+            self.runtime,
         );
         // Reap finished tasks so the set stays as small as what is in flight.
-        while tasks.try_join_next().is_some() {}
+        while self.tasks.try_join_next().is_some() {}
+        true
     }
-    tasks
 }
 
 /// Sleeps, then spins, until `due`; false when dispatch was stopped meanwhile.

@@ -69,6 +69,8 @@ pub(crate) struct StepAccumulator {
     /// chat template's tokens.
     pub prompt_overhead_n: u64,
     pub prompt_overhead_sum: i64,
+    /// `--turns`: the measure-phase rows per turn index.
+    pub turns: crate::conversation::stats::TurnsAccumulator,
     errors: HashMap<Status, ErrorTally>,
 }
 
@@ -107,6 +109,7 @@ impl StepAccumulator {
             Status::ClientError => c.client_error += 1,
         }
         self.sched_delay_s.extend(row.sched_delay_s);
+        self.turns.add(row);
         if row.status == Status::Ok {
             self.ttft_s.extend(row.ttft_s);
             self.e2e_s.extend(row.e2e_s);
@@ -282,9 +285,24 @@ fn count_lost(steps: &mut [StepAccumulator], lost: &mut Vec<Option<u32>>) {
     }
 }
 
-fn fold(
+/// Which step's measure window holds an instant (seconds since the run start): the run's
+/// [`Timeline`], or the windows a finished run recorded (`merge`).
+pub(crate) trait MeasureWindows {
+    /// The step whose measure window contains `at`, if any.
+    fn measure_step_at(&self, at: Duration) -> Option<usize>;
+}
+
+impl MeasureWindows for Timeline {
+    fn measure_step_at(&self, at: Duration) -> Option<usize> {
+        Timeline::measure_step_at(self, at)
+    }
+}
+
+/// Folds one row into the accumulators of its steps: the one rule for what a row counts
+/// towards, used by the recorder as rows arrive and by `merge` on the rows of every shard.
+pub(crate) fn fold<W: MeasureWindows + ?Sized>(
     steps: &mut [StepAccumulator],
-    timeline: &Timeline,
+    timeline: &W,
     row: &RequestRow,
     slo: Option<&Slo>,
     counted: bool,
@@ -364,6 +382,9 @@ mod tests {
             error: None,
             sched_delay_s: None,
             reads: None,
+            shard: None,
+            conversation: None,
+            turn: None,
         }
     }
 

@@ -25,6 +25,8 @@ pub struct RowContext {
     pub input_tokens_target: Option<u64>,
     /// `max_tokens` sent, when any.
     pub max_tokens: Option<u32>,
+    /// `--turns`: the request's conversation and turn (0-based).
+    pub conversation: Option<(u64, u32)>,
 }
 
 impl RowContext {
@@ -39,6 +41,7 @@ impl RowContext {
             load: None,
             input_tokens_target: None,
             max_tokens: None,
+            conversation: None,
         }
     }
 }
@@ -84,6 +87,9 @@ pub fn request_row(record: &RequestRecord, ctx: &RowContext) -> RequestRow {
         error: record.error.clone(),
         sched_delay_s: None,
         reads: record.reads,
+        shard: None,
+        conversation: ctx.conversation.map(|(c, _)| c),
+        turn: ctx.conversation.map(|(_, t)| t),
     }
 }
 

@@ -7,22 +7,25 @@
 //! give its server deltas.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use loadtest_client::Client;
-use loadtest_prom::{
-    CSV_COLUMNS, CanonicalSnapshot, GaugeWindow, ScalarKind, ScalarMetric, ServerKind,
-};
+use loadtest_prom::{CanonicalSnapshot, GaugeWindow, ScalarKind, ScalarMetric, ServerKind};
 use tokio::sync::mpsc;
+
+mod csv_rows;
+
+pub(crate) use csv_rows::create_csv;
+#[cfg(test)]
+use csv_rows::csv_header;
+use csv_rows::write_row;
 
 use crate::cancel::CancelToken;
 use crate::output_file::OutputFile;
 use crate::scrape_plan::{EDGE_GAP, Trigger, schedule};
 use crate::timeline::Timeline;
 use loadtest_run::OutputError;
-use loadtest_run::Phase;
 
 /// The outcome of one scrape.
 struct Scrape {
@@ -90,22 +93,6 @@ pub(crate) struct ScrapeSetup {
     pub run_start_unix_s: f64,
 }
 
-/// The header line of `vllm_metrics.csv`.
-pub(crate) fn csv_header() -> String {
-    let mut line = String::from("unix_s,elapsed_s,step,phase");
-    for column in CSV_COLUMNS {
-        line.push(',');
-        line.push_str(column);
-    }
-    line.push('\n');
-    line
-}
-
-/// Creates `vllm_metrics.csv` with its header.
-pub(crate) fn create_csv(path: &Path) -> Result<OutputFile, OutputError> {
-    OutputFile::create(path, 64 * 1024, csv_header().as_bytes())
-}
-
 /// Scrapes until `stop`: the window edges and every poll interval through the schedule, then
 /// every poll interval through the drain. At `stop` it takes one last scrape (the window-end
 /// scrape when a window was cut short), waits for scrapes in flight, and returns what was
@@ -164,8 +151,8 @@ fn record(
 /// Takes the scrapes, one after another on one clock: each gets the next sequence number
 /// and its time before its task starts, so sequence order is time order. At most one is in
 /// flight.
-struct Taker {
-    setup: Arc<ScrapeSetup>,
+pub(crate) struct Taker {
+    pub(crate) setup: Arc<ScrapeSetup>,
     tx: mpsc::UnboundedSender<Scrape>,
     seq: u64,
     in_flight: Option<tokio::task::JoinHandle<()>>,
@@ -174,7 +161,7 @@ struct Taker {
 }
 
 impl Taker {
-    async fn take(&mut self, trigger: Trigger) {
+    pub(crate) async fn take(&mut self, trigger: Trigger) {
         if let Some(task) = self.in_flight.as_mut()
             && !task.is_finished()
         {
@@ -210,7 +197,13 @@ async fn take_scrapes(
 ) -> u64 {
     // A zero interval (refused upstream) must not spin.
     let interval = setup.interval.max(Duration::from_millis(1));
-    let (plan, mut next_poll) = schedule(&setup.timeline, interval);
+    // A count timeline's edges are learned as they come (`scrape_counted`).
+    let counted = setup.timeline.is_counted();
+    let (plan, mut next_poll) = if counted {
+        (Vec::new(), Duration::ZERO)
+    } else {
+        schedule(&setup.timeline, interval)
+    };
     let run_start = setup.run_start;
     let mut taker = Taker {
         setup,
@@ -248,6 +241,10 @@ async fn take_scrapes(
             Trigger::WindowEnd(_) => open = None,
         }
         taker.take(trigger).await;
+    }
+    if counted {
+        (open, stopped, next_poll) =
+            crate::scrape_counted::take_scrapes(&mut taker, interval, &stop).await;
     }
     // The drain: in-flight requests finish while the server is still polled.
     if !stopped {
@@ -316,39 +313,6 @@ fn spawn_scrape(
             line_errors,
         });
     })
-}
-
-fn write_row(line: &mut String, setup: &ScrapeSetup, scrape: &Scrape) {
-    use std::fmt::Write as _;
-    let (step, phase) = match scrape.trigger {
-        Trigger::WindowStart(k) | Trigger::WindowEnd(k) => (Some(k), Phase::Measure),
-        Trigger::Periodic => {
-            let pos = setup.timeline.at(scrape.at);
-            (Some(pos.step), pos.phase)
-        }
-    };
-    let _ = write!(
-        line,
-        "{:.3},{:.3},{},{}",
-        setup.run_start_unix_s + scrape.at.as_secs_f64(),
-        scrape.at.as_secs_f64(),
-        step.map(|s| s.to_string()).unwrap_or_default(),
-        phase.as_str()
-    );
-    match &scrape.result {
-        Ok(snapshot) => {
-            for value in snapshot.csv_values() {
-                line.push(',');
-                line.push_str(&value);
-            }
-        }
-        Err(_) => {
-            for _ in CSV_COLUMNS {
-                line.push(',');
-            }
-        }
-    }
-    line.push('\n');
 }
 
 fn absorb(scraped: &mut Scraped, timeline: &Timeline, scrape: Scrape) {
@@ -424,220 +388,4 @@ fn restarted_between(earlier: &CanonicalSnapshot, later: &CanonicalSnapshot) -> 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ms(n: u64) -> Duration {
-        Duration::from_millis(n)
-    }
-
-    #[test]
-    fn a_counter_going_down_is_a_restart() {
-        let snap = |tokens: u32, start: u32| {
-            let text = format!(
-                "process_start_time_seconds {start}\nvllm:generation_tokens_total{{engine=\"0\"}} {tokens}\n"
-            );
-            CanonicalSnapshot::parse(text.as_bytes()).0
-        };
-        assert!(!restarted_between(&snap(10, 1), &snap(20, 1)));
-        assert!(restarted_between(&snap(20, 1), &snap(10, 1)));
-        assert!(restarted_between(&snap(10, 1), &snap(20, 2)));
-        // Non-finite values say nothing about a restart.
-        let text =
-            |tokens: &str| format!("vllm:generation_tokens_total{{engine=\"0\"}} {tokens}\n");
-        let snap = |tokens: &str| CanonicalSnapshot::parse(text(tokens).as_bytes()).0;
-        assert!(!restarted_between(&snap("+Inf"), &snap("20")));
-        assert!(!restarted_between(&snap("20"), &snap("-Inf")));
-        assert!(!restarted_between(&snap("NaN"), &snap("20")));
-        assert!(restarted_between(&snap("20"), &snap("10")));
-    }
-
-    /// A `/metrics` endpoint that answers every other request 150 ms late, so answers come
-    /// back in another order than the scrapes were sent.
-    async fn uneven_metrics_server() -> String {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let count = Arc::new(AtomicU64::new(0));
-        tokio::spawn(async move {
-            while let Ok((mut socket, _)) = listener.accept().await {
-                let count = Arc::clone(&count);
-                tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    let mut chunk = [0u8; 1024];
-                    loop {
-                        let end = loop {
-                            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                                break i + 4;
-                            }
-                            match socket.read(&mut chunk).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                            }
-                        };
-                        buf.drain(..end);
-                        let n = count.fetch_add(1, Ordering::Relaxed);
-                        if n.is_multiple_of(2) {
-                            tokio::time::sleep(Duration::from_millis(150)).await;
-                        }
-                        let body = format!("vllm:num_requests_running{{model_name=\"m\"}} {n}\n");
-                        let answer = format!(
-                            "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n{body}",
-                            body.len()
-                        );
-                        if socket.write_all(answer.as_bytes()).await.is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        format!("http://{addr}")
-    }
-
-    /// One row of `vllm_metrics.csv`: elapsed_s, step, phase, requests_running.
-    type Row = (f64, usize, String, String);
-
-    /// Runs the scraper against [`uneven_metrics_server`] and stops it `stop_at` after its
-    /// start; returns the CSV rows and what was seen.
-    async fn scrape_for(
-        timeline: &Timeline,
-        interval: Duration,
-        stop_at: Duration,
-    ) -> (Vec<Row>, Scraped) {
-        let base = uneven_metrics_server().await;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("vllm_metrics.csv");
-        let csv = create_csv(&path).unwrap();
-        let run_start = Instant::now();
-        let setup = ScrapeSetup {
-            client: Client::new(&loadtest_client::ClientConfig::new(base)).unwrap(),
-            path: "/metrics".to_owned(),
-            interval,
-            timeout: Duration::from_secs(2),
-            timeline: timeline.clone(),
-            run_start,
-            run_start_unix_s: 1_700_000_000.0,
-        };
-        let stop = CancelToken::new();
-        let task = tokio::spawn(run(setup, csv, stop.clone()));
-        tokio::time::sleep_until((run_start + stop_at).into()).await;
-        stop.cancel();
-        let scraped = task.await.unwrap();
-        assert!(scraped.write_error.is_none());
-        let text = std::fs::read_to_string(&path).unwrap();
-        let rows = text
-            .lines()
-            .skip(1)
-            .map(|line| {
-                let cells: Vec<&str> = line.split(',').collect();
-                assert_eq!(cells.len(), 4 + CSV_COLUMNS.len(), "{line}");
-                (
-                    cells[1].parse().unwrap(),
-                    cells[2].parse().unwrap(),
-                    cells[3].to_owned(),
-                    cells[4].to_owned(),
-                )
-            })
-            .collect();
-        (rows, scraped)
-    }
-
-    fn assert_in_order(rows: &[Row]) {
-        for w in rows.windows(2) {
-            assert!(w[0].0 <= w[1].0, "elapsed_s went back: {rows:?}");
-            assert!(w[0].1 <= w[1].1, "step went back: {rows:?}");
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn edge_rows_are_written_in_the_order_taken() {
-        // Four back-to-back windows; a poll interval too long to poll inside them, so every
-        // measure row is an edge. End of step k and start of step k + 1 coincide.
-        let t = Timeline::new(
-            &[1.0, 2.0, 3.0, 4.0],
-            Duration::from_millis(100),
-            Duration::ZERO,
-            Duration::from_millis(200),
-            Duration::ZERO,
-        );
-        let (rows, scraped) = scrape_for(&t, Duration::from_secs(10), t.end() + ms(100)).await;
-        assert_in_order(&rows);
-        assert_eq!(scraped.failed, 0, "{:?}", scraped.first_failure);
-        // The poll at 0 s, two edges per window, the last scrape at the stop.
-        assert_eq!(rows.len(), 1 + 2 * 4 + 1, "{rows:?}");
-        assert_eq!((rows[0].1, rows[0].2.as_str()), (0, "warmup"));
-        for (k, step) in t.steps().iter().enumerate() {
-            let (start, end) = (&rows[1 + 2 * k], &rows[2 + 2 * k]);
-            assert_eq!((start.1, start.2.as_str()), (k, "measure"), "{rows:?}");
-            assert_eq!((end.1, end.2.as_str()), (k, "measure"), "{rows:?}");
-            assert!(
-                start.0 + 5e-4 >= step.measure_start.as_secs_f64(),
-                "{rows:?}"
-            );
-            assert!(end.0 + 5e-4 >= step.measure_end.as_secs_f64(), "{rows:?}");
-            let seen = &scraped.steps[k];
-            assert!(seen.first.is_some() && seen.last.is_some());
-        }
-        let last = rows.last().unwrap();
-        assert_eq!((last.1, last.2.as_str()), (3, "drain"));
-        assert!(last.0 + 5e-4 >= (t.end() + ms(100)).as_secs_f64());
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn polls_go_on_through_the_drain_until_the_stop() {
-        let t = Timeline::new(
-            &[1.0, 2.0],
-            Duration::from_millis(200),
-            Duration::ZERO,
-            Duration::from_millis(300),
-            Duration::ZERO,
-        );
-        let stop_at = t.end() + ms(500);
-        let (rows, scraped) = scrape_for(&t, ms(100), stop_at).await;
-        assert_in_order(&rows);
-        assert_eq!(scraped.failed, 0, "{:?}", scraped.first_failure);
-        for row in &rows {
-            let at = Duration::from_secs_f64(row.0);
-            let pos = t.at(at);
-            // A poll carries where the run was; an end edge carries the step it closes.
-            let end_edge = row.2 == "measure" && at >= t.steps()[row.1].measure_end;
-            assert!(
-                (pos.step, pos.phase.as_str()) == (row.1, row.2.as_str()) || end_edge,
-                "{row:?} in {rows:?}"
-            );
-        }
-        // Both ends of each window, end of step 0 before start of step 1.
-        let end_edges: Vec<usize> = rows
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| {
-                r.2 == "measure"
-                    && Duration::from_secs_f64(r.0 + 5e-4) >= t.steps()[r.1].measure_end
-            })
-            .map(|(i, _)| i)
-            .collect();
-        assert_eq!(end_edges.len(), 2, "{rows:?}");
-        assert_eq!(rows[end_edges[0] + 1].1, 1, "{rows:?}");
-        // Polls every 100 ms through the 500 ms drain, then the last scrape at the stop.
-        let drain: Vec<&Row> = rows.iter().filter(|r| r.2 == "drain").collect();
-        assert!(drain.len() >= 4, "{rows:?}");
-        assert!(drain.iter().all(|r| r.1 == 1));
-        assert!(rows.last().unwrap().0 + 5e-4 >= stop_at.as_secs_f64());
-        // The drain's rows leave the step's window alone: it ends at its end edge.
-        let last = scraped.steps[1].last.as_ref().unwrap().0.as_secs_f64();
-        assert!(
-            (last - rows[end_edges[1]].0).abs() < 6e-4,
-            "{last} {rows:?}"
-        );
-    }
-
-    #[test]
-    fn header_has_the_canonical_columns() {
-        let h = csv_header();
-        assert!(h.starts_with("unix_s,elapsed_s,step,phase,requests_running,"));
-        assert_eq!(h.trim_end().split(',').count(), 4 + CSV_COLUMNS.len());
-    }
-}
+mod tests;

@@ -1,9 +1,11 @@
 //! The sweep's schedule: warmup, then for each step ramp → measure → cooldown, as offsets
 //! from the sweep's start on its one monotonic clock.
 
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use loadtest_run::Phase;
+use tokio::sync::watch;
 
 /// One step's boundaries, as offsets from the sweep start.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,14 +51,108 @@ pub struct Position {
     pub phase_end: Option<Duration>,
 }
 
-/// The whole schedule.
+/// An edge not yet known: a count step's end (and every edge after it) until its requests have
+/// all finished. Far beyond any run (about 31 years), so comparisons and additions need no
+/// special case.
+pub const OPEN: Duration = Duration::from_secs(1_000_000_000);
+
+/// The whole schedule. Cheap to clone; clones share it, so edges that become known during a
+/// run (the ends of `--num-prompts` steps, see [`Timeline::counted`]) are seen by every
+/// holder at once.
 #[derive(Debug, Clone)]
 pub struct Timeline {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    layout: RwLock<Layout>,
+    /// Bumped whenever an edge becomes known.
+    changed: watch::Sender<u64>,
+}
+
+#[derive(Debug, Clone)]
+struct Layout {
     warmup: Duration,
     steps: Vec<StepWindow>,
+    counts: Option<Counts>,
+}
+
+/// The plan of a timeline whose steps end by count.
+#[derive(Debug, Clone)]
+struct Counts {
+    num_prompts: u64,
+    warmup_requests: u64,
+    /// The time warmup when `warmup_requests` is 0.
+    warmup: Duration,
+    cooldown: Duration,
+    warmup_end: Option<Duration>,
+    ends: Vec<Option<Duration>>,
+}
+
+impl Counts {
+    /// Places every edge from what is known: an unknown end makes every later edge [`OPEN`].
+    fn layout(&self, loads: &[f64]) -> Layout {
+        let mut t = if self.warmup_requests > 0 {
+            self.warmup_end.unwrap_or(OPEN)
+        } else {
+            self.warmup
+        };
+        let warmup = t;
+        let mut previous = if warmup.is_zero() {
+            0.0
+        } else {
+            loads.first().copied().unwrap_or(0.0)
+        };
+        let mut steps = Vec::with_capacity(loads.len());
+        for (index, &load) in loads.iter().enumerate() {
+            let start = t.min(OPEN);
+            let end = match self.ends.get(index).copied().flatten() {
+                Some(end) if start < OPEN => end.max(start),
+                _ => OPEN,
+            };
+            let cooldown_end = if end >= OPEN {
+                OPEN
+            } else {
+                end + self.cooldown
+            };
+            steps.push(StepWindow {
+                index,
+                load,
+                previous_load: previous,
+                ramp_start: start,
+                measure_start: start,
+                measure_end: end,
+                cooldown_end,
+            });
+            previous = load;
+            t = cooldown_end;
+        }
+        Layout {
+            warmup,
+            steps,
+            counts: Some(self.clone()),
+        }
+    }
 }
 
 impl Timeline {
+    fn from_layout(layout: Layout) -> Self {
+        Timeline {
+            shared: Arc::new(Shared {
+                layout: RwLock::new(layout),
+                changed: watch::Sender::new(0),
+            }),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Layout> {
+        self.shared
+            .layout
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Lays the steps out one after another. `loads` must be non-empty (validated upstream);
     /// an empty list gives a timeline that is in drain from the start.
     pub fn new(
@@ -67,6 +163,29 @@ impl Timeline {
         cooldown: Duration,
     ) -> Self {
         Self::layout(loads, warmup, measure, cooldown, |_| ramp)
+    }
+
+    /// Steps that end by count (`--num-prompts`): each step's window opens when the one
+    /// before it (and its cooldown) is over and closes when its requests have all finished
+    /// ([`Timeline::close_step`]); until then its end, and every edge after it, is [`OPEN`].
+    /// There is no ramp. The warmup is `warmup_requests` requests that all finish before step
+    /// 0 ([`Timeline::close_warmup`]), or, with 0, the time `warmup`.
+    pub fn counted(
+        loads: &[f64],
+        num_prompts: u64,
+        warmup_requests: u64,
+        warmup: Duration,
+        cooldown: Duration,
+    ) -> Self {
+        let counts = Counts {
+            num_prompts,
+            warmup_requests,
+            warmup,
+            cooldown,
+            warmup_end: None,
+            ends: vec![None; loads.len()],
+        };
+        Self::from_layout(counts.layout(loads))
     }
 
     /// Like [`Timeline::new`] for the closed loop, where each concurrency slot opens its
@@ -137,61 +256,185 @@ impl Timeline {
             previous = load;
             t = cooldown_end;
         }
-        Timeline { warmup, steps }
+        Self::from_layout(Layout {
+            warmup,
+            steps,
+            counts: None,
+        })
     }
 
     /// The same windows with other step loads (a shard's share of each step): the phases
     /// stay where they are, so every shard of a run keeps the same schedule. `loads` gives
     /// one load per step; missing ones leave a step as it is.
     #[must_use]
-    pub fn with_loads(mut self, loads: &[f64]) -> Self {
-        let mut previous = if self.warmup.is_zero() {
-            0.0
-        } else {
-            loads.first().copied().unwrap_or(0.0)
-        };
-        for (step, &load) in self.steps.iter_mut().zip(loads) {
-            step.load = load;
-            step.previous_load = previous;
-            previous = load;
+    pub fn with_loads(self, loads: &[f64]) -> Self {
+        {
+            let mut layout = self
+                .shared
+                .layout
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut previous = if layout.warmup.is_zero() {
+                0.0
+            } else {
+                loads.first().copied().unwrap_or(0.0)
+            };
+            for (step, &load) in layout.steps.iter_mut().zip(loads) {
+                step.load = load;
+                step.previous_load = previous;
+                previous = load;
+            }
         }
         self
     }
 
-    /// The steps in order.
-    pub fn steps(&self) -> &[StepWindow] {
-        &self.steps
+    /// The steps in order, as known now (a count step's unknown edges are [`OPEN`]).
+    pub fn steps(&self) -> Vec<StepWindow> {
+        self.read().steps.clone()
     }
 
-    /// The warmup length.
+    /// Step `index` as known now.
+    pub fn step(&self, index: usize) -> Option<StepWindow> {
+        self.read().steps.get(index).copied()
+    }
+
+    /// How many steps.
+    pub fn len(&self) -> usize {
+        self.read().steps.len()
+    }
+
+    /// No steps at all.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The warmup's end (its length, as it starts at 0); [`OPEN`] while a count warmup runs.
     pub fn warmup(&self) -> Duration {
-        self.warmup
+        self.read().warmup
     }
 
-    /// When the last step's cooldown ends and drain begins.
+    /// When the last step's cooldown ends and drain begins ([`OPEN`] while unknown).
     pub fn end(&self) -> Duration {
-        self.steps.last().map_or(self.warmup, |s| s.cooldown_end)
+        let layout = self.read();
+        layout
+            .steps
+            .last()
+            .map_or(layout.warmup, |s| s.cooldown_end)
     }
 
     /// The largest load of any step.
     pub fn max_load(&self) -> f64 {
-        self.steps.iter().map(|s| s.load).fold(0.0, f64::max)
+        self.read().steps.iter().map(|s| s.load).fold(0.0, f64::max)
+    }
+
+    /// `--num-prompts`: the requests of each count step (this process's share is the
+    /// dispatcher's business); `None` for time windows.
+    pub fn num_prompts(&self) -> Option<u64> {
+        self.read().counts.as_ref().map(|c| c.num_prompts)
+    }
+
+    /// `--warmup-requests` of a count timeline (0: a time warmup, or none).
+    pub fn warmup_requests(&self) -> u64 {
+        self.read().counts.as_ref().map_or(0, |c| c.warmup_requests)
+    }
+
+    /// Steps end by count ([`Timeline::counted`]).
+    pub fn is_counted(&self) -> bool {
+        self.read().counts.is_some()
+    }
+
+    /// A count warmup's requests have all finished at `at`: step 0 starts then. Ignored on
+    /// a time timeline or once known.
+    pub fn close_warmup(&self, at: Duration) {
+        self.update(|counts| {
+            if counts.warmup_requests == 0 || counts.warmup_end.is_some() {
+                return false;
+            }
+            counts.warmup_end = Some(at);
+            true
+        });
+    }
+
+    /// Count step `index`'s requests have all finished at `at`: its window ends then (and
+    /// the next step starts after the cooldown). Ignored on a time timeline or once known.
+    pub fn close_step(&self, index: usize, at: Duration) {
+        self.update(|counts| match counts.ends.get_mut(index) {
+            Some(end @ None) => {
+                *end = Some(at);
+                true
+            }
+            _ => false,
+        });
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Counts) -> bool) {
+        let changed = {
+            let mut layout = self
+                .shared
+                .layout
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let loads: Vec<f64> = layout.steps.iter().map(|s| s.load).collect();
+            let Some(mut counts) = layout.counts.clone() else {
+                return;
+            };
+            if !change(&mut counts) {
+                return;
+            }
+            *layout = counts.layout(&loads);
+            true
+        };
+        if changed {
+            self.shared
+                .changed
+                .send_modify(|generation| *generation += 1);
+        }
+    }
+
+    /// Sleeps until `run_start + offset_of(self)`, following edges that become known
+    /// meanwhile (an [`OPEN`] offset waits for one). On a time timeline, a plain sleep.
+    pub async fn sleep_until(
+        &self,
+        run_start: std::time::Instant,
+        offset_of: impl Fn(&Timeline) -> Duration,
+    ) {
+        let mut changes = self.shared.changed.subscribe();
+        loop {
+            let offset = offset_of(self);
+            if offset >= OPEN {
+                if changes.changed().await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            let at = run_start + offset;
+            tokio::select! {
+                () = tokio::time::sleep_until(at.into()) => return,
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        tokio::time::sleep_until(at.into()).await;
+                        return;
+                    }
+                }
+            }
+        }
     }
 
     /// Where the sweep is at `elapsed`.
     pub fn at(&self, elapsed: Duration) -> Position {
-        let Some(first) = self.steps.first() else {
+        let layout = self.read();
+        let Some(first) = layout.steps.first() else {
             return drain(0);
         };
-        if elapsed < self.warmup {
+        if elapsed < layout.warmup {
             return Position {
                 step: 0,
                 phase: Phase::Warmup,
                 target: first.load,
-                phase_end: Some(self.warmup),
+                phase_end: Some(layout.warmup),
             };
         }
-        for s in &self.steps {
+        for s in &layout.steps {
             if elapsed < s.measure_start {
                 let span = s.measure_start.saturating_sub(s.ramp_start).as_secs_f64();
                 let done = elapsed.saturating_sub(s.ramp_start).as_secs_f64();
@@ -220,12 +463,13 @@ impl Timeline {
                 };
             }
         }
-        drain(self.steps.len() - 1)
+        drain(layout.steps.len() - 1)
     }
 
     /// The step whose measure window contains `elapsed`, if any (for completions).
     pub fn measure_step_at(&self, elapsed: Duration) -> Option<usize> {
-        self.steps
+        self.read()
+            .steps
             .iter()
             .find(|s| elapsed >= s.measure_start && elapsed <= s.measure_end)
             .map(|s| s.index)
@@ -242,66 +486,4 @@ fn drain(step: usize) -> Position {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const S: fn(u64) -> Duration = Duration::from_secs;
-
-    #[test]
-    fn phases_in_order() {
-        let t = Timeline::new(&[2.0, 10.0], S(5), S(4), S(10), S(1));
-        let at = |s: f64| t.at(Duration::from_secs_f64(s));
-        assert_eq!(at(0.0).phase, Phase::Warmup);
-        assert_eq!(at(0.0).target, 2.0);
-        assert_eq!(at(5.0).phase, Phase::Ramp);
-        assert_eq!(at(5.0).target, 2.0); // ramp from the warmup level
-        assert_eq!((at(9.5).phase, at(9.5).target), (Phase::Measure, 2.0));
-        assert_eq!(at(19.5).phase, Phase::Cooldown);
-        assert_eq!(at(19.5).target, 0.0);
-        let mid_ramp = at(22.0);
-        assert_eq!((mid_ramp.step, mid_ramp.phase), (1, Phase::Ramp));
-        assert!((mid_ramp.target - 6.0).abs() < 1e-9, "{}", mid_ramp.target);
-        assert_eq!(at(30.0).phase, Phase::Measure);
-        assert_eq!(at(40.5).phase, Phase::Drain);
-        assert_eq!(t.end(), S(35));
-        assert_eq!(t.measure_step_at(S(12)), Some(0));
-        assert_eq!(t.measure_step_at(S(20)), None);
-    }
-
-    #[test]
-    fn ramps_last_until_the_new_connections_can_have_opened() {
-        // 2,000 connections/s: 1,000 slots take 0.5 s, 19,900 take 9.95 s.
-        let t = Timeline::with_connect_rate(
-            &[1000.0, 19_900.0, 64.0, 20_000.0],
-            S(0),
-            S(1),
-            S(10),
-            S(0),
-            2000.0,
-        );
-        let ramps: Vec<f64> = t
-            .steps()
-            .iter()
-            .map(|s| s.ramp_len().as_secs_f64())
-            .collect();
-        // Step 0: 0.5 s < the 1 s ramp; step 1: 18,900 new slots = 9.45 s; step 2: none new;
-        // step 3: 100 new slots above the 19,900 already open.
-        assert_eq!(ramps, [1.0, 9.45, 1.0, 1.0]);
-        // A warmup counts for step 0's slots: 2 s of warmup, 19,900 slots need 9.95 s.
-        let t = Timeline::with_connect_rate(&[19_900.0], S(2), S(0), S(10), S(0), 2000.0);
-        assert!((t.steps()[0].ramp_len().as_secs_f64() - 7.95).abs() < 1e-9);
-        assert_eq!(t.at(Duration::from_secs_f64(9.9)).phase, Phase::Ramp);
-        assert_eq!(t.at(Duration::from_secs_f64(9.96)).phase, Phase::Measure);
-        // A fast enough rate changes nothing.
-        let fast = Timeline::with_connect_rate(&[2.0, 10.0], S(5), S(4), S(10), S(1), 1e6);
-        let plain = Timeline::new(&[2.0, 10.0], S(5), S(4), S(10), S(1));
-        assert_eq!(fast.steps(), plain.steps());
-    }
-
-    #[test]
-    fn no_warmup_ramps_from_zero() {
-        let t = Timeline::new(&[8.0], S(0), S(4), S(10), S(0));
-        assert!((t.at(S(1)).target - 2.0).abs() < 1e-9);
-        assert_eq!(t.at(S(4)).phase, Phase::Measure);
-    }
-}
+mod tests;

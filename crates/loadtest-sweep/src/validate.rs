@@ -2,7 +2,7 @@
 //! `run_sweep` before anything starts, so an embedding program gets the same checks as the
 //! command line, and each error names the field (a front end maps it to its flag).
 
-use std::fmt;
+use std::fmt::{self, Display};
 use std::time::Duration;
 
 use loadtest_client::{Endpoint, StreamRequest};
@@ -59,6 +59,12 @@ pub enum ConfigField {
     Endpoint,
     /// `extra_body`.
     ExtraBody,
+    /// `num_prompts`.
+    NumPrompts,
+    /// `warmup_requests`.
+    WarmupRequests,
+    /// `conversations.turns` (`--turns`), with what it cannot be combined with.
+    Turns,
 }
 
 impl ConfigField {
@@ -83,6 +89,9 @@ impl ConfigField {
             ConfigField::Model => "target.model",
             ConfigField::Endpoint => "target.endpoint",
             ConfigField::ExtraBody => "extra_body",
+            ConfigField::NumPrompts => "num_prompts",
+            ConfigField::WarmupRequests => "warmup_requests",
+            ConfigField::Turns => "conversations.turns",
         }
     }
 }
@@ -106,11 +115,11 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(field: ConfigField, value: impl fmt::Display, expected: impl Into<String>) -> Self {
+    pub(crate) fn new(field: ConfigField, value: impl Display, why: impl Into<String>) -> Self {
         ConfigError {
             field,
             value: value.to_string(),
-            expected: expected.into(),
+            expected: why.into(),
         }
     }
 }
@@ -172,7 +181,7 @@ impl SweepConfig {
         for &step in &self.steps {
             let ok = match self.load_mode {
                 LoadMode::Concurrency => step.is_finite() && step >= 1.0 && step.fract() == 0.0,
-                LoadMode::Rate => step.is_finite() && step > 0.0 && step <= MAX_RATE_PER_S,
+                LoadMode::Rate => crate::trace::rate_step_ok(self, step),
             };
             if !ok {
                 let expected = match self.load_mode {
@@ -241,6 +250,8 @@ impl SweepConfig {
         {
             return Err(ConfigError::new(F::Arrival, self.arrival, reason));
         }
+        crate::count::validate(self).and(crate::trace::validate(self))?;
+        crate::conversation::check::validate(self)?;
         positive(F::StepDuration, self.step_duration)?;
         positive(F::RequestTimeout, self.target.client.request_timeout)?;
         if self.poll_interval < MIN_POLL_INTERVAL {

@@ -86,6 +86,12 @@ pub(crate) fn collect_warnings(c: &Collected<'_>, steps: &[StepSummary], out: &m
             c.gpu.rows_not_written
         ));
     }
+    step_warnings(steps, out);
+}
+
+/// The warnings read from the step summaries alone (a merged run's too): usage missing,
+/// client health, unfinished requests, unsent arrivals, partial steps, the schedule, bursts.
+pub(crate) fn step_warnings(steps: &[StepSummary], out: &mut Vec<String>) {
     let missing: u64 = steps.iter().map(|s| s.usage_missing).sum();
     if missing > 0 {
         out.push(format!(

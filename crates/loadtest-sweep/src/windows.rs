@@ -3,17 +3,14 @@
 //! every 100 ms.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::cancel::CancelToken;
 use crate::health::{LagRecorder, WindowProbe};
 use crate::live::LiveCounters;
-use crate::timeline::Timeline;
+use crate::timeline::{OPEN, Timeline};
 use loadtest_run::ClientHealth;
 use loadtest_run::InflightStats;
-
-/// In-flight sampling period.
-const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 
 /// What was seen of one window.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,41 +33,36 @@ pub(crate) struct WindowWatch {
 /// One observation per step whose window began (a window cut short by `cancel` included).
 pub(crate) async fn watch_windows(watch: WindowWatch) -> Vec<WindowObservation> {
     let mut out = Vec::new();
-    for step in watch.timeline.steps() {
-        let start = watch.run_start + step.measure_start;
+    let timeline = &watch.timeline;
+    let measure_end =
+        |index: usize| move |t: &Timeline| t.step(index).map_or(OPEN, |s| s.measure_end);
+    for index in 0..timeline.len() {
+        // A count step's edges are learned as they come: they are read again as needed.
         tokio::select! {
-            () = tokio::time::sleep_until(start.into()) => {}
+            () = timeline.sleep_until(watch.run_start, |t| {
+                t.step(index).map_or(OPEN, |s| s.measure_start)
+            }) => {}
             () = watch.cancel.cancelled() => return out,
         }
         let _ = watch.lag.take().await;
         let probe = WindowProbe::start();
-        let window_start = Instant::now();
         let at_start = watch.live.window_started();
-        let end = watch.run_start + step.measure_end;
-        let mut inflight = InflightAcc::default();
-        let mut next = window_start;
-        loop {
-            inflight.add(watch.live.inflight() as u64);
-            next += SAMPLE_EVERY;
-            if next >= end {
-                break;
-            }
-            tokio::select! {
-                () = tokio::time::sleep_until(next.into()) => {}
-                () = watch.cancel.cancelled() => break,
-            }
-        }
+        let end_of = |t: &Timeline| watch.run_start + measure_end(index)(t);
+        // The in-flight samples ride on the health ticker's wake-ups (one timer for both): one
+        // now, one every 100 ms until the window ends (a count step's when its last request
+        // finishes: not a sample later).
+        watch.lag.start_inflight(Arc::clone(&watch.live)).await;
         if !watch.cancel.is_cancelled() {
             tokio::select! {
-                () = tokio::time::sleep_until(end.into()) => {}
+                () = timeline.sleep_until(watch.run_start, measure_end(index)) => {}
                 () = watch.cancel.cancelled() => {}
             }
         }
-        let inflight = inflight.finish();
-        let cut_short = Instant::now() < end;
+        let inflight = watch.lag.finish_inflight().await;
+        let cut_short = Instant::now() < end_of(timeline);
         watch
             .live
-            .window_ended(step.index, at_start, inflight, cut_short);
+            .window_ended(index, at_start, inflight, cut_short);
         let lag = watch.lag.take().await;
         out.push(WindowObservation {
             client: probe.finish(lag),
@@ -82,30 +74,4 @@ pub(crate) async fn watch_windows(watch: WindowWatch) -> Vec<WindowObservation> 
         }
     }
     out
-}
-
-#[derive(Debug, Default)]
-struct InflightAcc {
-    samples: u64,
-    sum: u64,
-    min: Option<u64>,
-    max: u64,
-}
-
-impl InflightAcc {
-    fn add(&mut self, n: u64) {
-        self.samples += 1;
-        self.sum += n;
-        self.min = Some(self.min.map_or(n, |m| m.min(n)));
-        self.max = self.max.max(n);
-    }
-
-    fn finish(&self) -> Option<InflightStats> {
-        (self.samples > 0).then(|| InflightStats {
-            samples: self.samples,
-            mean: self.sum as f64 / self.samples as f64,
-            min: self.min.unwrap_or(0),
-            max: self.max,
-        })
-    }
 }

@@ -143,5 +143,9 @@ async fn shared_prefixes_are_exact_and_reported() {
         "{md}"
     );
     assert!(md.contains("| load | client TTFT p50 / p99 | prefix-cache hits |"));
+    // The chart of TTFT beside the server's prefix-cache hits, linked from summary.md.
+    assert!(md.contains("](charts/prefix_cache.svg)"), "{md}");
+    let svg = std::fs::read_to_string(outcome.run_dir.join("charts/prefix_cache.svg")).unwrap();
+    assert!(svg.contains("client TTFT p50"), "{svg}");
     sim.shutdown().await;
 }

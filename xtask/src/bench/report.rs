@@ -88,6 +88,7 @@ pub fn markdown(
     probe: &[LevelResult],
     max_events_per_s: Option<f64>,
     micro: &Value,
+    extra_goals: &[String],
 ) -> String {
     let mut md = String::new();
     let m = |k: &str| {
@@ -234,6 +235,10 @@ pub fn markdown(
     }
     micro_section(&mut md, micro);
     goals(&mut md, levels, micro);
+    for row in extra_goals {
+        md.push_str(row);
+        md.push('\n');
+    }
     md
 }
 

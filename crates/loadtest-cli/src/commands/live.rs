@@ -70,6 +70,8 @@ pub(crate) async fn show(timeline: Timeline, live: Arc<LiveCounters>) {
     if let Some(bar) = waiting {
         bar.finish_and_clear();
     }
+    // `--num-prompts`: the run's own timeline, whose step ends are learned as they come.
+    let timeline = live.timeline().unwrap_or(timeline);
     let start = Instant::now();
     if terminal {
         show_bar(&timeline, &live, start, tick).await;
@@ -84,13 +86,24 @@ async fn show_bar(
     start: Instant,
     mut tick: tokio::time::Interval,
 ) {
-    let total_ms = timeline.end().as_millis().max(1) as u64;
-    let bar = output::progress_bar(total_ms);
+    // Count steps (`--num-prompts`) have no known end: the bar counts steps instead.
+    let counted = timeline.is_counted();
+    let total = if counted {
+        timeline.len().max(1) as u64
+    } else {
+        timeline.end().as_millis().max(1) as u64
+    };
+    let bar = output::progress_bar(total);
     let mut reader = LiveReader::default();
     while !live.is_finished() {
         let snap = reader.read(live);
         let elapsed = start.elapsed();
-        bar.set_position((elapsed.as_millis() as u64).min(total_ms));
+        let done = if counted {
+            live.steps_ended() as u64
+        } else {
+            elapsed.as_millis() as u64
+        };
+        bar.set_position(done.min(total));
         // Read every time: the terminal may have been resized.
         let width = message_width(stderr_columns());
         bar.set_message(status_line(timeline, elapsed, &snap, width));

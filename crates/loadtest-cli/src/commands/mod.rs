@@ -3,6 +3,7 @@
 pub(crate) mod common;
 pub(crate) mod compare;
 pub(crate) mod live;
+pub(crate) mod merge;
 pub(crate) mod metrics;
 pub(crate) mod probe;
 pub(crate) mod progress;

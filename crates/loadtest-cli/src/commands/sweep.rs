@@ -23,6 +23,7 @@ mod command_line;
 mod flags;
 mod gating;
 mod input;
+mod trace;
 mod values;
 mod verdict;
 

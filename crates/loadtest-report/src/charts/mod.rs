@@ -17,15 +17,18 @@ pub enum ChartKind {
     Server,
     /// GPU utilisation and power vs load.
     Gpu,
+    /// With shared prefixes: the client's TTFT beside the server's prefix-cache hit rate.
+    PrefixCache,
 }
 
 impl ChartKind {
     /// Every chart, in report order.
-    pub const ALL: [ChartKind; 4] = [
+    pub const ALL: [ChartKind; 5] = [
         ChartKind::Throughput,
         ChartKind::Latency,
         ChartKind::Server,
         ChartKind::Gpu,
+        ChartKind::PrefixCache,
     ];
 
     /// The file name under `charts/`.
@@ -35,6 +38,7 @@ impl ChartKind {
             ChartKind::Latency => "latency.svg",
             ChartKind::Server => "server.svg",
             ChartKind::Gpu => "gpu.svg",
+            ChartKind::PrefixCache => "prefix_cache.svg",
         }
     }
 
@@ -45,12 +49,14 @@ impl ChartKind {
             ChartKind::Latency => "Latency percentiles vs load",
             ChartKind::Server => "Server queue and KV cache vs load",
             ChartKind::Gpu => "GPU utilisation and power vs load",
+            ChartKind::PrefixCache => "TTFT and prefix-cache hits vs load (shared prefixes)",
         }
     }
 
-    /// Why the report has no such chart for `run`.
-    pub(crate) fn why_missing(self, run: &RunData) -> &'static str {
-        match self {
+    /// Why the report has no such chart for `run`; `None` where the chart does not apply to
+    /// the run (the prefix-cache chart without shared prefixes), so nothing is said.
+    pub(crate) fn why_missing(self, run: &RunData) -> Option<&'static str> {
+        Some(match self {
             ChartKind::Throughput | ChartKind::Latency => {
                 "No throughput or latency chart: no step has data."
             }
@@ -68,7 +74,11 @@ impl ChartKind {
                     "No GPU chart: GPU telemetry was off (`--no-gpu`)."
                 }
             }
-        }
+            ChartKind::PrefixCache => {
+                run.facts.settings.shared_prefix.as_ref()?;
+                "No prefix-cache chart: no step has a TTFT or a prefix-cache hit rate."
+            }
+        })
     }
 }
 

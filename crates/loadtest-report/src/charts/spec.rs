@@ -214,6 +214,35 @@ pub(crate) fn plot(kind: ChartKind, run: &RunData) -> Option<Plot> {
                 ],
             )
         }
+        ChartKind::PrefixCache => {
+            run.facts.settings.shared_prefix.as_ref()?;
+            (
+                "TTFT (milliseconds)",
+                Some("prefix-cache hits (%)"),
+                false,
+                vec![
+                    series("client TTFT p50", BLUE, Solid, Primary, steps, |s| {
+                        ms(s.ttft_s.map(|x| x.p50))
+                    }),
+                    series("client TTFT p99", BLUE, Dashed, Primary, steps, |s| {
+                        ms(s.ttft_s.map(|x| x.p99))
+                    }),
+                    series(
+                        "server prefix-cache hits % (right axis)",
+                        GREEN,
+                        Solid,
+                        Secondary,
+                        steps,
+                        |s| {
+                            s.server
+                                .as_ref()
+                                .and_then(|v| v.prefix_cache_hit_rate)
+                                .map(|r| r * 100.0)
+                        },
+                    ),
+                ],
+            )
+        }
     };
     let series: Vec<Series> = list.into_iter().flatten().collect();
     if series.is_empty() {

@@ -54,13 +54,20 @@ pub(super) fn write(md: &mut String, run: &RunData) {
         LoadMode::Rate => ("rate", "requests/s offered, open loop"),
     };
     let steps: Vec<String> = s.steps.iter().map(|x| load(*x)).collect();
+    // `--num-prompts`: each step ends when its requests have all finished.
+    let per_step = match s.num_prompts {
+        Some(n) => format!("{n} requests per step, each step ending when all have finished"),
+        None => format!("{} per step", duration_s(s.step_duration_s.as_secs_f64())),
+    };
+    let warmup = match s.warmup_requests {
+        Some(n) => format!("{n} requests"),
+        None => duration_s(s.warmup_s.as_secs_f64()),
+    };
     row(
         "load",
         format!(
-            "{mode} {} ({unit}); {} per step, warmup {}, ramp {}, cooldown {}",
+            "{mode} {} ({unit}); {per_step}, warmup {warmup}, ramp {}, cooldown {}",
             steps.join(", "),
-            duration_s(s.step_duration_s.as_secs_f64()),
-            duration_s(s.warmup_s.as_secs_f64()),
             duration_s(s.ramp_s.as_secs_f64()),
             duration_s(s.cooldown_s.as_secs_f64()),
         ),
@@ -117,6 +124,24 @@ pub(super) fn write(md: &mut String, run: &RunData) {
         ),
     );
     row("seed", s.seed.to_string());
+    // `vllm-loadtest merge`: the shard folders this run was made from, and what it chose.
+    if !f.merged_from.is_empty() {
+        let shards: Vec<String> = f
+            .merged_from
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} (`{}`)",
+                    m.shard,
+                    cell(&m.dir.display().to_string(), 120)
+                )
+            })
+            .collect();
+        row("merged from", format!("shards {}", shards.join(", ")));
+        for note in &f.merge_notes {
+            row("merge", cell(note, 300));
+        }
+    }
     if !s.extra_body.is_empty() {
         let body = serde_json::Value::Object(s.extra_body.clone()).to_string();
         row("extra body", format!("`{}`", cell(&body, 200)));

@@ -150,6 +150,13 @@ fn or_dash(s: String) -> String {
 
 fn write_knee(md: &mut String, run: &RunData) {
     let rule = &run.facts.settings.knee;
+    if run.facts.settings.arrival == loadtest_run::Arrival::Trace {
+        let _ = writeln!(
+            md,
+            "- No knee or saturation verdict: each step's load is the trace's own rate in that slice (it rises and falls with the trace), so comparing one step with the next does not probe capacity. Sweep the rate (`--request-rate`) for those."
+        );
+        return;
+    }
     match &run.summary.knee {
         Some(k) => {
             let _ = writeln!(

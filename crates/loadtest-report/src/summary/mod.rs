@@ -1,6 +1,7 @@
 //! `summary.md`: run facts, the headline, the step table, charts, the server's view with the
 //! TTFT breakdown, GPUs, client health, errors and warnings.
 
+mod conversations;
 mod facts;
 mod glance;
 mod health;
@@ -26,6 +27,7 @@ pub fn render_summary(run: &RunData, charts: &[ChartKind]) -> String {
     thresholds::write(&mut md, run);
     steps::write(&mut md, run);
     workload::write(&mut md, run);
+    conversations::write(&mut md, run);
     write_charts(&mut md, run, charts);
     server::write(&mut md, run);
     health::write_gpu(&mut md, run);
@@ -57,7 +59,7 @@ fn write_charts(md: &mut String, run: &RunData, charts: &[ChartKind]) {
     let missing: Vec<&str> = ChartKind::ALL
         .iter()
         .filter(|k| !charts.contains(k))
-        .map(|k| k.why_missing(run))
+        .filter_map(|k| k.why_missing(run))
         .collect();
     for why in missing {
         let _ = writeln!(md, "- {why}");

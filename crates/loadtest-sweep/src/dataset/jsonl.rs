@@ -33,7 +33,7 @@ pub(crate) fn read_rows(
 
 /// Reads one line into `line` (without its `\n`). `None` at the end of the input;
 /// `Some(false)` when the line was longer than `cap` (the rest of it is skipped).
-fn read_line_capped(
+pub(crate) fn read_line_capped(
     reader: &mut impl BufRead,
     line: &mut Vec<u8>,
     cap: usize,

@@ -9,9 +9,9 @@
 //! file; start-up is one parse of the file. Request *i* takes row `g(seed, i) mod pool`, so its
 //! inputs depend only on `(seed, i)` and the file.
 
-mod jsonl;
+pub(crate) mod jsonl;
 mod pool;
-mod read;
+pub(crate) mod read;
 mod sharegpt;
 mod split;
 

@@ -48,9 +48,22 @@ pub(crate) struct SweepArgs {
     /// `vllm bench serve`'s burstiness: --arrival gamma:B (1 = Poisson).
     #[arg(long, value_name = "B", conflicts_with = "arrival")]
     pub(crate) burstiness: Option<f64>,
-    /// Not supported: steps are time windows (`vllm bench serve` habit).
-    #[arg(long, hide = true, value_name = "N")]
-    pub(crate) num_prompts: Option<String>,
+    /// Each step sends exactly N measured requests and ends when they have all finished
+    /// (instead of a --step-duration-s window; no --ramp-s); as in `vllm bench serve`.
+    #[arg(long, value_name = "N")]
+    pub(crate) num_prompts: Option<u64>,
+    /// Multi-turn conversations of N turns each (chat endpoint): every turn sends the history
+    /// with the answers received; concurrency counts users, a rate counts conversations.
+    #[arg(long, value_name = "N")]
+    pub(crate) turns: Option<u32>,
+    /// With --turns: seconds between an answer and the next turn, N or a distribution
+    /// [default: 0].
+    #[arg(long, value_name = "DIST", requires = "turns")]
+    pub(crate) think_time_s: Option<String>,
+    /// With --num-prompts: exactly N warmup requests, all finished, before the first step
+    /// (instead of --warmup-s).
+    #[arg(long, value_name = "N")]
+    pub(crate) warmup_requests: Option<u64>,
     /// `random` (synthetic prompts), `sharegpt` or `custom` (JSONL) with --dataset-path: the
     /// same as --dataset (`vllm bench serve` habit).
     #[arg(long, hide = true, value_name = "NAME")]
@@ -184,10 +197,18 @@ pub(crate) struct SweepArgs {
     /// How step values are read [default: concurrency].
     #[arg(long, value_enum)]
     pub(crate) load_mode: Option<LoadModeArg>,
-    /// Rate mode's arrival process: poisson, constant or gamma:BURSTINESS (0.01–1000)
-    /// [default: poisson].
+    /// Rate mode's arrival process: poisson, constant or gamma:BURSTINESS (0.01–1000); or
+    /// trace:PATH to replay a Mooncake (.jsonl) or BurstGPT (.csv) trace (trace:mooncake:PATH,
+    /// trace:burstgpt:PATH name the format) [default: poisson].
     #[arg(long, value_name = "PROCESS")]
     pub(crate) arrival: Option<String>,
+    /// With --arrival trace:PATH: replay F times as fast (2 = twice the trace's rate) [default: 1].
+    #[arg(long, value_name = "F")]
+    pub(crate) trace_speed: Option<f64>,
+    /// With --arrival trace:PATH: replay at most N steps (slices of --step-duration-s) after
+    /// the warmup [default: until the trace ends].
+    #[arg(long, value_name = "N")]
+    pub(crate) trace_max_steps: Option<u64>,
     /// Service-level objectives for goodput, e.g. ttft=500ms,tpot=50ms,e2e=10s,p99:ttft=1s.
     #[arg(long, value_name = "LIST")]
     pub(crate) slo: Option<String>,
@@ -206,6 +227,10 @@ pub(crate) struct SweepArgs {
     /// Do not poll nvidia-smi.
     #[arg(long)]
     pub(crate) no_gpu: bool,
+    /// Poll nvidia-smi on this shard too (by default only shard 0 of a sharded run does:
+    /// give it where a shard runs on its own GPU node).
+    #[arg(long, conflicts_with = "no_gpu")]
+    pub(crate) gpu: bool,
     /// Scrape this URL instead of BASE-URL/metrics.
     #[arg(long, value_name = "URL")]
     pub(crate) metrics_url: Option<String>,
@@ -216,6 +241,10 @@ pub(crate) struct SweepArgs {
     /// Do not scrape /metrics.
     #[arg(long)]
     pub(crate) no_metrics: bool,
+    /// Scrape /metrics on this shard too (by default only shard 0 of a sharded run does, so
+    /// the server is read once, not once per client).
+    #[arg(long, conflicts_with = "no_metrics")]
+    pub(crate) scrape_metrics: bool,
     /// Exit 1 when more than this share (0–1) of measured requests failed.
     #[arg(long, value_name = "FRACTION")]
     pub(crate) max_error_rate: Option<f64>,

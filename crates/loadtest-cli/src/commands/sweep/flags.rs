@@ -34,6 +34,8 @@ impl SweepArgs {
     /// the engine's own rules ([`SweepConfig::validate`]) are checked here too, their errors
     /// naming the flag.
     pub(crate) fn into_config(mut self, sim_url: Option<String>) -> Result<SweepConfig> {
+        // A trace's own flags, and the ones it refuses, before the others are read.
+        let trace = super::trace::take(&mut self)?;
         self.refuse_unsupported_habits()?;
         let demo = self.simulate;
         let base_url = match (self.base_url.take(), sim_url) {
@@ -104,6 +106,11 @@ impl SweepArgs {
         )?;
         let (input, prompt_file) = match dataset {
             Some(input) => (input, None),
+            // The trace gives each request's lengths (set below, once it is loaded).
+            None if trace.is_some() => (
+                loadtest_sweep::inputs::InputSource::Synthetic(loadtest_dist::DistSpec::Fixed(1)),
+                None,
+            ),
             None => input::source(
                 self.input_mode,
                 self.prompt_text.take(),
@@ -172,6 +179,12 @@ impl SweepArgs {
                 .parse::<Shard>()
                 .map_err(|e| anyhow::anyhow!("invalid --shard: {e}"))?,
         };
+        // Shard 0 reads the server and the GPUs for the whole run; the others only send load,
+        // unless told to (a shard on its own GPU node, or a --metrics-url of its own replica).
+        let reads_telemetry = c.shard.index() == 0;
+        if !reads_telemetry && !self.scrape_metrics {
+            c.target.metrics_url = None;
+        }
         let steps_text = steps_arg.or_else(|| demo.then(|| demo::STEPS.to_owned()));
         match steps_text.as_deref().map(str::trim) {
             None => {}
@@ -200,6 +213,21 @@ impl SweepArgs {
             c.warmup,
         )?;
         c.ramp = seconds("--ramp-s", self.ramp_s, c.ramp)?;
+        c.num_prompts = self.num_prompts;
+        if let Some(turns) = self.turns {
+            let think_time = match self.think_time_s.as_deref() {
+                Some(text) => text
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("invalid --think-time-s {e}"))?,
+                None => loadtest_sweep::conversation::ThinkTime::NONE,
+            };
+            c.conversations =
+                Some(loadtest_sweep::conversation::Conversations { turns, think_time });
+        }
+        if let Some(n) = self.warmup_requests {
+            c.warmup_requests = Some(n);
+            c.warmup = Duration::ZERO; // the warmup is those requests
+        }
         c.cooldown = seconds("--cooldown-s", self.cooldown_s, c.cooldown)?;
         c.poll_interval = seconds("--poll-interval-s", self.poll_interval_s, c.poll_interval)?;
         c.gpu.interval = seconds(
@@ -216,7 +244,7 @@ impl SweepArgs {
         c.ignore_eos = self.ignore_eos;
         c.seed = self.seed.unwrap_or(c.seed);
         // The command line polls GPUs unless told not to (a library caller opts in).
-        c.gpu.enabled = !self.no_gpu;
+        c.gpu.enabled = !self.no_gpu && (reads_telemetry || self.gpu);
         if let Some(path) = self.nvidia_smi.take() {
             c.gpu.nvidia_smi = path;
         }
@@ -258,17 +286,46 @@ impl SweepArgs {
             c.extra_body
                 .insert(key.to_owned(), serde_json::json!(value));
         }
+        if let Some(trace) = trace {
+            trace.apply(&mut c)?;
+        }
         super::gating::apply(&self, &mut c)?;
         c.validate().map_err(|e| flags.error(&e))?;
         Ok(c)
     }
 
-    /// `vllm bench serve` flags whose meaning differs here: an error naming ours.
+    /// `vllm bench serve` flags whose meaning differs here (an error naming ours), and what
+    /// `--num-prompts` cannot be combined with.
     fn refuse_unsupported_habits(&self) -> Result<()> {
-        if self.num_prompts.is_some() {
-            bail!(
-                "--num-prompts is not supported: each step here is a time window, so set its length with --step-duration-s S (and the load with --steps or --request-rate)"
-            );
+        // --num-prompts: a step ends when its requests have finished, not after a time.
+        let count = self.num_prompts.is_some();
+        for (given, flag, why) in [
+            (
+                self.step_duration_s.is_some(),
+                "--step-duration-s",
+                "a step ends when its N requests have finished, not after a time (--timeout-s bounds each request)",
+            ),
+            (
+                self.ramp_s.is_some(),
+                "--ramp-s",
+                "a count step has no ramp: it starts at its level",
+            ),
+        ] {
+            if count && given {
+                bail!("--num-prompts and {flag} cannot be combined: {why}; give one");
+            }
+        }
+        if self.warmup_requests.is_some() {
+            if !count {
+                bail!(
+                    "--warmup-requests applies with --num-prompts only: time steps take --warmup-s"
+                );
+            }
+            if self.warmup_s.is_some() {
+                bail!(
+                    "--warmup-requests and --warmup-s cannot be combined: the warmup is N requests or a time; give one"
+                );
+            }
         }
         // --dataset-name / --dataset-path map onto --dataset (or are refused, naming it) in
         // `input::Workload::take`.
@@ -310,12 +367,18 @@ impl Flags {
             F::Model => "--model",
             F::Endpoint => "--endpoint",
             F::ExtraBody => "--extra-body",
+            F::NumPrompts => "--num-prompts",
+            F::WarmupRequests => "--warmup-requests",
+            F::Turns => "--turns",
         };
         let expected = e
             .expected
             .replace("max_inflight", "--max-inflight")
             .replace("the prompt file", "--prompt-file")
-            .replace("the chat endpoint", "--endpoint chat");
+            .replace("the chat endpoint", "--endpoint chat")
+            .replace("num_prompts", "--num-prompts")
+            .replace("endpoint completions", "--endpoint completions")
+            .replace("with a trace", "with --arrival trace:");
         anyhow::anyhow!("invalid {flag} {}: {expected}", e.value)
     }
 }

@@ -1,0 +1,281 @@
+//! The health ticker: a task that asks to wake up every [`TICK`] (every [`QUIET_TICK`] while
+//! the client is quiet) and records how late it ran, and, on the same wake-ups, the in-flight
+//! samples of the window being watched (one every [`SAMPLE_EVERY`]): one timer for both, so a
+//! quiet client wakes 10 times a second rather than 20.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use loadtest_run::{ClientHealth, InflightStats};
+use tokio::sync::Mutex;
+
+use crate::live::LiveCounters;
+use crate::stats::new_us_histogram;
+
+/// The ticker's period while the client is busy ([`BUSY_INFLIGHT`] requests or more in
+/// flight): lateness sampled 100 times a second where it decides whether the client kept up.
+pub const TICK: Duration = Duration::from_millis(10);
+/// The ticker's period while fewer requests are in flight. Each wake-up of a parked runtime
+/// costs two thread switches (the timer's worker and the sibling it notifies), so a 10 ms
+/// ticker alone spent ~10 ms of CPU per second at one stream; at 100 ms the samples mean the
+/// same (how late a task that asked to wake up ran), there are fewer of them.
+pub const QUIET_TICK: Duration = Duration::from_millis(100);
+/// Requests in flight from which the ticker runs at [`TICK`] rather than [`QUIET_TICK`].
+pub const BUSY_INFLIGHT: usize = 16;
+/// In-flight sampling period.
+pub const SAMPLE_EVERY: Duration = Duration::from_millis(100);
+
+/// What the ticker saw since the last [`LagRecorder::take`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LagStats {
+    /// Wake-ups.
+    pub ticks: u64,
+    /// Wake-ups later than [`ClientHealth::LATE_TICK`].
+    pub late_ticks: u64,
+    /// 99th percentile lateness (`None` without ticks).
+    pub p99: Option<Duration>,
+    /// Largest lateness (`None` without ticks).
+    pub max: Option<Duration>,
+}
+
+#[derive(Debug)]
+struct LagState {
+    hist: Histogram<u64>,
+    late: u64,
+    /// The in-flight samples of the window being watched, if one is.
+    inflight: Option<InflightSampling>,
+}
+
+/// In-flight sampling over one window.
+#[derive(Debug)]
+struct InflightSampling {
+    live: Arc<LiveCounters>,
+    /// When the next sample is due.
+    next: Instant,
+    acc: InflightAcc,
+}
+
+/// Records ticker lateness; the sweep resets it at each window start.
+#[derive(Debug)]
+pub struct LagRecorder {
+    state: Mutex<LagState>,
+}
+
+impl Default for LagRecorder {
+    fn default() -> Self {
+        LagRecorder {
+            state: Mutex::new(LagState {
+                hist: new_us_histogram(),
+                late: 0,
+                inflight: None,
+            }),
+        }
+    }
+}
+
+impl LagRecorder {
+    /// Runs the ticker until the task is aborted, every [`TICK`] while `busy()` says the
+    /// client is busy, every [`QUIET_TICK`] otherwise. A stall counts once (the ticks it
+    /// swallowed are not made up), so one spike is one late tick; its length shows in the max.
+    pub async fn run(&self, busy: impl Fn() -> bool) {
+        let mut next = Instant::now() + TICK;
+        loop {
+            tokio::time::sleep_until(next.into()).await;
+            let late = Instant::now().saturating_duration_since(next);
+            self.record(late).await;
+            self.sample_inflight(next).await;
+            let period = if busy() { TICK } else { QUIET_TICK };
+            next += period;
+            let now = Instant::now();
+            if next < now {
+                next = now + period;
+            }
+        }
+    }
+
+    async fn record(&self, late: Duration) {
+        let mut state = self.state.lock().await;
+        let _ = state.hist.record(late.as_micros().max(1) as u64);
+        if late > ClientHealth::LATE_TICK {
+            state.late += 1;
+        }
+    }
+
+    /// Takes an in-flight sample on the tick due at `due` when one is due (half a busy tick
+    /// early counts: a quiet ticker's phase is not the samples').
+    async fn sample_inflight(&self, due: Instant) {
+        let mut state = self.state.lock().await;
+        if let Some(s) = state.inflight.as_mut()
+            && due + TICK / 2 >= s.next
+        {
+            s.acc.add(s.live.inflight() as u64);
+            s.next += SAMPLE_EVERY;
+            if s.next <= due {
+                s.next = due + SAMPLE_EVERY;
+            }
+        }
+    }
+
+    /// Starts a window's in-flight samples: one now, then one every [`SAMPLE_EVERY`] on the
+    /// ticker's wake-ups until [`finish_inflight`](Self::finish_inflight).
+    pub(crate) async fn start_inflight(&self, live: Arc<LiveCounters>) {
+        let mut acc = InflightAcc::default();
+        acc.add(live.inflight() as u64);
+        self.state.lock().await.inflight = Some(InflightSampling {
+            live,
+            next: Instant::now() + SAMPLE_EVERY,
+            acc,
+        });
+    }
+
+    /// Ends the window's in-flight samples: their count, mean, min and max.
+    pub(crate) async fn finish_inflight(&self) -> Option<InflightStats> {
+        let sampling = self.state.lock().await.inflight.take()?;
+        sampling.acc.finish()
+    }
+
+    /// Takes what was recorded since the last call, and starts afresh.
+    pub async fn take(&self) -> LagStats {
+        let mut state = self.state.lock().await;
+        let ticks = state.hist.len();
+        let stats = if ticks == 0 {
+            LagStats::default()
+        } else {
+            LagStats {
+                ticks,
+                late_ticks: state.late,
+                p99: Some(Duration::from_micros(state.hist.value_at_quantile(0.99))),
+                max: Some(Duration::from_micros(state.hist.max())),
+            }
+        };
+        state.hist.reset();
+        state.late = 0;
+        stats
+    }
+}
+
+#[derive(Debug, Default)]
+struct InflightAcc {
+    samples: u64,
+    sum: u64,
+    min: Option<u64>,
+    max: u64,
+}
+
+impl InflightAcc {
+    fn add(&mut self, n: u64) {
+        self.samples += 1;
+        self.sum += n;
+        self.min = Some(self.min.map_or(n, |m| m.min(n)));
+        self.max = self.max.max(n);
+    }
+
+    fn finish(&self) -> Option<InflightStats> {
+        (self.samples > 0).then(|| InflightStats {
+            samples: self.samples,
+            mean: self.sum as f64 / self.samples as f64,
+            min: self.min.unwrap_or(0),
+            max: self.max,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::{Readings, assess};
+
+    #[tokio::test]
+    async fn ticker_records_lag() {
+        let rec = std::sync::Arc::new(LagRecorder::default());
+        let r = rec.clone();
+        let task = tokio::spawn(async move { r.run(|| true).await });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        task.abort();
+        let stats = rec.take().await;
+        assert!(stats.ticks > 0 && stats.late_ticks <= stats.ticks);
+        assert!(stats.p99.is_some() && stats.max.is_some());
+        assert_eq!(rec.take().await, LagStats::default());
+    }
+
+    /// The period follows `busy()`: 10 ms while busy, 100 ms while quiet. Counted on a paused
+    /// clock, so the counts are exact whatever the machine is doing.
+    #[tokio::test(start_paused = true)]
+    async fn the_ticker_slows_down_while_the_client_is_quiet() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let busy = std::sync::Arc::new(AtomicBool::new(true));
+        let rec = std::sync::Arc::new(LagRecorder::default());
+        let (r, b) = (rec.clone(), busy.clone());
+        let task = tokio::spawn(async move { r.run(move || b.load(Ordering::Relaxed)).await });
+        tokio::time::sleep(Duration::from_millis(1005)).await;
+        assert_eq!(rec.take().await.ticks, 100);
+        busy.store(false, Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(2000)).await;
+        // The tick due at 1.01 s was already set 10 ms ahead; then one every 100 ms.
+        assert_eq!(rec.take().await.ticks, 20);
+        task.abort();
+    }
+
+    /// With 100 ticks or more, "more than 1 %, and at least 2, late" is the lag p99 above 5 ms.
+    #[tokio::test]
+    async fn late_tick_rule_is_the_p99_from_100_ticks() {
+        for (ticks, late) in [(100, 1), (100, 2), (150, 2), (1000, 10), (1000, 11)] {
+            let rec = LagRecorder::default();
+            for i in 0..ticks {
+                let ms = if i < late { 16 } else { 1 };
+                rec.record(Duration::from_millis(ms)).await;
+            }
+            let stats = rec.take().await;
+            let health = assess(&Readings {
+                cpu_used: None,
+                window: Duration::from_secs(1),
+                cores: 16,
+                workers: Some(16),
+                lag: stats,
+                run_queue_wait_pct: None,
+                host_cpu_busy_pct: None,
+            });
+            let p99_late = stats.p99.is_some_and(|p| p > ClientHealth::LATE_TICK);
+            assert_eq!(health.behind(), p99_late, "{late} of {ticks}");
+        }
+    }
+
+    #[tokio::test]
+    async fn late_ticks_count_past_five_ms() {
+        let rec = LagRecorder::default();
+        rec.record(Duration::from_millis(1)).await;
+        rec.record(Duration::from_millis(5)).await;
+        rec.record(Duration::from_millis(16)).await;
+        let stats = rec.take().await;
+        assert_eq!((stats.ticks, stats.late_ticks), (3, 1));
+        // The histogram keeps 3 significant digits.
+        assert_eq!(stats.max.map(|d| d.as_millis()), Some(16));
+    }
+
+    /// In-flight samples ride on the ticker: one at the start, then one per 100 ms whether
+    /// the ticker runs every 10 ms or every 100 ms. Paused clock: exact counts.
+    #[tokio::test(start_paused = true)]
+    async fn inflight_samples_every_100_ms_on_the_ticks() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        for quiet in [false, true] {
+            let busy = Arc::new(AtomicBool::new(!quiet));
+            let rec = Arc::new(LagRecorder::default());
+            let live = Arc::new(LiveCounters::default());
+            let (r, b) = (rec.clone(), busy.clone());
+            let task = tokio::spawn(async move { r.run(move || b.load(Ordering::Relaxed)).await });
+            tokio::time::sleep(Duration::from_millis(3)).await;
+            rec.start_inflight(live).await;
+            tokio::time::sleep(Duration::from_millis(1000)).await;
+            let stats = rec.finish_inflight().await.unwrap();
+            assert!(
+                (10..=11).contains(&stats.samples),
+                "quiet {quiet}: {}",
+                stats.samples
+            );
+            assert_eq!((stats.min, stats.max), (0, 0));
+            assert_eq!(rec.finish_inflight().await, None);
+            task.abort();
+        }
+    }
+}
