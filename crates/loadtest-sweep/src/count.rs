@@ -17,7 +17,7 @@ use loadtest_run::{Arrival, Phase, Shard};
 
 use crate::arrival::Arrivals;
 use crate::config::SweepConfig;
-use crate::dispatch::{DispatchShared, FailureBackoff, send_one};
+use crate::dispatch::{DispatchShared, FailureBackoff, pause_unless_stopped, send_one};
 use crate::timeline::{OPEN, Timeline};
 use crate::validate::{ConfigError, ConfigField};
 
@@ -241,11 +241,10 @@ pub(crate) async fn worker(shared: Arc<DispatchShared>, plan: Arc<CountPlan>, sl
         let (status, took) = send_one(&shared, pos.step, pos.phase, None).await;
         drop(permit);
         plan.finished(pos.phase, pos.step);
-        if let Some(pause) = backoff.after(status, took) {
-            tokio::select! {
-                () = tokio::time::sleep(pause) => {}
-                () = shared.stop_dispatch.cancelled() => return,
-            }
+        if let Some(pause) = backoff.after(status, took)
+            && !pause_unless_stopped(&shared, pause).await
+        {
+            return;
         }
     }
 }

@@ -13,13 +13,13 @@ use crate::rows::{RowContext, request_row};
 use hdrhistogram::Histogram;
 use loadtest_client::{Client, Endpoint, ExtraFields, GapSink, StreamRequest};
 use loadtest_run::{RequestRow, Status};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, SemaphorePermit, mpsc};
 
 use crate::cancel::CancelToken;
 use crate::conversation::{AnswerSink, ConversationPlan, TurnOf};
 use crate::inputs::InputPlan;
 use crate::live::LiveCounters;
-use crate::timeline::Timeline;
+use crate::timeline::{Position, Timeline};
 use loadtest_run::{Phase, Shard};
 
 /// How often an idle slot re-checks the target during a ramp.
@@ -107,48 +107,63 @@ pub(crate) async fn worker(shared: Arc<DispatchShared>, slot: usize) {
     }
     let mut connected = false;
     let mut backoff = FailureBackoff::default();
+    while let Some((permit, pos)) = slot_turn(&shared, slot, &mut connected).await {
+        let (status, took) = send_one(&shared, pos.step, pos.phase, None).await;
+        drop(permit);
+        if let Some(pause) = backoff.after(status, took)
+            && !pause_unless_stopped(&shared, pause).await
+        {
+            return;
+        }
+    }
+}
+
+/// A closed-loop slot's next turn on a time timeline, for every kind of request it sends
+/// (single requests, conversation turns): waits while the slot is inactive (the target is not
+/// above it: a ramp, a cooldown, a lower step), paces the slot's first connection
+/// (`--connect-rate`), takes an in-flight permit and returns it with where the sweep is when
+/// the request goes out. `None` once the timeline has ended or dispatch stopped.
+pub(crate) async fn slot_turn<'a>(
+    shared: &'a DispatchShared,
+    slot: usize,
+    connected: &mut bool,
+) -> Option<(SemaphorePermit<'a>, Position)> {
     loop {
         if shared.stop_dispatch.is_cancelled() {
-            return;
+            return None;
         }
         let elapsed = shared.run_start.elapsed();
         let pos = shared.timeline.at(elapsed);
         if pos.phase == Phase::Drain {
-            return;
+            return None;
         }
-        let active = (slot + 1) as f64 <= pos.target + 1e-9;
-        if !active {
-            let wait = match (pos.phase, pos.phase_end) {
-                (Phase::Ramp, _) => RAMP_RECHECK,
-                (_, Some(end)) => end.saturating_sub(elapsed),
-                (_, None) => return,
-            };
-            tokio::select! {
-                () = tokio::time::sleep(wait.max(Duration::from_micros(100))) => {}
-                () = shared.stop_dispatch.cancelled() => return,
-            }
-            continue;
+        if (slot + 1) as f64 <= pos.target + 1e-9 {
+            break;
         }
-        if !connected {
-            shared.pacer.wait_turn().await;
-            connected = true;
-        }
-        let Ok(_permit) = shared.inflight_cap.acquire().await else {
-            return;
+        let wait = match (pos.phase, pos.phase_end) {
+            (Phase::Ramp, _) => RAMP_RECHECK,
+            (_, Some(end)) => end.saturating_sub(elapsed),
+            (_, None) => return None,
         };
-        // The attribution is where the sweep is when the request is sent.
-        let pos = shared.timeline.at(shared.run_start.elapsed());
-        if pos.phase == Phase::Drain || shared.stop_dispatch.is_cancelled() {
-            return;
+        if !pause_unless_stopped(shared, wait.max(Duration::from_micros(100))).await {
+            return None;
         }
-        let (status, took) = send_one(&shared, pos.step, pos.phase, None).await;
-        drop(_permit);
-        if let Some(pause) = backoff.after(status, took) {
-            tokio::select! {
-                () = tokio::time::sleep(pause) => {}
-                () = shared.stop_dispatch.cancelled() => return,
-            }
-        }
+    }
+    if !*connected {
+        shared.pacer.wait_turn().await;
+        *connected = true;
+    }
+    let permit = shared.inflight_cap.acquire().await.ok()?;
+    // The attribution is where the sweep is when the request is sent.
+    let pos = shared.timeline.at(shared.run_start.elapsed());
+    (pos.phase != Phase::Drain && !shared.stop_dispatch.is_cancelled()).then_some((permit, pos))
+}
+
+/// Sleeps `pause`; false when dispatch stopped meanwhile.
+pub(crate) async fn pause_unless_stopped(shared: &DispatchShared, pause: Duration) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(pause) => true,
+        () = shared.stop_dispatch.cancelled() => false,
     }
 }
 

@@ -7,12 +7,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::SemaphorePermit;
 
 use super::{Conversation, ConversationPlan};
-use crate::dispatch::{DispatchShared, FailureBackoff, send_request};
+use crate::dispatch::{DispatchShared, FailureBackoff, send_request, slot_turn};
 use crate::timeline::{Position, Timeline};
 use loadtest_run::Phase;
-
-/// How often an idle slot re-checks the target during a ramp.
-const RAMP_RECHECK: Duration = Duration::from_millis(5);
 
 /// Waits `think` before a conversation's next turn; false when the run stopped meanwhile or
 /// its schedule ended (the conversation is cut there).
@@ -35,38 +32,7 @@ pub(crate) async fn worker(shared: Arc<DispatchShared>, plan: Arc<ConversationPl
     let mut connected = false;
     let mut backoff = FailureBackoff::default();
     let mut conversation: Option<Conversation> = None;
-    loop {
-        if shared.stop_dispatch.is_cancelled() {
-            return;
-        }
-        let elapsed = shared.run_start.elapsed();
-        let pos = shared.timeline.at(elapsed);
-        if pos.phase == Phase::Drain {
-            return;
-        }
-        if (slot + 1) as f64 > pos.target + 1e-9 {
-            let wait = match (pos.phase, pos.phase_end) {
-                (Phase::Ramp, _) => RAMP_RECHECK,
-                (_, Some(end)) => end.saturating_sub(elapsed),
-                (_, None) => return,
-            };
-            tokio::select! {
-                () = tokio::time::sleep(wait.max(Duration::from_micros(100))) => {}
-                () = shared.stop_dispatch.cancelled() => return,
-            }
-            continue;
-        }
-        if !connected {
-            shared.pacer.wait_turn().await;
-            connected = true;
-        }
-        let Ok(permit) = shared.inflight_cap.acquire().await else {
-            return;
-        };
-        let pos = shared.timeline.at(shared.run_start.elapsed());
-        if pos.phase == Phase::Drain || shared.stop_dispatch.is_cancelled() {
-            return;
-        }
+    while let Some((permit, pos)) = slot_turn(&shared, slot, &mut connected).await {
         let current = conversation.get_or_insert_with(|| plan.start(&shared));
         let (id, inputs, place) = current.next_request(&plan, &shared.inputs);
         let sent = send_request(&shared, id, inputs, pos.step, pos.phase, None, Some(place)).await;
