@@ -27,21 +27,13 @@ fn num_prompts_sends_exactly_n_per_step() {
     sim.kill().unwrap();
     let stderr = text(&o.stderr);
     assert!(o.status.success(), "{stderr}");
-    let rows: Vec<serde_json::Value> = std::fs::read_to_string(run_dir.join("requests.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows: Vec<serde_json::Value> = common::rows(&run_dir);
     let phase = |p: &str| rows.iter().filter(|r| r["phase"] == p).count();
     assert_eq!((phase("warmup"), phase("measure"), rows.len()), (2, 5, 7));
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run_dir.join("step_summary.json")).unwrap())
-            .unwrap();
+    let summary: serde_json::Value = common::json(&run_dir, "step_summary.json");
     assert_eq!(summary["steps"][0]["ended_by"], "count");
     assert_eq!(summary["steps"][0]["counts"]["started"], 5);
-    let config: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run_dir.join("config.json")).unwrap())
-            .unwrap();
+    let config: serde_json::Value = common::json(&run_dir, "config.json");
     assert_eq!(config["settings"]["num_prompts"], 5);
     assert_eq!(config["settings"]["warmup_requests"], 2);
     assert_eq!(config["settings"]["warmup_s"], 0.0);

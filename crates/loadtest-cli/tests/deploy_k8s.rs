@@ -129,19 +129,11 @@ fn the_indexed_job_and_the_merge_job_run_as_written() {
     );
 
     let run_dir = volume.path().join(&run);
-    let rows = |dir: &Path| -> Vec<Value> {
-        std::fs::read_to_string(dir.join("requests.jsonl"))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    };
+    let rows = common::rows;
     let mut shard_rows = 0;
     for i in 0..completions {
         let dir = run_dir.join(format!("shard-{i}"));
-        let config: Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap())
-                .unwrap();
+        let config: Value = common::json(&dir, "config.json");
         assert_eq!(config["settings"]["shard"]["index"], i);
         assert_eq!(config["settings"]["shard"]["count"], completions);
         assert_eq!(config["settings"]["start_at"], start_at.as_str());

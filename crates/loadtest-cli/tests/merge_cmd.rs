@@ -77,17 +77,8 @@ fn two_shard_processes_merge_into_one_run_folder() {
     ] {
         assert!(merged.join(file).is_file(), "{file}");
     }
-    let text = std::fs::read_to_string(merged.join("requests.jsonl")).unwrap();
-    let rows: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let count = |d: &str| {
-        std::fs::read_to_string(dir(d).join("requests.jsonl"))
-            .unwrap()
-            .lines()
-            .count()
-    };
+    let rows = common::rows(&merged);
+    let count = |d: &str| common::rows(&dir(d)).len();
     assert_eq!(rows.len(), count("s0") + count("s1"));
     assert!(rows.iter().all(|r| r["shard"].is_u64()));
     // The shards' files concatenated in shard order: shard 0's rows, then shard 1's.
@@ -98,13 +89,9 @@ fn two_shard_processes_merge_into_one_run_folder() {
     let ids: std::collections::BTreeSet<u64> =
         rows.iter().map(|r| r["id"].as_u64().unwrap()).collect();
     assert_eq!(ids.len(), rows.len(), "ids are unique");
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(merged.join("step_summary.json")).unwrap())
-            .unwrap();
+    let summary: serde_json::Value = common::json(&merged, "step_summary.json");
     assert_eq!(summary["steps"][0]["load"], 4.0);
-    let config: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(merged.join("config.json")).unwrap())
-            .unwrap();
+    let config: serde_json::Value = common::json(&merged, "config.json");
     assert_eq!(config["command_line"][1], "merge");
     assert!(config["settings"].get("shard").is_none());
 

@@ -47,11 +47,7 @@ fn a_mooncake_trace_replays_end_to_end() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let mut rows: Vec<serde_json::Value> = std::fs::read_to_string(run_dir.join("requests.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let mut rows: Vec<serde_json::Value> = common::rows(&run_dir);
     rows.sort_by_key(|r| r["id"].as_u64().unwrap());
     let ids: Vec<u64> = rows.iter().map(|r| r["id"].as_u64().unwrap()).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
@@ -68,18 +64,14 @@ fn a_mooncake_trace_replays_end_to_end() {
             "row {i}: {scheduled} vs {offset}"
         );
     }
-    let config: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run_dir.join("config.json")).unwrap())
-            .unwrap();
+    let config: serde_json::Value = common::json(&run_dir, "config.json");
     let settings = &config["settings"];
     assert_eq!(settings["arrival"], "trace");
     assert_eq!(settings["load_mode"], "rate");
     assert_eq!(settings["trace"]["format"], "mooncake");
     assert_eq!(settings["trace"]["speed"], 8.0);
     assert_eq!(settings["trace"]["rows_replayed"], 40);
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run_dir.join("step_summary.json")).unwrap())
-            .unwrap();
+    let summary: serde_json::Value = common::json(&run_dir, "step_summary.json");
     let steps = summary["steps"].as_array().unwrap();
     assert_eq!(steps.len(), settings["steps"].as_array().unwrap().len());
     let measured: u64 = steps

@@ -28,11 +28,7 @@ fn turns_run_conversations_end_to_end() {
     sim.kill().unwrap();
     let stderr = text(&o.stderr);
     assert!(o.status.success(), "{stderr}");
-    let rows: Vec<serde_json::Value> = std::fs::read_to_string(run_dir.join("requests.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows: Vec<serde_json::Value> = common::rows(&run_dir);
     let mut by: BTreeMap<u64, Vec<&serde_json::Value>> = BTreeMap::new();
     for row in &rows {
         by.entry(row["conversation"].as_u64().unwrap())
@@ -54,9 +50,7 @@ fn turns_run_conversations_end_to_end() {
         }
     }
     assert!(complete >= 2, "{rows:?}");
-    let config: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run_dir.join("config.json")).unwrap())
-            .unwrap();
+    let config: serde_json::Value = common::json(&run_dir, "config.json");
     assert_eq!(config["settings"]["turns"], 2);
     assert_eq!(config["settings"]["think_time_s"], "0.05");
     let report = std::fs::read_to_string(run_dir.join("summary.md")).unwrap();

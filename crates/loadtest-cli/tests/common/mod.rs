@@ -153,3 +153,17 @@ pub fn wait_exit(
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+/// The rows of a run folder's requests.jsonl, in file order.
+pub fn rows(run_dir: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run_dir.join("requests.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// A JSON file of a run folder (`config.json`, `step_summary.json`, …).
+pub fn json(run_dir: &std::path::Path, name: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(run_dir.join(name)).unwrap()).unwrap()
+}
