@@ -47,7 +47,7 @@ const PROBE_ITL_MS: (f64, f64) = (100.0, 8.0);
 const PROBE_STEPS: usize = 4;
 
 /// Usage line for xtask's help.
-pub const USAGE: &str = "  bench  [--quick] [--no-micro] [--no-wrk] [--dataset-only] [--idle-only] [--levels 1,10000] client CPU, RSS and timing error against the simulator, idle CPU, 1 GiB dataset start-up (target/bench/)";
+pub const USAGE: &str = "  bench  [--quick] [--no-micro] [--no-wrk] [--dataset-only] [--idle-only] [--levels 1,10000] [--http-client native|hyper] client CPU, RSS and timing error against the simulator, idle CPU, 1 GiB dataset start-up (target/bench/)";
 
 #[derive(Debug, Default)]
 struct Options {
@@ -60,6 +60,15 @@ struct Options {
     idle_only: bool,
     /// `--levels LIST`: only these load levels (no probe, micro-benchmarks, dataset or idle).
     levels: Option<Vec<u32>>,
+}
+
+/// Flags added to every sweep the bench runs (`--http-client NAME`: an A/B of the two HTTP
+/// clients on the same machine).
+static CLIENT_ARGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+/// The flags added to every sweep the bench runs.
+pub fn client_args() -> &'static [String] {
+    CLIENT_ARGS.get().map_or(&[], Vec::as_slice)
 }
 
 fn options(args: &[String]) -> Result<Options> {
@@ -89,6 +98,13 @@ fn options(args: &[String]) -> Result<Options> {
                         format!("--levels {list:?}: positive integers, comma-separated")
                     })?;
                 o.levels = Some(levels);
+            }
+            "--http-client" => {
+                let name = args.next().context("--http-client needs native or hyper")?;
+                if !matches!(name.as_str(), "native" | "hyper") {
+                    bail!("--http-client {name:?}: native or hyper");
+                }
+                let _ = CLIENT_ARGS.set(vec!["--http-client".to_owned(), name.clone()]);
             }
             other => bail!("unknown bench option {other:?}\n{USAGE}"),
         }

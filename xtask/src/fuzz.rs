@@ -13,8 +13,9 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 /// Every fuzz target, in the order they run.
-const TARGETS: [&str; 7] = [
+const TARGETS: [&str; 8] = [
     "sse_parse",
+    "http1_response",
     "chunk_decode",
     "prom_parse",
     "dist_spec",
@@ -143,6 +144,32 @@ fn seed(target: &str, corpus: &Path, root: &Path, fixtures: &Path) -> Result<usi
             // Two control bytes (split points, size cap) then the stream.
             for path in files(&[&vllm, &llamacpp], "sse_", ".txt") {
                 let mut bytes = vec![0x80, 0x40];
+                bytes.extend(read(&path)?);
+                seeds.push((seed_name(&path), bytes));
+            }
+        }
+        "http1_response" => {
+            // A split byte, then each capture as a chunked and as a Content-Length response.
+            for path in files(&[&vllm, &llamacpp], "sse_", ".txt") {
+                let body = read(&path)?;
+                let mut chunked = b"\x80HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+                for piece in body.chunks(200) {
+                    chunked.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+                    chunked.extend_from_slice(piece);
+                    chunked.extend_from_slice(b"\r\n");
+                }
+                chunked.extend_from_slice(b"0\r\n\r\n");
+                seeds.push((format!("{}_chunked", seed_name(&path)), chunked));
+                let mut length = format!(
+                    "\x40HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n",
+                    body.len()
+                )
+                .into_bytes();
+                length.extend_from_slice(&body);
+                seeds.push((format!("{}_length", seed_name(&path)), length));
+            }
+            for path in files(&[&vllm], "raw_", ".http") {
+                let mut bytes = vec![0x80];
                 bytes.extend(read(&path)?);
                 seeds.push((seed_name(&path), bytes));
             }

@@ -29,12 +29,7 @@ fn turns_run_conversations_end_to_end() {
     let stderr = text(&o.stderr);
     assert!(o.status.success(), "{stderr}");
     let rows: Vec<serde_json::Value> = common::rows(&run_dir);
-    let mut by: BTreeMap<u64, Vec<&serde_json::Value>> = BTreeMap::new();
-    for row in &rows {
-        by.entry(row["conversation"].as_u64().unwrap())
-            .or_default()
-            .push(row);
-    }
+    let by = by_conversation(&rows);
     let mut complete = 0;
     for (c, turns) in &by {
         assert_eq!(turns[0]["turn"], 0, "conversation {c}");
@@ -91,4 +86,122 @@ fn turns_flags_refuse_what_they_cannot_mean() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
     }
+}
+
+/// The multi-turn ShareGPT rows of the repository's test data.
+fn multiturn_dataset() -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/datasets/sharegpt_multiturn.json");
+    format!("sharegpt:{}", path.display())
+}
+
+#[test]
+fn turns_dataset_runs_each_rows_own_turns() {
+    let (mut sim, url) = common::start_sim_with("5", "1", &[]);
+    let out = tempfile::tempdir().unwrap();
+    let run_dir = out.path().join("run");
+    let o = Command::new(BIN)
+        .args(["--base-url", &url, "--dataset", &multiturn_dataset()])
+        .args([
+            "--no-gpu",
+            "--steps",
+            "2",
+            "--step-duration-s",
+            "1",
+            "--warmup-s",
+            "0",
+        ])
+        .args(["--max-output-tokens", "4", "--timeout-s", "5"])
+        .args(["--turns", "dataset", "--think-time-s", "0.01"])
+        .args(["--run-dir", run_dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    sim.kill().unwrap();
+    let stderr = text(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let rows: Vec<serde_json::Value> = common::rows(&run_dir);
+    let by = by_conversation(&rows);
+    let mut lengths = std::collections::BTreeSet::new();
+    for (c, turns) in &by {
+        let n = turns[0]["conversation_turns"].as_u64().unwrap();
+        assert!((1..=4).contains(&n), "conversation {c}: {n} turns");
+        for (k, row) in turns.iter().enumerate() {
+            assert_eq!(row["turn"].as_u64(), Some(k as u64), "conversation {c}");
+            assert_eq!(row["id"].as_u64(), Some(c * 1000 + k as u64));
+            assert_eq!(row["conversation_turns"].as_u64(), Some(n));
+        }
+        assert!(turns.len() as u64 <= n);
+        if turns.len() as u64 == n {
+            lengths.insert(n);
+        }
+    }
+    assert!(
+        lengths.len() >= 2,
+        "complete conversations of {lengths:?} turns"
+    );
+    let config: serde_json::Value = common::json(&run_dir, "config.json");
+    assert_eq!(config["settings"]["turns"], "dataset");
+    assert_eq!(config["settings"]["dataset"]["conversations"]["turns"], 15);
+    let summary: serde_json::Value = common::json(&run_dir, "step_summary.json");
+    assert!(summary["steps"][0].get("conversations_aborted").is_none());
+    let report = std::fs::read_to_string(run_dir.join("summary.md")).unwrap();
+    assert!(
+        report.contains("Each conversation is a dataset row"),
+        "{report}"
+    );
+}
+
+#[test]
+fn turns_dataset_refuses_what_it_cannot_mean() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("rows.jsonl");
+    std::fs::write(&jsonl, "{\"prompt\": \"hello there\"}\n").unwrap();
+    let jsonl = format!("jsonl:{}", jsonl.display());
+    let sharegpt = multiturn_dataset();
+    let trace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/traces/mooncake-40.jsonl");
+    let trace = format!("trace:{}", trace.display());
+    let no_dataset = "invalid --turns dataset: each conversation is a row of a ShareGPT dataset, with its own turns: it takes --dataset sharegpt:PATH";
+    for (args, needle) in [
+        (vec!["--prompt-text", "hi"], no_dataset),
+        (vec!["--dataset", &jsonl], no_dataset),
+        (
+            vec!["--dataset", &sharegpt, "--endpoint", "completions"],
+            "invalid --turns dataset: a conversation's history is chat messages: it takes --endpoint chat, not --endpoint completions",
+        ),
+        (
+            vec!["--dataset", &sharegpt, "--num-prompts", "5"],
+            "invalid --turns dataset: conversations span steps",
+        ),
+        (
+            vec!["--load-mode", "rate", "--arrival", &trace],
+            "invalid --turns dataset: a trace replays single requests at their own times",
+        ),
+    ] {
+        let o = Command::new(BIN)
+            .args(["--base-url", "http://127.0.0.1:1", "--turns", "dataset"])
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+    let o = Command::new(BIN)
+        .args(["--base-url", "http://127.0.0.1:1", "--turns", "some"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("`dataset`"), "{}", text(&o.stderr));
+}
+
+/// Rows grouped by their conversation.
+fn by_conversation(rows: &[serde_json::Value]) -> BTreeMap<u64, Vec<&serde_json::Value>> {
+    let mut by: BTreeMap<u64, Vec<&serde_json::Value>> = BTreeMap::new();
+    for row in rows {
+        by.entry(row["conversation"].as_u64().unwrap())
+            .or_default()
+            .push(row);
+    }
+    by
 }

@@ -3,41 +3,34 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
-use http::{Method, Request, Uri};
-use http_body_util::BodyExt;
-use hyper_rustls::HttpsConnector;
+use http::Uri;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use crate::config::ClientConfig;
-use crate::error::{ClientError, error_chain};
-use crate::measure::{GapSink, Progress, StreamMeasurer};
-use loadtest_run::Status;
+use crate::config::{ClientConfig, HttpTransport};
+use crate::error::ClientError;
+use crate::measure::GapSink;
 
 use crate::base_url::normalize_base_url;
+use crate::h1::Native;
 use crate::record::{RequestRecord, sanitize_error};
 use crate::redact::{Redactor, redact_url};
-use crate::request::{Endpoint, PartsBody, StreamRequest};
-use crate::response::{NotAStream, describe_encoded, describe_json_200, not_a_stream};
+use crate::request::{Endpoint, StreamRequest};
+use crate::transport::{Failure, Transport};
 
 /// Largest body [`Client::get`] reads (a big `/metrics` is a few MB).
 pub const MAX_GET_BODY_BYTES: usize = 64 * 1024 * 1024;
-/// After `[DONE]`, how long the rest of the body (normally just the chunked terminator) is
-/// awaited so the connection can go back to the pool.
-const DRAIN_AFTER_DONE: Duration = Duration::from_millis(250);
 
 /// The most a connection's read buffer grows to (hyper's default is ~400 KiB: one burst of
 /// a stream that fell behind would keep that much per connection for its life). It starts at
 /// 8 KiB and doubles only when a read fills it; a response head must fit in it (16 KiB: more
 /// than common servers and proxies send, 8 KiB being nginx's default limit).
 const MAX_READ_BUF_BYTES: usize = 16 * 1024;
-
-type Http = HyperClient<HttpsConnector<HttpConnector>, PartsBody>;
 
 /// A streaming client for one OpenAI-compatible server.
 ///
@@ -48,15 +41,13 @@ pub struct Client {
     inner: Arc<Inner>,
 }
 
-struct Inner {
-    http: Http,
+pub(crate) struct Inner {
+    pub(crate) transport: Transport,
     /// `scheme://authority` plus a path prefix without a trailing `/`.
     base: String,
-    chat_uri: Uri,
-    completions_uri: Uri,
-    /// Authorization (marked sensitive) and the configured extra headers.
-    headers: HeaderMap,
-    request_timeout: Duration,
+    pub(crate) chat_uri: Uri,
+    pub(crate) completions_uri: Uri,
+    pub(crate) request_timeout: Duration,
     /// The configured secrets, removed from every string that came from the network.
     redactor: Redactor,
 }
@@ -130,30 +121,31 @@ impl Client {
             headers.insert(AUTHORIZATION, value);
         }
 
-        let mut tcp = HttpConnector::new();
-        tcp.enforce_http(false);
-        tcp.set_nodelay(true);
-        tcp.set_connect_timeout(Some(config.connect_timeout));
-        tcp.set_keepalive(Some(Duration::from_secs(60)));
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| ClientError::Tls(e.to_string()))?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(tcp);
-        let http = HyperClient::builder(TokioExecutor::new())
-            .http1_max_buf_size(MAX_READ_BUF_BYTES)
-            .pool_max_idle_per_host(config.pool_size.max(1))
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build(connector);
+        let native =
+            chat_uri.scheme_str() == Some("http") && config.transport == HttpTransport::Native;
+        let transport = match chat_uri.authority() {
+            Some(authority) if native => {
+                let native =
+                    Native::new(authority, headers, config.connect_timeout, config.pool_size);
+                let path = |uri: &Uri| uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+                Transport::Native {
+                    chat: native.head("POST", &path(&chat_uri)),
+                    completions: native.head("POST", &path(&completions_uri)),
+                    native,
+                }
+            }
+            _ => Transport::Hyper {
+                http: hyper_client(config)?,
+                headers,
+            },
+        };
 
         Ok(Self {
             inner: Arc::new(Inner {
-                http,
+                transport,
                 base,
                 chat_uri,
                 completions_uri,
-                headers,
                 request_timeout: config.request_timeout,
                 redactor: Redactor::from_config(config),
             }),
@@ -165,7 +157,7 @@ impl Client {
         &self.inner.base
     }
 
-    /// Sends `req` and measures its stream. Never fails: every failure is a [`Status`] in the
+    /// Sends `req` and measures its stream. Never fails: every failure is a [`Status`](loadtest_run::Status) in the
     /// record. Each gap between token events is also handed to `sink` as it is measured.
     ///
     /// If the returned future is dropped, nothing is recorded: build the record with
@@ -181,7 +173,7 @@ impl Client {
     }
 
     /// Like [`stream`](Self::stream), but when `cancel` completes first the request is
-    /// abandoned and recorded as [`Status::Cancelled`] with what was measured so far.
+    /// abandoned and recorded as [`Status::Cancelled`](loadtest_run::Status::Cancelled) with what was measured so far.
     ///
     /// The record's `error` never holds a configured secret (see [`Redactor`]).
     pub async fn stream_until<S, C>(
@@ -194,7 +186,7 @@ impl Client {
         S: GapSink + ?Sized,
         C: Future<Output = ()>,
     {
-        let mut record = self.stream_raw(req, sink, cancel).await;
+        let mut record = crate::stream::stream(&self.inner, req, sink, cancel).await;
         if let Some(error) = &record.error {
             let redacted = self.inner.redactor.redact(error);
             if redacted != error.as_str() {
@@ -202,158 +194,6 @@ impl Client {
             }
         }
         log_failure(&record);
-        record
-    }
-
-    async fn stream_raw<S, C>(&self, req: &StreamRequest, sink: &mut S, cancel: C) -> RequestRecord
-    where
-        S: GapSink + ?Sized,
-        C: Future<Output = ()>,
-    {
-        let inner = &*self.inner;
-        let uri = match req.endpoint() {
-            Endpoint::Chat => inner.chat_uri.clone(),
-            Endpoint::Completions => inner.completions_uri.clone(),
-        };
-        let mut request = Request::new(req.body());
-        *request.method_mut() = Method::POST;
-        *request.uri_mut() = uri;
-        let headers = request.headers_mut();
-        headers.clone_from(&inner.headers);
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
-
-        let start = Instant::now();
-        let deadline = tokio::time::sleep_until((start + inner.request_timeout).into());
-        tokio::pin!(deadline);
-        tokio::pin!(cancel);
-        let timeout_text = || {
-            format!(
-                "no complete response within the {:.3} s deadline",
-                inner.request_timeout.as_secs_f64()
-            )
-        };
-
-        let response = tokio::select! {
-            biased;
-            () = &mut cancel => return RequestRecord::cancelled(start, Instant::now()),
-            () = &mut deadline => {
-                return RequestRecord::failed(start, Instant::now(), Status::Timeout, None, timeout_text());
-            }
-            r = inner.http.request(request) => r,
-        };
-        let response = match response {
-            Ok(r) => r,
-            Err(e) => {
-                let now = Instant::now();
-                let status = if crate::error::out_of_file_descriptors(&e) {
-                    Status::ClientError
-                } else if e.is_connect() {
-                    Status::ConnectError
-                } else {
-                    Status::StreamError
-                };
-                return RequestRecord::failed(start, now, status, None, error_chain(&e));
-            }
-        };
-        let http_status = response.status().as_u16();
-        let (parts, mut body) = response.into_parts();
-        if !parts.status.is_success() {
-            let message = tokio::select! {
-                biased;
-                () = &mut cancel => None,
-                () = &mut deadline => None,
-                m = crate::response::error_message(http_status, &parts.headers, &mut body) => Some(m),
-            };
-            let message = message.unwrap_or_else(|| "(error body not received)".to_owned());
-            return RequestRecord::failed(
-                start,
-                Instant::now(),
-                Status::HttpError,
-                Some(http_status),
-                format!("HTTP {http_status}: {message}"),
-            );
-        }
-        // A compressed body can never be read as SSE. A JSON content type is checked on the
-        // first bytes: a body that starts with `{` is a whole answer or an error object (a
-        // mislabelled stream still streams).
-        let mut sniff_json = false;
-        match not_a_stream(&parts.headers) {
-            Some(NotAStream::Encoded(encoding)) => {
-                let message = describe_encoded(&encoding);
-                let (now, status) = (Instant::now(), Status::StreamError);
-                return RequestRecord::failed(start, now, status, Some(http_status), message);
-            }
-            Some(NotAStream::Json) => sniff_json = true,
-            None => {}
-        }
-
-        let mut measurer = StreamMeasurer::new(start);
-        let mut record = loop {
-            let frame = tokio::select! {
-                biased;
-                () = &mut cancel => {
-                    break measurer.fail(Status::Cancelled, "cancelled by the caller", Instant::now());
-                }
-                () = &mut deadline => {
-                    break measurer.fail(Status::Timeout, &timeout_text(), Instant::now());
-                }
-                f = body.frame() => f,
-            };
-            // The stamp every event of this frame shares: taken before any parsing.
-            let now = Instant::now();
-            match frame {
-                None => break measurer.finish(now),
-                Some(Err(e)) => {
-                    let text = format!("connection dropped mid-stream: {}", error_chain(&e));
-                    break measurer.fail(Status::StreamError, &text, now);
-                }
-                Some(Ok(frame)) => {
-                    let Ok(data) = frame.into_data() else {
-                        continue; // trailers
-                    };
-                    if sniff_json && !data.is_empty() {
-                        sniff_json = false;
-                        if data.trim_ascii_start().starts_with(b"{") {
-                            let mut head = data.to_vec();
-                            let rest = tokio::select! {
-                                biased;
-                                () = &mut cancel => None,
-                                () = &mut deadline => Some(Err(timeout_text())),
-                                rest = crate::response::read_head(&mut body) => Some(Ok(rest)),
-                            };
-                            let now = Instant::now();
-                            let rest = match rest {
-                                Some(Ok(rest)) => rest,
-                                Some(Err(text)) => {
-                                    break measurer.fail(Status::Timeout, &text, now);
-                                }
-                                None => break RequestRecord::cancelled(start, now),
-                            };
-                            head.extend_from_slice(&rest.unwrap_or_default());
-                            let message = describe_json_200(&head);
-                            let status = Status::StreamError;
-                            break RequestRecord::failed(
-                                start,
-                                Instant::now(),
-                                status,
-                                None,
-                                message,
-                            );
-                        }
-                    }
-                    match measurer.feed(&data, now, sink) {
-                        Progress::Continue => {}
-                        Progress::Done => {
-                            crate::response::drain(&mut body, now + DRAIN_AFTER_DONE).await;
-                            break measurer.finish(now);
-                        }
-                        Progress::Failed => break measurer.finish(now),
-                    }
-                }
-            }
-        };
-        record.http_status = Some(http_status);
         record
     }
 
@@ -393,43 +233,50 @@ impl Client {
                     path: path.to_owned(),
                     reason: e.to_string(),
                 })?;
-        let mut request = Request::new(PartsBody::empty());
-        *request.uri_mut() = uri;
-        request.headers_mut().clone_from(&inner.headers);
         let fetch = async {
-            let response = inner.http.request(request).await.map_err(|e| {
-                if e.is_connect() {
-                    ClientError::Connect {
-                        url: url.clone(),
-                        message: error_chain(&e),
-                    }
-                } else {
-                    ClientError::Request {
-                        url: url.clone(),
-                        message: error_chain(&e),
-                    }
-                }
+            let mut response = inner.transport.get(uri).await.map_err(|e| match e {
+                Failure::Connect(message) => ClientError::Connect {
+                    url: url.clone(),
+                    message,
+                },
+                Failure::OutOfFds(message) | Failure::Transport(message) => ClientError::Request {
+                    url: url.clone(),
+                    message,
+                },
             })?;
-            let status = response.status().as_u16();
-            let redirect = crate::response::redirect_note(status, response.headers());
+            let status = response.status;
+            let redirect = crate::response::redirect_note(status, &response.headers);
             let content_type = response
-                .headers()
+                .headers
                 .get(CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
-            let body = http_body_util::Limited::new(response.into_body(), MAX_GET_BODY_BYTES)
-                .collect()
-                .await
-                .map_err(|e| ClientError::Request {
+            let (body, complete) =
+                crate::response::read_up_to(&mut response.body, MAX_GET_BODY_BYTES)
+                    .await
+                    .map_err(|e| ClientError::Request {
+                        url: url.clone(),
+                        message: format!("reading the body: {e}"),
+                    })?;
+            if !complete {
+                return Err(ClientError::Request {
                     url: url.clone(),
-                    message: format!("reading the body: {e}"),
-                })?
-                .to_bytes();
+                    message: if body.len() > MAX_GET_BODY_BYTES {
+                        format!(
+                            "reading the body: larger than {} MiB",
+                            MAX_GET_BODY_BYTES / (1024 * 1024)
+                        )
+                    } else {
+                        "reading the body: the connection failed before its end".to_owned()
+                    },
+                });
+            }
+            inner.transport.finish(response.body);
             Ok(GetResponse {
                 status,
                 content_type,
                 redirect,
-                body,
+                body: Bytes::from(body),
             })
         };
         tokio::time::timeout(timeout, fetch)
@@ -461,6 +308,26 @@ impl Client {
             ClientError::InvalidModels { url, reason }.redacted(&self.inner.redactor)
         })
     }
+}
+
+/// hyper's pooled client over plain TCP or rustls (webpki roots, ring).
+fn hyper_client(config: &ClientConfig) -> Result<crate::transport::Http, ClientError> {
+    let mut tcp = HttpConnector::new();
+    tcp.enforce_http(false);
+    tcp.set_nodelay(true);
+    tcp.set_connect_timeout(Some(config.connect_timeout));
+    tcp.set_keepalive(Some(Duration::from_secs(60)));
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+        .map_err(|e| ClientError::Tls(e.to_string()))?
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(tcp);
+    Ok(HyperClient::builder(TokioExecutor::new())
+        .http1_max_buf_size(MAX_READ_BUF_BYTES)
+        .pool_max_idle_per_host(config.pool_size.max(1))
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build(connector))
 }
 
 fn log_failure(record: &RequestRecord) {

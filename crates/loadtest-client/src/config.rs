@@ -39,6 +39,46 @@ pub struct ClientConfig {
     /// Idle keep-alive connections kept open to the server: set it to the run's peak
     /// concurrency so that finished streams hand their connection to the next request.
     pub pool_size: usize,
+    /// Which HTTP/1.1 implementation carries `http://` requests (`https://` always uses
+    /// hyper and rustls).
+    pub transport: HttpTransport,
+}
+
+/// Which HTTP/1.1 implementation carries `http://` requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpTransport {
+    /// The client's own HTTP/1.1 (the default): each request drives its connection in its
+    /// own task, reads into one small buffer and hands body bytes to the SSE parser in
+    /// place, and idle connections wait in a pool of their own.
+    #[default]
+    Native,
+    /// hyper's pooled client: each connection runs in a task of its own and hands body
+    /// frames to the request over a channel. Always used for `https://`.
+    Hyper,
+}
+
+impl HttpTransport {
+    /// `native` or `hyper`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpTransport::Native => "native",
+            HttpTransport::Hyper => "hyper",
+        }
+    }
+}
+
+impl std::str::FromStr for HttpTransport {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "native" => Ok(HttpTransport::Native),
+            "hyper" => Ok(HttpTransport::Hyper),
+            other => Err(format!(
+                "unknown HTTP client {other:?} (expected native or hyper)"
+            )),
+        }
+    }
 }
 
 impl ClientConfig {
@@ -51,6 +91,22 @@ impl ClientConfig {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             pool_size: DEFAULT_POOL_SIZE,
+            transport: HttpTransport::default(),
+        }
+    }
+
+    /// The transport requests will use: [`transport`](Self::transport) for `http://`, hyper
+    /// for anything else (`https://`).
+    pub fn effective_transport(&self) -> HttpTransport {
+        let http = self
+            .base_url
+            .trim_start()
+            .get(..7)
+            .is_some_and(|s| s.eq_ignore_ascii_case("http://"));
+        if http {
+            self.transport
+        } else {
+            HttpTransport::Hyper
         }
     }
 
@@ -92,6 +148,7 @@ impl fmt::Debug for ClientConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("pool_size", &self.pool_size)
+            .field("transport", &self.transport)
             .finish()
     }
 }

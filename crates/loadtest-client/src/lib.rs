@@ -69,22 +69,27 @@ mod config;
 pub mod decode;
 mod error;
 pub mod gaps;
+mod h1;
 pub mod measure;
 mod record;
 mod redact;
 mod request;
 mod response;
 pub mod sse;
+mod stream;
+mod transport;
 
 pub use base_url::normalize_base_url;
 pub use client::{Client, GetResponse, MAX_GET_BODY_BYTES};
 pub use config::{
     ClientConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_POOL_SIZE, DEFAULT_REQUEST_TIMEOUT,
-    SENSITIVE_HEADERS, SENSITIVE_NAME_PARTS, is_sensitive,
+    HttpTransport, SENSITIVE_HEADERS, SENSITIVE_NAME_PARTS, is_sensitive,
 };
 pub use decode::Usage;
 pub use error::ClientError;
 pub use gaps::GapSummary;
+#[doc(hidden)]
+pub use h1::fuzz_response as fuzz_http1_response;
 pub use measure::{GapSink, NoGapSink};
 pub use record::{MAX_ERROR_CHARS, RequestRecord, sanitize_error, sanitize_text};
 pub use redact::{MIN_SECRET_BYTES, REDACTED, Redactor, redact_url};

@@ -331,6 +331,11 @@ impl PartsBody {
         Self::default()
     }
 
+    /// The parts, in order (for a transport that writes them itself).
+    pub(crate) fn parts(&self) -> [&[u8]; 3] {
+        [&self.parts[0], &self.parts[1], &self.parts[2]]
+    }
+
     fn remaining(&self) -> u64 {
         self.parts[self.next.min(3)..]
             .iter()

@@ -6,10 +6,8 @@ use std::time::Instant;
 
 use http::HeaderMap;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE, LOCATION};
-use http_body_util::BodyExt;
-use hyper::body::Incoming;
 
-use crate::error::error_chain;
+use crate::transport::{Next, ResponseBody};
 
 /// How much of an error body (or of a 200 answer that is not a stream) is read for its
 /// message.
@@ -18,34 +16,46 @@ pub(crate) const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 /// The longest `Location` quoted, in characters.
 const MAX_LOCATION_CHARS: usize = 200;
 
-/// Reads up to [`MAX_ERROR_BODY_BYTES`] of a body; an error after some bytes ends the read.
-pub(crate) async fn read_head(body: &mut Incoming) -> Result<Vec<u8>, String> {
+/// Reads a body until its end, or until more than `limit` bytes have come (the bytes so far
+/// and `false`). An error before any byte is an error; after some, it ends the read.
+pub(crate) async fn read_up_to(
+    body: &mut ResponseBody,
+    limit: usize,
+) -> Result<(Vec<u8>, bool), String> {
     let mut buf = Vec::new();
-    while buf.len() < MAX_ERROR_BODY_BYTES {
-        match body.frame().await {
-            Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    buf.extend_from_slice(&data);
-                }
-            }
-            Some(Err(e)) => {
-                if buf.is_empty() {
-                    return Err(error_chain(&e));
-                }
-                break;
-            }
-            None => break,
+    loop {
+        match body.wait().await {
+            Next::End => return Ok((buf, true)),
+            Next::Error(e) if buf.is_empty() => return Err(e),
+            Next::Error(_) => return Ok((buf, false)),
+            Next::Data => match body.take(&mut |b| buf.extend_from_slice(b)) {
+                Ok(true) if buf.len() <= limit => return Ok((buf, true)),
+                Ok(_) if buf.len() > limit => return Ok((buf, false)),
+                Ok(_) => {}
+                Err(e) if buf.is_empty() => return Err(e),
+                Err(_) => return Ok((buf, false)),
+            },
         }
     }
+}
+
+/// Reads up to [`MAX_ERROR_BODY_BYTES`] of a body; an error after some bytes ends the read.
+pub(crate) async fn read_head(body: &mut ResponseBody) -> Result<Vec<u8>, String> {
+    let (mut buf, _) = read_up_to(body, MAX_ERROR_BODY_BYTES).await?;
     buf.truncate(MAX_ERROR_BODY_BYTES);
     Ok(buf)
 }
 
 /// Reads what is left of a body (after `[DONE]`) until its end or `until`, so that the
 /// connection can be reused; anything read is ignored.
-pub(crate) async fn drain(body: &mut Incoming, until: Instant) {
+pub(crate) async fn drain(body: &mut ResponseBody, until: Instant) {
     let _ = tokio::time::timeout_at(until.into(), async {
-        while let Some(Ok(_)) = body.frame().await {}
+        while let Next::Data = body.wait().await {
+            match body.take(&mut |_| {}) {
+                Ok(false) => {}
+                Ok(true) | Err(_) => break,
+            }
+        }
     })
     .await;
 }
@@ -55,7 +65,7 @@ pub(crate) async fn drain(body: &mut Incoming, until: Instant) {
 pub(crate) async fn error_message(
     http_status: u16,
     headers: &HeaderMap,
-    body: &mut Incoming,
+    body: &mut ResponseBody,
 ) -> String {
     let message = match read_head(body).await {
         Ok(buf) if is_gzip(headers, &buf) => "(a gzip-compressed error body)".to_owned(),

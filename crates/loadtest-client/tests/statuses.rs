@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{Reply, Step, fixture, serve};
+use common::{FINISH, ROLE, Reply, Step, TOKEN, fixture, serve};
 use loadtest_client::{
     Client, ClientConfig, Endpoint, NoGapSink, Prompt, RequestRecord, StreamRequest,
 };
@@ -34,11 +34,6 @@ async fn run_sse(body: &str) -> RequestRecord {
     run_reply(Reply::sse_pieces([body.as_bytes().to_vec()])).await
 }
 
-const ROLE: &str = r#"data: {"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#;
-const TOKEN: &str =
-    r#"data: {"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]}"#;
-const FINISH: &str =
-    r#"data: {"choices":[{"index":0,"delta":{"content":"y"},"finish_reason":"stop"}]}"#;
 const USAGE: &str =
     r#"data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"#;
 

@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Reply, serve};
+use common::{FINISH, ROLE, Reply, TOKEN, serve};
 use loadtest_client::decode::{ChunkKind, MAX_USAGE_TOKENS, Usage, decode_chunk};
 use loadtest_client::{
     Client, ClientConfig, Endpoint, NoGapSink, Prompt, RequestRecord, StreamRequest,
@@ -23,12 +23,6 @@ async fn run_sse(body: String) -> RequestRecord {
     let request = StreamRequest::new(Endpoint::Chat, Arc::from("m"), Prompt::text("hi")).unwrap();
     client.stream(&request, &mut NoGapSink).await
 }
-
-const ROLE: &str = r#"data: {"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#;
-const TOKEN: &str =
-    r#"data: {"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]}"#;
-const FINISH: &str =
-    r#"data: {"choices":[{"index":0,"delta":{"content":"y"},"finish_reason":"stop"}]}"#;
 
 /// A stream of 4 token events ending with `usage`.
 fn body(usage: &str) -> String {

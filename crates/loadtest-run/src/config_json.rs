@@ -139,6 +139,10 @@ pub struct Settings {
     /// `--timeout-s`.
     #[serde(with = "secs")]
     pub timeout_s: Duration,
+    /// `--http-client`: the HTTP/1.1 client that carried the requests, `native` or `hyper`
+    /// (`https://` always uses hyper). Absent in files written before 2026-11-30 (hyper).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_client: Option<String>,
     /// `--max-inflight`.
     pub max_inflight: usize,
     /// `--connect-rate`: new connections per second, at most (absent in files written before
@@ -195,9 +199,10 @@ pub struct Settings {
     /// `--arrival trace:PATH`: the trace replayed (absent otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace: Option<crate::TraceFacts>,
-    /// `--turns`: turns per conversation (absent in single-turn runs).
+    /// `--turns`: turns per conversation, a number, or `"dataset"` with `--turns dataset`
+    /// (each conversation is a dataset row with its own turns); absent in single-turn runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub turns: Option<u32>,
+    pub turns: Option<crate::Turns>,
     /// `--think-time-s`: the think time's spec, in seconds (absent in single-turn runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub think_time_s: Option<String>,

@@ -95,6 +95,8 @@ pub use thresholds::{
 pub use trials::{
     Spread, TRIALS_JSON, TrialEntry, TrialStep, TrialsFile, aggregate_trials, headline_numbers,
 };
-pub use turns::TurnStats;
+pub use turns::{TurnStats, Turns};
 pub use verdicts::{find_knee, find_saturation, step_latency_p50, sweep_verdicts};
-pub use workload_facts::{DatasetFacts, SharedPrefixFacts, TokenCounting, TraceFacts};
+pub use workload_facts::{
+    DatasetFacts, DatasetTurnFacts, SharedPrefixFacts, TokenCounting, TraceFacts,
+};

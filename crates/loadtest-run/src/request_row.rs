@@ -162,6 +162,11 @@ pub struct RequestRow {
     /// `--turns`: the request's turn in its conversation, 0-based. Absent in single-turn runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turn: Option<u32>,
+    /// `--turns dataset`: how many turns the request's conversation has (its dataset row's,
+    /// after the `--max-model-len` cut), so a failed turn before the last is told from a
+    /// failed last turn. Absent otherwise (with `--turns N` every conversation has N).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_turns: Option<u32>,
 }
 
 impl RequestRow {
@@ -259,6 +264,7 @@ mod tests {
             shard: None,
             conversation: None,
             turn: None,
+            conversation_turns: None,
         }
     }
 

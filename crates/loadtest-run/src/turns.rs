@@ -29,3 +29,92 @@ pub struct TurnStats {
     /// (vLLM sends it with `--enable-prompt-tokens-details`): the prefix cache's share.
     pub cached_tokens_mean: Option<f64>,
 }
+
+/// How many turns each conversation has (`--turns`): config.json's `settings.turns`, a number
+/// for [`Turns::Fixed`] and the string `"dataset"` for [`Turns::Dataset`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turns {
+    /// Every conversation has this many turns (`--turns N`).
+    Fixed(u32),
+    /// Each conversation is a dataset row, with the row's own human turns (`--turns dataset`).
+    Dataset,
+}
+
+impl Turns {
+    /// `dataset`, the word `--turns` and config.json use for [`Turns::Dataset`].
+    pub const DATASET: &'static str = "dataset";
+}
+
+impl std::fmt::Display for Turns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Turns::Fixed(n) => write!(f, "{n}"),
+            Turns::Dataset => f.write_str(Self::DATASET),
+        }
+    }
+}
+
+impl std::str::FromStr for Turns {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case(Self::DATASET) {
+            return Ok(Turns::Dataset);
+        }
+        s.parse().map(Turns::Fixed).map_err(|_| {
+            format!(
+                "expected a whole number of turns or `dataset` (the dataset's own turns), got {s:?}"
+            )
+        })
+    }
+}
+
+impl Serialize for Turns {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Turns::Fixed(n) => serializer.serialize_u32(*n),
+            Turns::Dataset => serializer.serialize_str(Self::DATASET),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Turns {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Wire {
+            Fixed(u32),
+            Word(String),
+        }
+        match Wire::deserialize(deserializer)? {
+            Wire::Fixed(n) => Ok(Turns::Fixed(n)),
+            Wire::Word(w) if w == Self::DATASET => Ok(Turns::Dataset),
+            Wire::Word(w) => Err(serde::de::Error::custom(format!(
+                "turns: expected a number or \"dataset\", got {w:?}"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn turns_keep_the_number_on_the_wire_and_say_dataset() {
+        assert_eq!(serde_json::to_string(&Turns::Fixed(3)).unwrap(), "3");
+        assert_eq!(
+            serde_json::to_string(&Turns::Dataset).unwrap(),
+            "\"dataset\""
+        );
+        for turns in [Turns::Fixed(3), Turns::Dataset] {
+            let text = serde_json::to_string(&turns).unwrap();
+            assert_eq!(serde_json::from_str::<Turns>(&text).unwrap(), turns);
+            assert_eq!(turns.to_string().parse::<Turns>().unwrap(), turns);
+        }
+        assert!(serde_json::from_str::<Turns>("\"other\"").is_err());
+        assert_eq!("Dataset".parse::<Turns>().unwrap(), Turns::Dataset);
+        assert!("two".parse::<Turns>().unwrap_err().contains("`dataset`"));
+    }
+}

@@ -81,6 +81,29 @@ pub struct DatasetFacts {
     pub mean_prompt_tokens: f64,
     /// Mean answer length of the kept rows that have one.
     pub mean_output_tokens: Option<f64>,
+    /// `--turns dataset`: the kept rows' conversations (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversations: Option<DatasetTurnFacts>,
+}
+
+/// `--turns dataset`: the turns of a dataset's kept rows, for config.json
+/// (`settings.dataset.conversations`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DatasetTurnFacts {
+    /// Turns of the kept rows, all together (after the cuts).
+    pub turns: u64,
+    /// Mean turns per kept row.
+    pub turns_mean: f64,
+    /// Most turns of one kept row.
+    pub turns_max: u32,
+    /// Kept rows cut short by `--max-model-len`: their conversation would have outgrown the
+    /// context, so only the turns that fit (at least the first) are sent.
+    pub rows_cut_max_model_len: u64,
+    /// Turns those cuts removed.
+    pub turns_cut_max_model_len: u64,
+    /// Rows read with more human turns than the most a conversation may have (1000): the
+    /// turns past it were dropped when the row was read.
+    pub rows_cut_max_turns: u64,
 }
 
 /// `--shared-prefix-tokens` / `--prefix-groups`, for config.json (`settings.shared_prefix`).

@@ -315,6 +315,7 @@ pub(crate) async fn send_request(
         input_tokens_target: inputs.input_tokens_target,
         max_tokens: Some(max_tokens),
         conversation: turn.map(|t| (t.conversation, t.turn)),
+        conversation_turns: turn.and_then(|t| t.turns),
     };
     let mut row = request_row(&record, &ctx);
     row.sched_delay_s =

@@ -246,6 +246,16 @@ impl InputPlan {
 }
 
 impl InputPlan {
+    /// The `max_tokens` of a conversation's turn `k > 0`, request `id`, drawn from
+    /// `--max-output-tokens` with a stream of its own: a function of `(seed, id)`.
+    pub fn turn_max_tokens(&self, id: u64) -> u64 {
+        Sampler::new(
+            *self.max_tokens.spec(),
+            derive_seed(self.turn_seed, "max-output-tokens"),
+        )
+        .sample(id)
+    }
+
     /// The user message of a conversation's turn `k > 0`, request `id` (`--turns`), and its
     /// length when known (asked for: a synthetic prompt; tokens with a tokenizer, words
     /// otherwise), with its `max_tokens`. A function of `(seed, id)`, drawn from streams of
@@ -255,13 +265,7 @@ impl InputPlan {
     /// file, a dataset or a custom source: request `id`'s prompt (its last message's content
     /// for chat messages).
     pub fn turn_inputs(&self, id: u64) -> (String, Option<u64>, u64) {
-        let max_tokens = || {
-            Sampler::new(
-                *self.max_tokens.spec(),
-                derive_seed(self.turn_seed, "max-output-tokens"),
-            )
-            .sample(id)
-        };
+        let max_tokens = || self.turn_max_tokens(id);
         let last_content = |prompt: &Prompt| {
             prompt
                 .chat_messages()

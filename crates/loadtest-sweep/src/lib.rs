@@ -63,6 +63,7 @@ pub mod stats;
 mod summarize;
 mod synthetic;
 pub mod timeline;
+mod timer;
 pub mod tokenize;
 pub mod trace;
 pub mod validate;

@@ -385,6 +385,7 @@ mod tests {
             shard: None,
             conversation: None,
             turn: None,
+            conversation_turns: None,
         }
     }
 

@@ -27,6 +27,8 @@ pub struct RowContext {
     pub max_tokens: Option<u32>,
     /// `--turns`: the request's conversation and turn (0-based).
     pub conversation: Option<(u64, u32)>,
+    /// `--turns dataset`: the number of turns of the request's conversation.
+    pub conversation_turns: Option<u32>,
 }
 
 impl RowContext {
@@ -42,6 +44,7 @@ impl RowContext {
             input_tokens_target: None,
             max_tokens: None,
             conversation: None,
+            conversation_turns: None,
         }
     }
 }
@@ -90,6 +93,7 @@ pub fn request_row(record: &RequestRecord, ctx: &RowContext) -> RequestRow {
         shard: None,
         conversation: ctx.conversation.map(|(c, _)| c),
         turn: ctx.conversation.map(|(_, t)| t),
+        conversation_turns: ctx.conversation_turns,
     }
 }
 

@@ -212,6 +212,8 @@ async fn take_scrapes(
         in_flight: None,
         skipped: 0,
     };
+    // One wake-up per scrape on a quiet client (see `crate::timer`).
+    let mut timer = crate::timer::TickTimer::new();
     // The window whose start edge was taken and whose end edge was not.
     let mut open: Option<usize> = None;
     let mut stopped = false;
@@ -222,7 +224,7 @@ async fn take_scrapes(
                 stopped = true;
                 break;
             }
-            () = tokio::time::sleep_until((run_start + at).into()) => {}
+            () = timer.sleep_until(run_start + at) => {}
         }
         match trigger {
             Trigger::Periodic => {
@@ -252,7 +254,7 @@ async fn take_scrapes(
             tokio::select! {
                 biased;
                 () = stop.cancelled() => break,
-                () = tokio::time::sleep_until((run_start + next_poll).into()) => {}
+                () = timer.sleep_until(run_start + next_poll) => {}
             }
             taker.take(Trigger::Periodic).await;
             let now = run_start.elapsed();

@@ -5,31 +5,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use loadtest_run::{LoadMode, files};
 use loadtest_sim::{Endpoint as SimEndpoint, Faults, Profile, SimConfig, Simulator};
-use loadtest_sweep::conversation::{Conversations, ThinkTime};
-use serde_json::Value;
-
-/// Rows grouped by conversation, each conversation's rows in turn order (checked to be
-/// 0, 1, 2, … with ids `conversation · turns + turn`).
-fn conversations(rows: &[Value], turns: u64) -> BTreeMap<u64, Vec<Value>> {
-    let mut by: BTreeMap<u64, Vec<Value>> = BTreeMap::new();
-    for row in rows {
-        let c = row["conversation"].as_u64().expect("a conversation row");
-        by.entry(c).or_default().push(row.clone());
-    }
-    for (c, rows) in by.iter_mut() {
-        rows.sort_by_key(|r| r["turn"].as_u64().unwrap());
-        for (k, row) in rows.iter().enumerate() {
-            assert_eq!(row["turn"].as_u64().unwrap(), k as u64, "conversation {c}");
-            assert_eq!(row["id"].as_u64().unwrap(), c * turns + k as u64);
-        }
-    }
-    by
-}
+use loadtest_sweep::conversation::{Conversations, ThinkTime, Turns};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_loop_users_run_conversations_turn_after_answer() {
@@ -38,7 +18,7 @@ async fn closed_loop_users_run_conversations_turn_after_answer() {
     let mut config = common::config(&sim.base_url(), out.path(), &[2.0], 1.5);
     config.warmup = Duration::from_millis(300);
     config.conversations = Some(Conversations {
-        turns: 3,
+        turns: Turns::Fixed(3),
         think_time: "0.05".parse().unwrap(),
     });
     let outcome = common::run(config).await;
@@ -48,7 +28,7 @@ async fn closed_loop_users_run_conversations_turn_after_answer() {
         rows.len() as u64,
         sim.counts().received(SimEndpoint::ChatCompletions)
     );
-    let by = conversations(&rows, 3);
+    let by = common::conversations(&rows, 3);
     let complete = by.values().filter(|r| r.len() == 3).count();
     assert!(
         complete >= 4,
@@ -109,12 +89,12 @@ async fn rate_mode_counts_conversation_arrivals() {
     config.load_mode = LoadMode::Rate;
     config.arrival = loadtest_run::Arrival::Constant;
     config.conversations = Some(Conversations {
-        turns: 2,
+        turns: Turns::Fixed(2),
         think_time: "0.02".parse().unwrap(),
     });
     let outcome = common::run(config).await;
     let rows = common::rows(&outcome.run_dir);
-    let by = conversations(&rows, 2);
+    let by = common::conversations(&rows, 2);
     // 4 conversations a second for 2 s: 8 first turns in the window, each followed by its
     // second turn after its answer (not on the arrival schedule).
     let started = by.values().filter(|r| r[0]["phase"] == "measure").count();
@@ -149,7 +129,7 @@ async fn a_failed_turn_ends_its_conversation_and_is_counted() {
     let mut config = common::config(&sim.base_url(), out.path(), &[3.0], 1.5);
     config.warmup = Duration::ZERO;
     config.conversations = Some(Conversations {
-        turns: 4,
+        turns: Turns::Fixed(4),
         think_time: ThinkTime::NONE,
     });
     let outcome = common::run(config).await;
@@ -159,7 +139,7 @@ async fn a_failed_turn_ends_its_conversation_and_is_counted() {
         rows.len() as u64,
         sim.counts().received(SimEndpoint::ChatCompletions)
     );
-    let by = conversations(&rows, 4);
+    let by = common::conversations(&rows, 4);
     let mut aborted = 0;
     for rows in by.values() {
         // Only the last row of a conversation may have failed.
@@ -199,12 +179,12 @@ async fn shards_partition_conversations() {
     config.warmup = Duration::ZERO;
     config.shard = "1/3".parse().unwrap();
     config.conversations = Some(Conversations {
-        turns: 2,
+        turns: Turns::Fixed(2),
         think_time: ThinkTime::NONE,
     });
     let outcome = common::run(config).await;
     let rows = common::rows(&outcome.run_dir);
-    let by = conversations(&rows, 2);
+    let by = common::conversations(&rows, 2);
     assert!(by.len() >= 4);
     // Shard 1 of 3 runs conversations 3k + 1, whose requests are 2·(3k + 1) + turn.
     assert!(by.keys().all(|c| c % 3 == 1), "{:?}", by.keys());

@@ -8,35 +8,12 @@ use std::collections::BTreeSet;
 
 use loadtest_run::files;
 
-/// The backticked names in the first column of the table after `<!-- schema: NAME -->`.
-fn documented(name: &str) -> Vec<String> {
-    let doc = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../docs/output-format.md"
-    ))
-    .unwrap();
-    let marker = format!("<!-- schema: {name} -->");
-    let start = doc
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no schema {name}"));
-    doc[start + marker.len()..]
-        .lines()
-        .skip_while(|l| !l.starts_with('|'))
-        .take_while(|l| l.starts_with('|'))
-        .skip(2) // header and separator
-        .map(|l| {
-            let cell = l.split('|').nth(1).unwrap().trim();
-            cell.trim_matches('`').to_owned()
-        })
-        .collect()
-}
-
 fn keys(value: &serde_json::Value) -> BTreeSet<String> {
     value.as_object().unwrap().keys().cloned().collect()
 }
 
 fn assert_same(name: &str, actual: BTreeSet<String>) {
-    let doc: BTreeSet<String> = documented(name).into_iter().collect();
+    let doc: BTreeSet<String> = common::documented(name).into_iter().collect();
     let undocumented: Vec<_> = actual.difference(&doc).collect();
     let missing: Vec<_> = doc.difference(&actual).collect();
     assert!(
@@ -60,7 +37,7 @@ async fn a_real_run_matches_the_documented_schema() {
     let in_file: Vec<String> = row.keys().cloned().collect();
     let mut in_order: Vec<String> = Vec::new();
     // serde_json::Map sorts keys unless preserve_order; compare order from the raw line.
-    for key in documented("request_row") {
+    for key in common::documented("request_row") {
         let at = first_line.find(&format!("\"{key}\":")).unwrap();
         in_order.push(format!("{at:08}{key}"));
     }
@@ -88,7 +65,7 @@ async fn a_real_run_matches_the_documented_schema() {
             .split(',')
             .map(str::to_owned)
             .collect();
-        assert_eq!(header, documented(schema), "{file}");
+        assert_eq!(header, common::documented(schema), "{file}");
     }
 
     let summary = common::json(dir, files::STEP_SUMMARY);

@@ -73,6 +73,7 @@ pub fn run(
         .args(["--prompt-text", PROMPT])
         .args(["--max-inflight", &run.concurrency.max(4096).to_string()])
         .args(["--no-gpu", "--quiet", "--seed", "0"])
+        .args(crate::bench::client_args())
         .args(["--run-name", &run.name])
         .arg("--output-dir")
         .arg(&run.out_dir);

@@ -79,6 +79,7 @@ fn one(bin: &Path, url: &str, dir: &Path, metrics: bool, window: Duration) -> Re
         .args(["--warmup-s", "0", "--timeout-s", "700"])
         .args(["--input-size", "16", "--max-output-tokens", "64"])
         .args(["--ignore-eos", "--no-gpu", "--quiet", "--seed", "0"])
+        .args(crate::bench::client_args())
         .args(["--run-name", name])
         .arg("--output-dir")
         .arg(&out)

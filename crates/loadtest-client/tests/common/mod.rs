@@ -345,3 +345,12 @@ pub fn expected(body: &[u8]) -> Expected {
     }
     e
 }
+
+/// The role-only chunk vLLM sends first (not a token event).
+pub const ROLE: &str = r#"data: {"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#;
+/// A content chunk: one token event.
+pub const TOKEN: &str =
+    r#"data: {"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]}"#;
+/// The last content chunk, with `finish_reason` `stop`.
+pub const FINISH: &str =
+    r#"data: {"choices":[{"index":0,"delta":{"content":"y"},"finish_reason":"stop"}]}"#;

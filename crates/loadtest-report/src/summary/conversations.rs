@@ -21,9 +21,15 @@ pub(super) fn write(md: &mut String, run: &RunData) {
         }
         loadtest_run::LoadMode::Rate => "The load is conversations started per second.",
     };
+    let turns = match turns {
+        loadtest_run::Turns::Fixed(n) => format!("{n} turns per conversation"),
+        loadtest_run::Turns::Dataset => {
+            "Each conversation is a dataset row, its human turns in order (a conversation that ran out of turns is complete)".to_owned()
+        }
+    };
     let _ = writeln!(
         md,
-        "{turns} turns per conversation, {think} s of think time after each answer; each turn resends the conversation so far, so its prompt grows with the answers received. {users} A server with prefix caching shows hits and a turn ≥ 1 TTFT that does not grow with the prompt. A failed turn ends its conversation.\n"
+        "{turns}, {think} s of think time after each answer; each turn resends the conversation so far, so its prompt grows with the answers received. {users} A server with prefix caching shows hits and a turn ≥ 1 TTFT that does not grow with the prompt. A failed turn ends its conversation.\n"
     );
     let _ = writeln!(
         md,

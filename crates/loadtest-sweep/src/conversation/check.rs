@@ -3,22 +3,27 @@
 
 use loadtest_client::Endpoint;
 
-use super::MAX_TURNS;
+use super::{MAX_TURNS, Turns};
 use crate::config::SweepConfig;
 use crate::inputs::InputSource;
 use crate::validate::{ConfigError, ConfigField};
 
 /// `turns` in 1 ..= [`MAX_TURNS`]; the chat endpoint (a conversation's history is messages);
 /// time steps (a fixed-count step counts requests, which conversations spread over steps);
-/// not a trace replay (a trace's rows are single requests at their own times).
+/// not a trace replay (a trace's rows are single requests at their own times);
+/// [`Turns::Dataset`] only with a ShareGPT dataset read with its turns.
 pub(crate) fn validate(config: &SweepConfig) -> Result<(), ConfigError> {
     let Some(conversations) = &config.conversations else {
         return Ok(());
     };
     let turns = conversations.turns;
     let error = |why: &str| Err(ConfigError::new(ConfigField::Turns, turns, why));
-    if !(1..=MAX_TURNS).contains(&turns) {
-        return error(&format!("expected a whole number from 1 to {MAX_TURNS}"));
+    if let Turns::Fixed(n) = turns
+        && !(1..=MAX_TURNS).contains(&n)
+    {
+        return error(&format!(
+            "expected a whole number from 1 to {MAX_TURNS}, or dataset"
+        ));
     }
     if config.target.endpoint == Endpoint::Completions {
         return error(
@@ -32,6 +37,12 @@ pub(crate) fn validate(config: &SweepConfig) -> Result<(), ConfigError> {
     }
     if matches!(config.input, InputSource::Trace(_)) {
         return error("a trace replays single requests at their own times: not with a trace");
+    }
+    let rows_with_turns = matches!(&config.input, InputSource::Dataset(pool) if pool.has_turns());
+    if turns == Turns::Dataset && !rows_with_turns {
+        return error(
+            "each conversation is a row of a ShareGPT dataset, with its own turns: it takes --dataset sharegpt:PATH",
+        );
     }
     Ok(())
 }
@@ -47,7 +58,7 @@ mod tests {
         let input = InputSource::Synthetic("16".parse().unwrap());
         let mut config = SweepConfig::new(TargetConfig::new("http://127.0.0.1:8000"), input);
         config.conversations = Some(Conversations {
-            turns: 3,
+            turns: Turns::Fixed(3),
             think_time: ThinkTime::NONE,
         });
         assert!(config.validate().is_ok());
@@ -64,8 +75,52 @@ mod tests {
         refused(&c, "num_prompts");
         for turns in [0, MAX_TURNS + 1] {
             let mut c = config.clone();
-            c.conversations.as_mut().unwrap().turns = turns;
+            c.conversations.as_mut().unwrap().turns = Turns::Fixed(turns);
             refused(&c, "whole number");
         }
+    }
+
+    #[test]
+    fn dataset_turns_take_a_sharegpt_dataset_with_its_turns() {
+        use std::sync::Arc;
+
+        use crate::dataset::{DatasetPool, DatasetRow};
+        let pool = |turns: bool| {
+            let row = DatasetRow {
+                prompt: loadtest_client::Prompt::text("q"),
+                prompt_tokens: 1,
+                output_tokens: None,
+                turns: Vec::new(),
+            };
+            let facts = loadtest_run::DatasetFacts {
+                conversations: turns.then(loadtest_run::DatasetTurnFacts::default),
+                ..loadtest_run::DatasetFacts::default()
+            };
+            InputSource::Dataset(Arc::new(DatasetPool::from_rows(vec![row], facts, false, 0)))
+        };
+        let mut config = SweepConfig::new(TargetConfig::new("http://127.0.0.1:8000"), pool(true));
+        config.conversations = Some(Conversations {
+            turns: Turns::Dataset,
+            think_time: "0.5".parse().unwrap(),
+        });
+        assert!(config.validate().is_ok());
+        for input in [pool(false), InputSource::Synthetic("16".parse().unwrap())] {
+            let mut c = config.clone();
+            c.input = input;
+            let err = c.validate().unwrap_err();
+            assert_eq!(err.field, ConfigField::Turns);
+            assert_eq!(
+                err.to_string(),
+                "invalid conversations.turns dataset: each conversation is a row of a ShareGPT dataset, with its own turns: it takes --dataset sharegpt:PATH"
+            );
+        }
+        let mut c = config.clone();
+        c.target.endpoint = Endpoint::Completions;
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("endpoint completions")
+        );
     }
 }

@@ -8,7 +8,7 @@ use crate::inputs::InputSource;
 
 fn plan(seed: u64) -> (ConversationPlan, InputPlan) {
     let config = Conversations {
-        turns: 4,
+        turns: Turns::Fixed(4),
         think_time: "uniform:0:2".parse().unwrap(),
     };
     let inputs = InputPlan::new(
@@ -29,6 +29,7 @@ fn replay(seed: u64, index: u64, answers: &[String]) -> Vec<Turn> {
     let mut conversation = Conversation {
         index,
         turn: 0,
+        turns: 0,
         messages: Vec::new(),
         tokens: None,
     };
@@ -100,6 +101,7 @@ fn a_failed_turn_ends_the_conversation() {
     let mut conversation = Conversation {
         index: 2,
         turn: 0,
+        turns: 0,
         messages: Vec::new(),
         tokens: None,
     };
@@ -111,4 +113,94 @@ fn a_failed_turn_ends_the_conversation() {
         answer: None,
     };
     assert_eq!(conversation.after(&plan, sent), None);
+}
+
+/// A pool of rows of 1, 2 and 3 turns (`--turns dataset`), with their answer lengths.
+fn dataset_plan(use_output_len: bool) -> (ConversationPlan, InputPlan) {
+    use crate::dataset::{DatasetPool, DatasetRow, DatasetTurn};
+    let row = |n: usize| DatasetRow {
+        prompt: Prompt::text(&format!("row{n} turn0")),
+        prompt_tokens: 2,
+        output_tokens: Some(7),
+        turns: (1..n)
+            .map(|k| DatasetTurn {
+                text: format!("row{n} turn{k}"),
+                tokens: 2,
+                output_tokens: (k + 1 < n).then_some(10 + k as u64),
+            })
+            .collect(),
+    };
+    let facts = loadtest_run::DatasetFacts {
+        conversations: Some(loadtest_run::DatasetTurnFacts::default()),
+        ..loadtest_run::DatasetFacts::default()
+    };
+    let pool = DatasetPool::from_rows(vec![row(1), row(2), row(3)], facts, use_output_len, 9);
+    let config = Conversations {
+        turns: Turns::Dataset,
+        think_time: ThinkTime::NONE,
+    };
+    let inputs = InputPlan::new(
+        InputSource::Dataset(std::sync::Arc::new(pool)),
+        "50".parse().unwrap(),
+        9,
+    );
+    (ConversationPlan::new(&config, 9, None), inputs)
+}
+
+#[test]
+fn dataset_turns_are_the_rows_turns_and_end_with_the_row() {
+    for use_output_len in [true, false] {
+        let (plan, inputs) = dataset_plan(use_output_len);
+        let mut seen = std::collections::BTreeSet::new();
+        for index in 0..40u64 {
+            let InputSource::Dataset(pool) = inputs.source() else {
+                unreachable!()
+            };
+            let row = pool.pick(index).unwrap();
+            let n = row.turns.len() + 1;
+            seen.insert(n);
+            let mut conversation = Conversation {
+                index,
+                turn: 0,
+                turns: 0,
+                messages: Vec::new(),
+                tokens: None,
+            };
+            for k in 0..n {
+                let (id, request, place) = conversation.next_request(&plan, &inputs);
+                assert_eq!(id, index * u64::from(MAX_TURNS) + k as u64);
+                assert_eq!((place.turn, place.turns), (k as u32, Some(n as u32)));
+                assert_eq!(place.keep_answer, k + 1 < n);
+                let messages = request.prompt.chat_messages();
+                assert_eq!(messages.len(), 1 + 2 * k);
+                let users: Vec<&str> = messages
+                    .iter()
+                    .filter(|m| m.role == "user")
+                    .map(|m| m.content.as_str())
+                    .collect();
+                let want: Vec<String> = (0..=k).map(|j| format!("row{n} turn{j}")).collect();
+                assert_eq!(users, want);
+                // The answer lengths are the row's with --output-len dataset (none for a
+                // last turn without one: --max-output-tokens then).
+                let want_max = match k {
+                    _ if !use_output_len => 50,
+                    0 => 7,
+                    k if k + 1 < n => 10 + k as u64,
+                    _ => 50,
+                };
+                assert_eq!(request.max_tokens, want_max, "row {n} turn {k}");
+                // Each user message 2 words, each answer ("an answer") 2.
+                assert_eq!(request.input_tokens_target, Some(2 + 4 * k as u64));
+                let sent = Sent {
+                    status: Status::Ok,
+                    took: Duration::ZERO,
+                    end: std::time::Instant::now(),
+                    answer: place.keep_answer.then(|| ("an answer".to_owned(), false)),
+                };
+                // The row's last turn completes the conversation: no next turn.
+                assert_eq!(conversation.after(&plan, sent).is_some(), k + 1 < n);
+            }
+        }
+        assert_eq!(seen.len(), 3, "{seen:?}");
+    }
 }

@@ -14,14 +14,21 @@ mod pool;
 pub(crate) mod read;
 mod sharegpt;
 mod split;
+mod turns;
 
 use std::path::PathBuf;
 use std::str::FromStr;
 
 pub use pool::{DatasetPool, DatasetRow, load_dataset};
+pub use turns::DatasetTurn;
 
 /// The largest prompt (or answer) of one row, in bytes; longer rows are skipped and counted.
 pub const MAX_ROW_BYTES: usize = 1024 * 1024;
+
+/// `--turns dataset`: the most text one row's conversation may hold, every user message and
+/// answer together, in bytes (what a single-turn row holds at most, prompt plus answer);
+/// longer rows are skipped and counted as too large.
+pub const MAX_CONVERSATION_BYTES: usize = 2 * MAX_ROW_BYTES;
 
 /// Default `--dataset-pool-size`: rows kept for requests to draw from.
 pub const DEFAULT_POOL_SIZE: u64 = 1000;
@@ -33,7 +40,8 @@ pub const CANDIDATES_PER_ROW: u64 = 4;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DatasetFormat {
     /// One JSON array of `{"conversations": [{"from": "human"|"gpt"|…, "value": …}, …]}`: the
-    /// first human turn is the prompt, the next gpt turn the answer.
+    /// first human turn is the prompt, the next gpt turn the answer (with
+    /// [`DatasetOptions::turns`], every human turn and its answer).
     ShareGpt,
     /// One JSON object per line with `prompt` (a string) or `messages` (chat messages) and an
     /// optional `output_tokens`.
@@ -100,6 +108,10 @@ pub struct DatasetOptions {
     /// The output length reserved for a row without its own (the `--max-output-tokens`
     /// spec's largest value), for the `max_model_len` filter.
     pub output_reserve: u64,
+    /// `--turns dataset`: keep every human turn of each ShareGPT row and its answer
+    /// ([`DatasetRow::turns`]), and cut a conversation to the turns that fit `max_model_len`.
+    /// JSONL rows keep their first prompt only.
+    pub turns: bool,
 }
 
 impl DatasetOptions {
@@ -113,6 +125,7 @@ impl DatasetOptions {
             max_model_len: None,
             use_output_len: false,
             output_reserve: 0,
+            turns: false,
         }
     }
 }

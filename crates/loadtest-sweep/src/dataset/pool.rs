@@ -7,10 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use loadtest_client::Prompt;
 use loadtest_dist::derive_seed;
-use loadtest_run::DatasetFacts;
+use loadtest_run::{DatasetFacts, DatasetTurnFacts};
 
 use super::read::{HashingReader, RawAnswer, RawPrompt, RawRow, RowOutcome, skip_bom};
 use super::split::SplitError;
+use super::turns::{DatasetTurn, RawTurn, later_turns};
 use super::{CANDIDATES_PER_ROW, DatasetError, DatasetFormat, DatasetOptions, DatasetSpec};
 use crate::tokenize::TokenCounter;
 
@@ -24,6 +25,9 @@ pub struct DatasetRow {
     pub prompt_tokens: u64,
     /// The row's answer length (its gpt turn, counted likewise, or its `output_tokens`).
     pub output_tokens: Option<u64>,
+    /// `--turns dataset`: the row's later turns, 1 and on, cut to what fits
+    /// `--max-model-len` (empty otherwise, and for a one-turn row).
+    pub turns: Vec<DatasetTurn>,
 }
 
 /// The rows a run draws from, and what reading the file gave.
@@ -76,6 +80,12 @@ impl DatasetPool {
     pub fn uses_output_len(&self) -> bool {
         self.use_output_len
     }
+
+    /// The rows hold their conversations' turns (a ShareGPT file read with
+    /// [`super::DatasetOptions::turns`]): what `--turns dataset` sends.
+    pub fn has_turns(&self) -> bool {
+        self.facts.conversations.is_some()
+    }
 }
 
 /// A row drawn into the sample, ordered by its seeded key (a max-heap keeps the smallest).
@@ -84,6 +94,8 @@ struct Candidate {
     key: u64,
     row_no: u64,
     row: RawRow,
+    /// `--turns dataset`: turns 1 and on.
+    later: Vec<RawTurn>,
 }
 
 impl Ord for Candidate {
@@ -127,6 +139,8 @@ pub fn load_dataset(
             "max-output-tokens"
         }
         .to_owned(),
+        conversations: (options.turns && spec.format == DatasetFormat::ShareGpt)
+            .then(DatasetTurnFacts::default),
         ..DatasetFacts::default()
     };
     let stop = AtomicBool::new(false);
@@ -183,11 +197,20 @@ fn sample(
     let capacity = facts.pool_size.saturating_mul(CANDIDATES_PER_ROW);
     let key_seed = derive_seed(options.seed, "dataset-sample");
     let mut heap: BinaryHeap<Candidate> = BinaryHeap::new();
+    let all_turns = facts.conversations.is_some();
     let mut each = |outcome: RowOutcome| {
         let row_no = facts.rows_read;
         facts.rows_read += 1;
-        let row = match outcome {
-            RowOutcome::Row(row) => row,
+        let (row, later) = match outcome {
+            RowOutcome::Row(row) => (row, Vec::new()),
+            RowOutcome::Conversation(c) => {
+                if c.cut_at_max_turns
+                    && let Some(turns) = facts.conversations.as_mut()
+                {
+                    turns.rows_cut_max_turns += 1;
+                }
+                (c.first, c.later)
+            }
             RowOutcome::Invalid(why) => {
                 facts.rows_invalid += 1;
                 tracing::debug!(row = row_no, %why, "dataset row skipped");
@@ -200,15 +223,30 @@ fn sample(
         };
         let key = mix64(key_seed ^ row_no.wrapping_mul(0xD6E8_FEB8_6659_FD93));
         if (heap.len() as u64) < capacity {
-            heap.push(Candidate { key, row_no, row });
+            heap.push(Candidate {
+                key,
+                row_no,
+                row,
+                later,
+            });
         } else if heap.peek().is_some_and(|top| key < top.key) {
             heap.pop();
-            heap.push(Candidate { key, row_no, row });
+            heap.push(Candidate {
+                key,
+                row_no,
+                row,
+                later,
+            });
         }
     };
     match spec.format {
         DatasetFormat::ShareGpt => {
-            super::sharegpt::read_rows(&mut reader, &mut each).map_err(|e| match e {
+            let read = if all_turns {
+                super::sharegpt::read_conversations
+            } else {
+                super::sharegpt::read_rows
+            };
+            read(&mut reader, &mut each).map_err(|e| match e {
                 SplitError::Io(source) => io(source),
                 format @ SplitError::Format { .. } => DatasetError::Format {
                     path: path.clone(),
@@ -282,13 +320,37 @@ fn keep_rows(
             facts.skipped_max_model_len += 1;
             continue;
         }
+        let turns = match facts.conversations.as_mut() {
+            Some(turn_facts) => {
+                let context = prompt_tokens.saturating_add(reserve);
+                let (turns, cut) = later_turns(&candidate.later, context, options, &count_content);
+                if cut.turns > 0 {
+                    turn_facts.rows_cut_max_model_len += 1;
+                    turn_facts.turns_cut_max_model_len += cut.turns;
+                }
+                turns
+            }
+            None => Vec::new(),
+        };
         rows.push(DatasetRow {
             prompt,
             prompt_tokens,
             output_tokens,
+            turns,
         });
     }
     facts.rows_kept = rows.len() as u64;
+    if let Some(turn_facts) = facts.conversations.as_mut() {
+        let lengths = rows.iter().map(|r| r.turns.len() as u64 + 1);
+        turn_facts.turns = lengths.clone().sum();
+        turn_facts.turns_max = lengths
+            .max()
+            .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX));
+        turn_facts.turns_mean = match rows.len() {
+            0 => 0.0,
+            n => turn_facts.turns as f64 / n as f64,
+        };
+    }
     if !rows.is_empty() {
         facts.mean_prompt_tokens =
             rows.iter().map(|r| r.prompt_tokens as f64).sum::<f64>() / rows.len() as f64;

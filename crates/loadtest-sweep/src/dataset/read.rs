@@ -41,8 +41,11 @@ pub(crate) enum RowOutcome {
     Row(RawRow),
     /// Unusable: why.
     Invalid(String),
-    /// A prompt or answer over [`MAX_ROW_BYTES`].
+    /// A prompt or answer over [`MAX_ROW_BYTES`] (or a conversation over
+    /// [`super::MAX_CONVERSATION_BYTES`]).
     TooLarge,
+    /// Usable, with every turn (`--turns dataset`).
+    Conversation(super::turns::RawConversation),
 }
 
 /// The UTF-8 byte order mark, skipped at the start of a file.

@@ -13,9 +13,9 @@ use super::split::{SplitError, for_each_element};
 pub(crate) const MAX_ELEMENT_BYTES: usize = 8 * 1024 * 1024;
 
 /// Who asks, in ShareGPT's `from` (lower case).
-const HUMAN: [&str; 2] = ["human", "user"];
+pub(crate) const HUMAN: [&str; 2] = ["human", "user"];
 /// Who answers.
-const GPT: [&str; 5] = ["gpt", "chatgpt", "assistant", "bard", "bing"];
+pub(crate) const GPT: [&str; 5] = ["gpt", "chatgpt", "assistant", "bard", "bing"];
 
 /// Calls `each` with every element of the top-level array in `reader`. The error is the
 /// file's structure (not a JSON array, not closed) or a read error.
@@ -23,11 +23,28 @@ pub(crate) fn read_rows(
     reader: &mut impl BufRead,
     each: &mut dyn FnMut(RowOutcome),
 ) -> Result<(), SplitError> {
+    read_with(reader, row, each)
+}
+
+/// [`read_rows`] keeping every human turn of each row and its answer (`--turns dataset`,
+/// [`super::turns::conversation_row`]).
+pub(crate) fn read_conversations(
+    reader: &mut impl BufRead,
+    each: &mut dyn FnMut(RowOutcome),
+) -> Result<(), SplitError> {
+    read_with(reader, super::turns::conversation_row, each)
+}
+
+fn read_with(
+    reader: &mut impl BufRead,
+    parse: fn(Value) -> RowOutcome,
+    each: &mut dyn FnMut(RowOutcome),
+) -> Result<(), SplitError> {
     for_each_element(reader, MAX_ELEMENT_BYTES, &mut |element| {
         each(match element {
             None => RowOutcome::TooLarge,
             Some(bytes) => match serde_json::from_slice::<Value>(bytes) {
-                Ok(value) => row(value),
+                Ok(value) => parse(value),
                 Err(e) => RowOutcome::Invalid(format!("invalid JSON: {e}")),
             },
         });

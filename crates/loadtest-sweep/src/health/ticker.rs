@@ -12,6 +12,7 @@ use tokio::sync::Mutex;
 
 use crate::live::LiveCounters;
 use crate::stats::new_us_histogram;
+use crate::timer::TickTimer;
 
 /// The ticker's period while the client is busy ([`BUSY_INFLIGHT`] requests or more in
 /// flight): lateness sampled 100 times a second where it decides whether the client kept up.
@@ -78,10 +79,17 @@ impl LagRecorder {
     /// Runs the ticker until the task is aborted, every [`TICK`] while `busy()` says the
     /// client is busy, every [`QUIET_TICK`] otherwise. A stall counts once (the ticks it
     /// swallowed are not made up), so one spike is one late tick; its length shows in the max.
+    ///
+    /// It sleeps on a Linux timerfd where there is one (`crate::timer`): one wake-up per tick.
     pub async fn run(&self, busy: impl Fn() -> bool) {
+        self.run_on(TickTimer::new(), busy).await;
+    }
+
+    /// [`run`](Self::run) on a given timer (tests on a paused clock use tokio's).
+    pub(crate) async fn run_on(&self, mut timer: TickTimer, busy: impl Fn() -> bool) {
         let mut next = Instant::now() + TICK;
         loop {
-            tokio::time::sleep_until(next.into()).await;
+            timer.sleep_until(next).await;
             let late = Instant::now().saturating_duration_since(next);
             self.record(late).await;
             self.sample_inflight(next).await;
@@ -207,7 +215,10 @@ mod tests {
         let busy = std::sync::Arc::new(AtomicBool::new(true));
         let rec = std::sync::Arc::new(LagRecorder::default());
         let (r, b) = (rec.clone(), busy.clone());
-        let task = tokio::spawn(async move { r.run(move || b.load(Ordering::Relaxed)).await });
+        let task = tokio::spawn(async move {
+            r.run_on(TickTimer::Tokio, move || b.load(Ordering::Relaxed))
+                .await
+        });
         tokio::time::sleep(Duration::from_millis(1005)).await;
         assert_eq!(rec.take().await.ticks, 100);
         busy.store(false, Ordering::Relaxed);
@@ -263,7 +274,10 @@ mod tests {
             let rec = Arc::new(LagRecorder::default());
             let live = Arc::new(LiveCounters::default());
             let (r, b) = (rec.clone(), busy.clone());
-            let task = tokio::spawn(async move { r.run(move || b.load(Ordering::Relaxed)).await });
+            let task = tokio::spawn(async move {
+                r.run_on(TickTimer::Tokio, move || b.load(Ordering::Relaxed))
+                    .await
+            });
             tokio::time::sleep(Duration::from_millis(3)).await;
             rec.start_inflight(live).await;
             tokio::time::sleep(Duration::from_millis(1000)).await;

@@ -91,3 +91,52 @@ pub async fn read_head(
         }
     }
 }
+
+/// The backticked names in the first column of docs/output-format.md's table after
+/// `<!-- schema: NAME -->`.
+pub fn documented(name: &str) -> Vec<String> {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/output-format.md"
+    ))
+    .unwrap();
+    let marker = format!("<!-- schema: {name} -->");
+    let start = doc
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no schema {name}"));
+    doc[start + marker.len()..]
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .flat_map(|l| {
+            let cell = l.split('|').nth(1).unwrap().trim();
+            // `a` / `b`, or `a`, `b`: one row for several fields.
+            cell.split(['/', ','])
+                .map(|name| name.trim().trim_matches('`').to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Rows grouped by conversation, each conversation's rows in turn order (checked to be
+/// 0, 1, 2, … with ids `conversation · turns + turn`; with `--turns dataset`, `turns` is `MAX_TURNS`).
+pub fn conversations(
+    rows: &[serde_json::Value],
+    turns: u64,
+) -> std::collections::BTreeMap<u64, Vec<serde_json::Value>> {
+    let mut by: std::collections::BTreeMap<u64, Vec<serde_json::Value>> =
+        std::collections::BTreeMap::new();
+    for row in rows {
+        let c = row["conversation"].as_u64().expect("a conversation row");
+        by.entry(c).or_default().push(row.clone());
+    }
+    for (c, rows) in by.iter_mut() {
+        rows.sort_by_key(|r| r["turn"].as_u64().unwrap());
+        for (k, row) in rows.iter().enumerate() {
+            assert_eq!(row["turn"].as_u64().unwrap(), k as u64, "conversation {c}");
+            assert_eq!(row["id"].as_u64().unwrap(), c * turns + k as u64);
+        }
+    }
+    by
+}

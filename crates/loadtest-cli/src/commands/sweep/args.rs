@@ -54,8 +54,10 @@ pub(crate) struct SweepArgs {
     pub(crate) num_prompts: Option<u64>,
     /// Multi-turn conversations of N turns each (chat endpoint): every turn sends the history
     /// with the answers received; concurrency counts users, a rate counts conversations.
-    #[arg(long, value_name = "N")]
-    pub(crate) turns: Option<u32>,
+    /// `dataset` (with --dataset sharegpt:PATH): each conversation is a row, its human turns
+    /// in order (consecutive ones merged), cut to the turns that fit --max-model-len.
+    #[arg(long, value_name = "N|dataset")]
+    pub(crate) turns: Option<loadtest_sweep::conversation::Turns>,
     /// With --turns: seconds between an answer and the next turn, N or a distribution
     /// [default: 0].
     #[arg(long, value_name = "DIST", requires = "turns")]
@@ -146,6 +148,11 @@ pub(crate) struct SweepArgs {
     /// Per-request deadline, connect to last byte, seconds [default: 600].
     #[arg(long, value_name = "S")]
     pub(crate) timeout_s: Option<f64>,
+    /// The HTTP/1.1 client for http:// servers: native (the tool's own: one task and one
+    /// small buffer per stream) or hyper (hyper's pooled client, as https:// always uses)
+    /// [default: native].
+    #[arg(long, value_name = "CLIENT")]
+    pub(crate) http_client: Option<loadtest_client::HttpTransport>,
     /// Hard cap on in-flight requests [default: 4096].
     #[arg(long, value_name = "N")]
     pub(crate) max_inflight: Option<usize>,

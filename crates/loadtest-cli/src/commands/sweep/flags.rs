@@ -103,6 +103,7 @@ impl SweepArgs {
             other_input,
             self.seed.unwrap_or(0),
             self.max_output_tokens.as_deref(),
+            self.turns == Some(loadtest_sweep::conversation::Turns::Dataset),
         )?;
         let (input, prompt_file) = match dataset {
             Some(input) => (input, None),
@@ -238,6 +239,7 @@ impl SweepArgs {
         let client = &mut c.target.client;
         client.request_timeout = seconds("--timeout-s", self.timeout_s, client.request_timeout)?;
         client.connect_timeout = client.connect_timeout.min(client.request_timeout);
+        client.transport = self.http_client.unwrap_or(client.transport);
         if let Some(text) = &self.max_output_tokens {
             c.max_output_tokens = values::dist("--max-output-tokens", text)?;
         }

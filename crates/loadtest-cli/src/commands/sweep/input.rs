@@ -199,12 +199,13 @@ impl Workload {
 
     /// The dataset's input source, read now (one streaming pass); `None` without `--dataset`.
     /// `other_input` says whether `--prompt-text`, `--prompt-file`, `--input-size` or
-    /// `--input-mode` was given too (refused).
+    /// `--input-mode` was given too (refused). `turns`: `--turns dataset` (keep every turn).
     pub(crate) fn dataset_source(
         &self,
         other_input: bool,
         seed: u64,
         max_output_tokens: Option<&str>,
+        turns: bool,
     ) -> Result<Option<InputSource>> {
         let Some((spec, flag)) = &self.dataset else {
             return Ok(None);
@@ -226,6 +227,7 @@ impl Workload {
             max_model_len: self.max_model_len,
             use_output_len: self.use_output_len,
             output_reserve: reserve,
+            turns,
         };
         let pool = load_dataset(spec, &options, self.tokenizer.as_deref())
             .map_err(|e| anyhow::anyhow!("invalid {flag}: {e}"))?;
