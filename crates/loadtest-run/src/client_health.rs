@@ -81,6 +81,12 @@ pub struct ClientHealth {
     pub verdict: ClientVerdict,
     /// True when the verdict is client-bound (kept for readers of older files).
     pub bound: bool,
+    /// Whether the client's own delay in its timestamps was over the
+    /// [`ClientHealth::STAMP_DELAY_GOAL_MS`] goal at p99 ([`ClientHealth::judge_stamps`]):
+    /// `true` when the ticker's lateness p99 was over it, `false` when within, absent with
+    /// fewer than [`ClientHealth::MIN_TICKS_FOR_P99`] ticks (or in older files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamps_late: Option<bool>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -88,6 +94,23 @@ fn is_zero(n: &u64) -> bool {
 }
 
 impl ClientHealth {
+    /// The most delay, in milliseconds at p99, the client may add to its own timestamps
+    /// before a step's timings are flagged ([`ClientHealth::judge_stamps`]).
+    pub const STAMP_DELAY_GOAL_MS: f64 = 0.5;
+    /// Ticks needed for a lateness p99 to be judged against the goal.
+    pub const MIN_TICKS_FOR_P99: u64 = 100;
+
+    /// Whether the client's timestamps carried more than [`Self::STAMP_DELAY_GOAL_MS`] of its
+    /// own delay at p99, judged from the ticker's lateness p99: the ticker sleeps on a timerfd
+    /// woken through the same reactor as a socket read, so its lateness is the wait between
+    /// "ready" and "running" that a token's stamp also waits. `None` with fewer than
+    /// [`Self::MIN_TICKS_FOR_P99`] ticks or no lateness p99.
+    pub fn judge_stamps(&self) -> Option<bool> {
+        let ticks = self.ticks?;
+        let p99 = self.sched_lag_p99_ms?;
+        (ticks >= Self::MIN_TICKS_FOR_P99).then_some(p99 > Self::STAMP_DELAY_GOAL_MS)
+    }
+
     /// A ticker wake-up later than this is late.
     pub const LATE_TICK: Duration = Duration::from_millis(5);
     /// Late wake-ups needed, at least, for the event loop to count as behind: one spike is
@@ -198,6 +221,8 @@ struct ClientHealthRecord {
     #[serde(default)]
     verdict: Option<ClientVerdict>,
     bound: bool,
+    #[serde(default)]
+    stamps_late: Option<bool>,
 }
 
 impl From<ClientHealthRecord> for ClientHealth {
@@ -220,6 +245,7 @@ impl From<ClientHealthRecord> for ClientHealth {
             client_errors: r.client_errors,
             verdict,
             bound: r.bound,
+            stamps_late: r.stamps_late,
         }
     }
 }
@@ -249,7 +275,47 @@ mod tests {
             client_errors: 0,
             verdict: ClientVerdict::Ok,
             bound: false,
+            stamps_late: None,
         }
+    }
+
+    /// Flagged over the goal, within it, or not judged: the ticker's lateness p99 against
+    /// 0.5 ms, from 100 ticks.
+    #[test]
+    fn stamps_are_judged_from_the_lag_p99_of_100_ticks() {
+        let mut b = block(2.0, 100, 0, Some(0.0), Some(5.0));
+        for (p99, ticks, want) in [
+            (Some(0.73), 100, Some(true)),
+            (Some(0.51), 1000, Some(true)),
+            (Some(0.5), 100, Some(false)),
+            (Some(0.2), 100, Some(false)),
+            (Some(9.0), 99, None),
+            (None, 100, None),
+        ] {
+            b.sched_lag_p99_ms = p99;
+            b.ticks = Some(ticks);
+            assert_eq!(b.judge_stamps(), want, "{p99:?} over {ticks} ticks");
+        }
+        // Stored when judged, absent otherwise; older files read as not judged.
+        b.stamps_late = Some(true);
+        let json = serde_json::to_value(b).unwrap();
+        assert_eq!(json["stamps_late"], true);
+        assert_eq!(
+            serde_json::from_value::<ClientHealth>(json)
+                .unwrap()
+                .stamps_late,
+            Some(true)
+        );
+        b.stamps_late = None;
+        let mut json = serde_json::to_value(b).unwrap();
+        assert!(json.get("stamps_late").is_none());
+        json.as_object_mut().unwrap().remove("verdict");
+        assert_eq!(
+            serde_json::from_value::<ClientHealth>(json)
+                .unwrap()
+                .stamps_late,
+            None
+        );
     }
 
     #[test]

@@ -220,9 +220,11 @@ pub fn assess(r: &Readings) -> ClientHealth {
         client_errors: 0,
         verdict: Default::default(),
         bound: false,
+        stamps_late: None,
     };
     health.verdict = health.judge();
     health.bound = health.verdict.is_client_bound();
+    health.stamps_late = health.judge_stamps();
     health
 }
 

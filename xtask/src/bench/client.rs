@@ -49,6 +49,8 @@ pub struct ClientResult {
     pub events_per_s: Option<f64>,
     pub inflight_max: Option<f64>,
     pub bound: Option<bool>,
+    /// The health block's `stamps_late`: ticker lag p99 over 0.5 ms.
+    pub stamps_late: Option<bool>,
     pub cpu_pct: Option<f64>,
     pub sched_lag_p99_ms: Option<f64>,
     pub run_dir: PathBuf,
@@ -160,6 +162,7 @@ fn read_run(usage: Usage, run_dir: PathBuf) -> Result<ClientResult> {
         events_per_s: (window.1 > window.0).then(|| in_window / (window.1 - window.0)),
         inflight_max: step["inflight"]["max"].as_f64(),
         bound: step["client"]["bound"].as_bool(),
+        stamps_late: step["client"]["stamps_late"].as_bool(),
         cpu_pct: step["client"]["cpu_pct"].as_f64(),
         sched_lag_p99_ms: step["client"]["sched_lag_p99_ms"].as_f64(),
         run_dir,

@@ -147,6 +147,32 @@ pub(super) fn write_client(md: &mut String, run: &RunData) {
             contended.join(", ")
         );
     }
+    write_stamp_delay(md, steps);
+}
+
+/// The steps whose timestamps carried more than the goal of the client's own delay at p99.
+fn write_stamp_delay(md: &mut String, steps: &[loadtest_run::StepSummary]) {
+    let late: Vec<String> = steps
+        .iter()
+        .filter(|s| s.client.stamps_late == Some(true))
+        .map(|s| {
+            let lag = fixed(s.client.sched_lag_p99_ms, 1);
+            format!("{} ({lag} ms)", load(s.load))
+        })
+        .collect();
+    if late.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "\n**Timestamps with client delay: load {}.** The client's event loop ran a task whose \
+         timer was due that late at p99 (more than {} ms); a token's timestamp waits the same way \
+         between its bytes arriving and the client running, so TTFT and ITL carry about that \
+         much of the client's own delay at p99. Fewer streams per client process (`--shard` \
+         over more processes or machines) bring it down.",
+        late.join(", "),
+        loadtest_run::ClientHealth::STAMP_DELAY_GOAL_MS,
+    );
 }
 
 pub(super) fn write_errors(md: &mut String, run: &RunData) {
@@ -298,6 +324,34 @@ mod tests {
             md.contains("| 14 % |  | 6.8 / 8.5 ms |  |  | **client-bound** |"),
             "{md}"
         );
+    }
+
+    /// Only steps flagged `stamps_late: true` are named, with their lag p99; `false` and
+    /// absent (not judged, older files) say nothing.
+    #[test]
+    fn steps_whose_stamps_carry_client_delay_are_named() {
+        let late = OK
+            .replace(r#""sched_lag_p99_ms": 16.0"#, r#""sched_lag_p99_ms": 0.73"#)
+            .replace(
+                r#""bound": false}"#,
+                r#""bound": false, "stamps_late": true}"#,
+            );
+        let within = OK.replace(
+            r#""bound": false}"#,
+            r#""bound": false, "stamps_late": false}"#,
+        );
+        let run = run_with(&[&late, &within, OK]);
+        let mut md = String::new();
+        super::write_client(&mut md, &run);
+        assert!(
+            md.contains("**Timestamps with client delay: load 1 (0.7 ms).**"),
+            "{md}"
+        );
+        assert!(md.contains("more than 0.5 ms"), "{md}");
+        let run = run_with(&[&within, OK, OK]);
+        let mut md = String::new();
+        super::write_client(&mut md, &run);
+        assert!(!md.contains("Timestamps with client delay"), "{md}");
     }
 
     #[test]

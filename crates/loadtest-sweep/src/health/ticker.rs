@@ -207,6 +207,40 @@ mod tests {
         assert_eq!(rec.take().await, LagStats::default());
     }
 
+    /// The instrument behind `stamps_late`: on a runtime whose only thread is held 3 ms of
+    /// every 10 (as a long poll would hold it), the timerfd ticker's lateness p99 shows the
+    /// hold — what a socket read ready meanwhile would wait too — and the block is judged
+    /// over the 0.5 ms goal.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_held_event_loop_shows_in_the_lag_and_flags_the_stamps() {
+        let rec = Arc::new(LagRecorder::default());
+        let r = rec.clone();
+        let ticker = tokio::spawn(async move { r.run(|| true).await });
+        let holder = tokio::spawn(async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(7)).await;
+                std::thread::sleep(Duration::from_millis(3));
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        holder.abort();
+        ticker.abort();
+        let stats = rec.take().await;
+        assert!(stats.ticks >= 100, "{stats:?}");
+        let p99 = stats.p99.unwrap();
+        assert!(p99 >= Duration::from_millis(1), "{stats:?}");
+        let health = assess(&Readings {
+            cpu_used: None,
+            window: Duration::from_millis(1500),
+            cores: 1,
+            workers: Some(1),
+            lag: stats,
+            run_queue_wait_pct: None,
+            host_cpu_busy_pct: None,
+        });
+        assert_eq!(health.stamps_late, Some(true), "{health:?}");
+    }
+
     /// The period follows `busy()`: 10 ms while busy, 100 ms while quiet. Counted on a paused
     /// clock, so the counts are exact whatever the machine is doing.
     #[tokio::test(start_paused = true)]
