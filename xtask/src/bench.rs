@@ -130,7 +130,14 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         "bench: the client, the simulator and wrk share this machine's {} cores (load average {load_before})",
         machine::cores()
     );
-    let wrk_bin = if opts.wrk { wrk::find() } else { None };
+    // The full bench installs wrk when it is missing, as users measuring against the floor
+    // will have it; `--quick` (CI) does not spend the time.
+    let wrk_bin = match (opts.wrk, wrk::find()) {
+        (false, _) => None,
+        (true, Some(found)) => Some(found),
+        (true, None) if opts.quick => None,
+        (true, None) => wrk::install(&dir.join("apt-wrk.log")),
+    };
     if opts.wrk && wrk_bin.is_none() {
         println!("bench: wrk is not installed (apt-get install wrk): no floor comparison");
     }

@@ -18,6 +18,43 @@ pub fn find() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Installs wrk with `apt-get` (where there is one and it may install: root), logging to
+/// `log`; `None` when that did not give a `wrk` on PATH.
+pub fn install(log: &Path) -> Option<PathBuf> {
+    let on_path = |name: &str| {
+        std::env::var_os("PATH")
+            .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()))
+    };
+    if !on_path("apt-get") {
+        return None;
+    }
+    println!(
+        "bench: wrk is missing: installing it with apt-get (log: {})",
+        log.display()
+    );
+    let run = |args: &[&str]| -> bool {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log);
+        let Ok(out) = file.and_then(|f| Ok((f.try_clone()?, f))) else {
+            return false;
+        };
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(out.0)
+            .stderr(out.1)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    // The package lists may be missing on a fresh machine: update once, then try again.
+    if !run(&["install", "-y", "-qq", "wrk"]) {
+        let _ = run(&["update", "-qq"]) && run(&["install", "-y", "-qq", "wrk"]);
+    }
+    find()
+}
+
 /// Writes the Lua script that makes wrk post the bench's chat request.
 pub fn write_script(dir: &Path) -> Result<PathBuf> {
     let body = serde_json::json!({
