@@ -78,14 +78,11 @@ fn count_flags_refuse_what_they_cannot_mean() {
             "invalid --num-prompts 3: with 4 shards",
         ),
     ] {
-        let o = Command::new(BIN)
-            .args(["--base-url", "http://127.0.0.1:1", "--prompt-text", "hi"])
-            .args(&args)
-            .output()
-            .unwrap();
-        let stderr = text(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        let stderr = common::refusal(
+            &["--base-url", "http://127.0.0.1:1", "--prompt-text", "hi"],
+            &args,
+            needle,
+        );
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
     }
 }

@@ -411,14 +411,11 @@ fn vllm_bench_serve_flags_work_or_name_ours() {
         (vec!["--request-rate", "1", "--steps", "2"], "--steps"),
         (vec!["--burstiness", "2"], "--request-rate"),
     ] {
-        let o = Command::new(BIN)
-            .args(["--base-url", "http://127.0.0.1:1", "--prompt-text", "hi"])
-            .args(&args)
-            .output()
-            .unwrap();
-        let stderr = text(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        let stderr = common::refusal(
+            &["--base-url", "http://127.0.0.1:1", "--prompt-text", "hi"],
+            &args,
+            needle,
+        );
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
     }
 }
@@ -443,14 +440,11 @@ fn conflicting_or_misplaced_values_are_refused_naming_the_flag() {
             "is a file, not a folder",
         ),
     ] {
-        let o = Command::new(BIN)
-            .args(["--base-url", "http://127.0.0.1:1", "--prompt-text", "hi"])
-            .args(&args)
-            .output()
-            .unwrap();
-        let stderr = text(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{stderr}");
-        assert!(stderr.contains(needle), "{stderr}");
+        let stderr = common::refusal(
+            &["--base-url", "http://127.0.0.1:1", "--prompt-text", "hi"],
+            &args,
+            needle,
+        );
         assert!(!stderr.contains("sk-"), "{stderr}");
     }
     let o = Command::new(BIN)

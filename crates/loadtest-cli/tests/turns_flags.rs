@@ -77,14 +77,11 @@ fn turns_flags_refuse_what_they_cannot_mean() {
         ),
         (vec!["--think-time-s", "1"], "--turns"),
     ] {
-        let o = Command::new(BIN)
-            .args(["--base-url", "http://127.0.0.1:1", "--prompt-text", "hi"])
-            .args(&args)
-            .output()
-            .unwrap();
-        let stderr = text(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        common::refusal(
+            &["--base-url", "http://127.0.0.1:1", "--prompt-text", "hi"],
+            &args,
+            needle,
+        );
     }
 }
 
@@ -178,14 +175,11 @@ fn turns_dataset_refuses_what_it_cannot_mean() {
             "invalid --turns dataset: a trace replays single requests at their own times",
         ),
     ] {
-        let o = Command::new(BIN)
-            .args(["--base-url", "http://127.0.0.1:1", "--turns", "dataset"])
-            .args(&args)
-            .output()
-            .unwrap();
-        let stderr = text(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        common::refusal(
+            &["--base-url", "http://127.0.0.1:1", "--turns", "dataset"],
+            &args,
+            needle,
+        );
     }
     let o = Command::new(BIN)
         .args(["--base-url", "http://127.0.0.1:1", "--turns", "some"])

@@ -21,25 +21,13 @@ use crate::dispatch::{DispatchShared, FailureBackoff, pause_unless_stopped, send
 use crate::timeline::{OPEN, Timeline};
 use crate::validate::{ConfigError, ConfigField};
 
-fn refuse(
-    field: ConfigField,
-    value: impl std::fmt::Display,
-    expected: impl Into<String>,
-) -> ConfigError {
-    ConfigError {
-        field,
-        value: value.to_string(),
-        expected: expected.into(),
-    }
-}
-
 /// The engine's rules for count steps (called by [`SweepConfig::validate`]).
 pub(crate) fn validate(c: &SweepConfig) -> Result<(), ConfigError> {
     use ConfigField as F;
     let warmup_requests = c.warmup_requests.unwrap_or(0);
     let Some(n) = c.num_prompts else {
         if warmup_requests > 0 {
-            return Err(refuse(
+            return Err(ConfigError::new(
                 F::WarmupRequests,
                 warmup_requests,
                 "applies to count steps only: set num_prompts too (time steps take a warmup time)",
@@ -48,17 +36,21 @@ pub(crate) fn validate(c: &SweepConfig) -> Result<(), ConfigError> {
         return Ok(());
     };
     if n == 0 {
-        return Err(refuse(F::NumPrompts, 0, "expected a whole number >= 1"));
+        return Err(ConfigError::new(
+            F::NumPrompts,
+            0,
+            "expected a whole number >= 1",
+        ));
     }
     if c.arrival == Arrival::Trace {
-        return Err(refuse(
+        return Err(ConfigError::new(
             F::NumPrompts,
             n,
             "cannot be combined with a trace replay, whose steps are time slices of the trace",
         ));
     }
     if !c.ramp.is_zero() {
-        return Err(refuse(
+        return Err(ConfigError::new(
             F::NumPrompts,
             n,
             format!(
@@ -68,7 +60,7 @@ pub(crate) fn validate(c: &SweepConfig) -> Result<(), ConfigError> {
         ));
     }
     if warmup_requests > 0 && !c.warmup.is_zero() {
-        return Err(refuse(
+        return Err(ConfigError::new(
             F::WarmupRequests,
             warmup_requests,
             format!(
@@ -79,7 +71,7 @@ pub(crate) fn validate(c: &SweepConfig) -> Result<(), ConfigError> {
     }
     let shards = u64::from(c.shard.count());
     if n < shards {
-        return Err(refuse(
+        return Err(ConfigError::new(
             F::NumPrompts,
             n,
             format!("with {shards} shards every step needs at least {shards} requests"),
@@ -313,7 +305,7 @@ pub(crate) fn dispatch_open(
             Arrivals::new(schedule, arrival, seed).take(quota.min(usize::MAX as u64) as usize)
         {
             let due = shared.run_start + start + offset;
-            if !wait_until(due, &shared) {
+            if !crate::open_loop::wait_until(due, &shared) {
                 return tasks;
             }
             if phase == Phase::Measure
@@ -340,27 +332,6 @@ pub(crate) fn dispatch_open(
         }
     }
     tasks
-}
-
-/// Sleeps, then spins, until `due`; false when dispatch was stopped meanwhile.
-fn wait_until(due: Instant, shared: &DispatchShared) -> bool {
-    loop {
-        if shared.stop_dispatch.is_cancelled() {
-            return false;
-        }
-        let now = Instant::now();
-        if now >= due {
-            return true;
-        }
-        let left = due - now;
-        if left > crate::open_loop::SPIN_WINDOW {
-            std::thread::sleep(
-                (left - crate::open_loop::SPIN_WINDOW).min(Duration::from_millis(50)),
-            );
-        } else {
-            std::hint::spin_loop();
-        }
-    }
 }
 
 #[cfg(test)]

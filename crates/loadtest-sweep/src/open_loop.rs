@@ -154,8 +154,9 @@ impl Dispatcher<'_> {
     }
 }
 
-/// Sleeps, then spins, until `due`; false when dispatch was stopped meanwhile.
-fn wait_until(due: Instant, shared: &DispatchShared) -> bool {
+/// Sleeps, then spins, until `due`; false when dispatch was stopped meanwhile. (The open
+/// loop's arrivals and the count steps' schedule share it.)
+pub(crate) fn wait_until(due: Instant, shared: &DispatchShared) -> bool {
     loop {
         if shared.stop_dispatch.is_cancelled() {
             return false;

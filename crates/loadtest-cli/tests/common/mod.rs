@@ -167,3 +167,16 @@ pub fn rows(run_dir: &std::path::Path) -> Vec<serde_json::Value> {
 pub fn json(run_dir: &std::path::Path, name: &str) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(run_dir.join(name)).unwrap()).unwrap()
 }
+
+/// Runs the binary with `base` then `args`, which must be refused: exit code 2 and `needle` in
+/// stderr. Returns stderr for further checks.
+pub fn refusal(base: &[&str], args: &[&str], needle: &str) -> String {
+    let o = Command::new(BIN).args(base).args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(
+        stderr.contains(needle),
+        "{args:?}: want {needle:?} in {stderr}"
+    );
+    stderr
+}

@@ -44,7 +44,7 @@ pub(crate) struct Conn {
     start: usize,
     end: usize,
     /// When it was last handed back to the pool.
-    pub(crate) idle_since: Instant,
+    idle_since: Instant,
     /// Whether it carried a request before the current one.
     pub(crate) reused: bool,
 }

@@ -119,8 +119,8 @@ pub(crate) enum Parsed {
     Complete(ResponseHead, usize),
 }
 
-/// Parses a response head from the start of `buf`. `request_was_head` is false for this
-/// client (it never sends HEAD) but kept explicit for the framing rule.
+/// Parses a response head from the start of `buf` (of a GET or POST: this client never sends
+/// HEAD, so only 204 and 304 have no body).
 pub(crate) fn parse(buf: &[u8]) -> Result<Parsed, HeadError> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut slots);

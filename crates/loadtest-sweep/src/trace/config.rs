@@ -10,19 +10,6 @@ use crate::config::SweepConfig;
 use crate::inputs::InputSource;
 use crate::validate::{ConfigError, ConfigField, MAX_RATE_PER_S};
 
-/// A [`ConfigError`] of `field`.
-fn config_error(
-    field: ConfigField,
-    value: impl std::fmt::Display,
-    expected: impl Into<String>,
-) -> ConfigError {
-    ConfigError {
-        field,
-        value: value.to_string(),
-        expected: expected.into(),
-    }
-}
-
 /// Makes `config` replay `trace`: its input and arrivals are the trace's, the load mode is
 /// rate, the steps are the trace's slices (`steps` = their offered rates, the whole run's),
 /// the warmup and step duration those it was sliced with, no ramp and no cooldown.
@@ -52,14 +39,14 @@ pub(crate) fn validate(config: &SweepConfig) -> Result<(), ConfigError> {
     let trace = match (&config.input, config.arrival) {
         (InputSource::Trace(trace), Arrival::Trace) => trace,
         (InputSource::Trace(_), other) => {
-            return Err(config_error(
+            return Err(ConfigError::new(
                 ConfigField::Arrival,
                 other,
                 "a trace input replays with its own arrivals (arrival trace)",
             ));
         }
         (_, Arrival::Trace) => {
-            return Err(config_error(
+            return Err(ConfigError::new(
                 ConfigField::Arrival,
                 "trace",
                 "needs a trace input (trace:PATH)",
@@ -69,35 +56,35 @@ pub(crate) fn validate(config: &SweepConfig) -> Result<(), ConfigError> {
     };
     let why = "a trace's steps are consecutive slices of its time";
     if config.load_mode != LoadMode::Rate {
-        return Err(config_error(
+        return Err(ConfigError::new(
             ConfigField::Arrival,
             "trace",
             "a trace replays in the rate load mode (open loop)",
         ));
     }
     if config.auto_stop.is_some() {
-        return Err(config_error(
+        return Err(ConfigError::new(
             ConfigField::AutoStop,
             "auto",
             format!("does not apply to a trace: {why}"),
         ));
     }
     if let Some(n) = config.num_prompts {
-        return Err(config_error(
+        return Err(ConfigError::new(
             ConfigField::NumPrompts,
             n,
             format!("does not apply to a trace: {why}, not request counts"),
         ));
     }
     if !config.ramp.is_zero() {
-        return Err(config_error(
+        return Err(ConfigError::new(
             ConfigField::Arrival,
             "trace",
             format!("expects no ramp (ramp 0): {why}"),
         ));
     }
     if !config.cooldown.is_zero() {
-        return Err(config_error(
+        return Err(ConfigError::new(
             ConfigField::Arrival,
             "trace",
             format!("expects no cooldown (cooldown 0): {why}, with no pause"),
@@ -105,7 +92,7 @@ pub(crate) fn validate(config: &SweepConfig) -> Result<(), ConfigError> {
     }
     let options = trace.options();
     if options.warmup != config.warmup || options.step_duration != config.step_duration {
-        return Err(config_error(
+        return Err(ConfigError::new(
             ConfigField::StepDuration,
             config.step_duration.as_secs_f64(),
             format!(
