@@ -44,6 +44,7 @@ mod faults;
 mod metrics;
 mod request;
 mod routes;
+mod rx_time;
 mod seeded;
 mod server;
 mod source;

@@ -39,7 +39,8 @@ pub(crate) async fn serve(
     tap: Arc<ConnTap>,
     req: Request<Incoming>,
 ) -> Result<Response<SimBody>, Infallible> {
-    let arrival = Instant::now();
+    // When its bytes reached the socket, not when this task got to them (`crate::rx_time`).
+    let arrival = tap.arrival();
     let endpoint = classify(req.uri().path());
     shared.counts.received(endpoint);
     let method = req.method().clone();

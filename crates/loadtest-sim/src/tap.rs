@@ -5,14 +5,20 @@
 //! wraps the socket: the body registers each token event it hands over with the connection's
 //! [`ConnTap`], and the first successful `poll_flush` after that, which hyper only reaches
 //! once every buffered byte is written, stamps them.
+//!
+//! Reads go the other way: [`TappedIo`] keeps the kernel's receive stamp of the last data it
+//! read ([`crate::rx_time`]), and [`ConnTap::arrival`] turns it into the arrival of the request
+//! hyper has just handed over.
 
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 
 use crate::metrics::H;
 use crate::state::Shared;
@@ -46,6 +52,8 @@ struct TapState {
 pub(crate) struct ConnTap {
     state: Mutex<TapState>,
     shared: Arc<Shared>,
+    /// The kernel's receive stamp of the last data read, ns since the Unix epoch (0: none).
+    last_rx_unix_ns: AtomicU64,
 }
 
 impl std::fmt::Debug for ConnTap {
@@ -60,7 +68,27 @@ impl ConnTap {
         Arc::new(ConnTap {
             state: Mutex::new(TapState::default()),
             shared,
+            last_rx_unix_ns: AtomicU64::new(0),
         })
+    }
+
+    /// The data just read was stamped `at` by the kernel.
+    fn received(&self, at: SystemTime) {
+        let ns = at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .ok()
+            .and_then(|d| u64::try_from(d.as_nanos()).ok())
+            .unwrap_or(0);
+        self.last_rx_unix_ns.store(ns, Ordering::Relaxed);
+    }
+
+    /// When the request hyper has just handed over arrived: the kernel's stamp of the last
+    /// data read on this connection, on the monotonic clock, or now when there is none
+    /// ([`crate::rx_time::arrival`]).
+    pub(crate) fn arrival(&self) -> Instant {
+        let ns = self.last_rx_unix_ns.load(Ordering::Relaxed);
+        let rx = (ns > 0).then(|| SystemTime::UNIX_EPOCH + Duration::from_nanos(ns));
+        crate::rx_time::arrival(rx, SystemTime::now(), Instant::now())
     }
 
     /// A token event of `clock`'s stream, due at `scheduled`, was handed to hyper.
@@ -99,21 +127,52 @@ impl ConnTap {
     }
 }
 
-/// A socket that tells its [`ConnTap`] when hyper's writes have completed.
+/// A socket that tells its [`ConnTap`] when hyper's writes have completed and when the data
+/// it reads arrived.
 #[derive(Debug)]
-pub(crate) struct TappedIo<T> {
-    inner: T,
+pub(crate) struct TappedIo {
+    inner: TcpStream,
     tap: Arc<ConnTap>,
 }
 
-impl<T> TappedIo<T> {
+impl TappedIo {
     /// Wraps `inner`.
-    pub(crate) fn new(inner: T, tap: Arc<ConnTap>) -> Self {
+    pub(crate) fn new(inner: TcpStream, tap: Arc<ConnTap>) -> Self {
         TappedIo { inner, tap }
     }
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for TappedIo<T> {
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+impl AsyncRead for TappedIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        use std::os::fd::AsFd;
+        let this = self.get_mut();
+        loop {
+            std::task::ready!(this.inner.poll_read_ready(cx))?;
+            let read = this.inner.try_io(tokio::io::Interest::READABLE, || {
+                crate::rx_time::recv(this.inner.as_fd(), buf)
+            });
+            match read {
+                Ok(stamp) => {
+                    if let Some(at) = stamp {
+                        this.tap.received(at);
+                    }
+                    return Poll::Ready(Ok(()));
+                }
+                // Readiness was stale: it is cleared, wait for the next.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+impl AsyncRead for TappedIo {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -123,7 +182,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for TappedIo<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for TappedIo<T> {
+impl AsyncWrite for TappedIo {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

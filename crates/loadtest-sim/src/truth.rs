@@ -56,7 +56,8 @@ pub struct TruthSnapshot {
     pub requests: u64,
     /// Token events written to sockets (streams only).
     pub token_events: u64,
-    /// Arrival (request head and body read) to the first token event written, per stream.
+    /// Arrival (the kernel's receive stamp of the request's bytes where there is one, else
+    /// when the request was handed over) to the first token event written, per stream.
     pub ttft_us: Percentiles,
     /// Gap between consecutive token events of one stream, as written.
     pub gap_us: Percentiles,

@@ -155,3 +155,54 @@ async fn hundreds_of_streams_on_one_thread_stay_on_schedule() {
     assert!(truth.lateness_us.p50 < 25_000, "{truth:?}");
     assert!((95_000..130_000).contains(&truth.gap_us.p50), "{truth:?}");
 }
+
+/// A request whose bytes wait in the socket while the simulator's runtime is busy is timed
+/// from when they arrived (the kernel's receive stamp), not from when the simulator got to
+/// them: its first token is due `ttft` after the client sent it, and the truth's TTFT does
+/// not hold the wait. Without the stamp the first token would come 80 ms later.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_request_is_timed_from_its_arrival_not_from_when_it_was_read() {
+    use std::io::{Read, Write};
+
+    let sim = Simulator::start(fixed(100, 10)).await.unwrap();
+    let addr = sim.local_addr();
+    // The kernel turns receive stamps on in deferred work once the listener asks for them.
+    get(addr, "/health").await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    sim.reset_truth();
+
+    let body = chat_body(3, 2, true, r#","ignore_eos":true"#);
+    let request = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: sim\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let sent = Instant::now();
+    stream.write_all(request.as_bytes()).unwrap();
+    // This test's runtime is the simulator's only thread: hold it for 80 ms.
+    std::thread::sleep(Duration::from_millis(80));
+    let first_event = tokio::task::spawn_blocking(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buf).unwrap();
+            assert!(n > 0, "closed before the first event");
+            seen.extend_from_slice(&buf[..n]);
+            if seen.windows(5).any(|w| w == b"data:") {
+                return Instant::now();
+            }
+        }
+    })
+    .await
+    .unwrap();
+    let ttft = ms(first_event - sent);
+    assert!(
+        (99.0..160.0).contains(&ttft),
+        "ttft {ttft} ms (180 if timed from the read)"
+    );
+    let truth = sim.truth();
+    assert_eq!(truth.ttft_us.count, 1);
+    assert!((99_000..160_000).contains(&truth.ttft_us.p50), "{truth:?}");
+    sim.shutdown().await;
+}

@@ -208,8 +208,8 @@ pub fn markdown(
         md,
         "\nThe simulator counts as behind when its event lateness p99 exceeds {SIM_BEHIND_P99_MS} ms \
          (the errors above are against what it really wrote, so its lateness does not count \
-         against the client; but a simulator that is behind also parses request heads late, \
-         which the client sees as TTFT and the truth does not). The truth is reset when the \
+         against the client; its TTFT starts at the kernel's receive stamp of each request, so \
+         neither does the time a request waited before the simulator read it). The truth is reset when the \
          client's measure window starts. Tokens/s: token events received inside the measure \
          window ÷ its length (one token per event here). Client bound: the sweep's own health \
          block (CPU above 90 % of all cores, or its 10 ms ticker late by more than 5 ms at p99: \
