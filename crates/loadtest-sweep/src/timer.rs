@@ -104,7 +104,13 @@ async fn timerfd_sleep(
         match guard.try_io(|inner| {
             rustix::io::read(inner.get_ref(), &mut expirations).map_err(std::io::Error::from)
         }) {
-            Ok(Ok(_)) => return Ok(()),
+            Ok(Ok(_)) => {
+                // The read drained the timerfd: clear the readiness now rather than learn it
+                // from an `EAGAIN` read on the next sleep. (A newer expiry is kept: tokio only
+                // clears the readiness event this guard came from.)
+                guard.clear_ready();
+                return Ok(());
+            }
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {}
             Ok(Err(e)) => return Err(e),
             // Not readable after all: wait again.
