@@ -11,11 +11,39 @@
 //! stamp, the arrival stays the moment hyper handed the request over.
 
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 /// A stamp further in the past than this is not believed (a clock step, a stale stamp): the
 /// arrival is then the moment the request was handed over.
 pub(crate) const MAX_AGE: Duration = Duration::from_secs(10);
+
+/// A connection's latest receive stamp, set on every read that returned bytes.
+#[derive(Debug, Default)]
+pub(crate) struct RxStamp {
+    /// Nanoseconds since the Unix epoch; 0 when the last read had no stamp.
+    unix_ns: AtomicU64,
+}
+
+impl RxStamp {
+    /// Bytes were just read, stamped `at` by the kernel (`None`: not stamped). An unstamped
+    /// read forgets the previous stamp, so a later request is never dated by an earlier one's.
+    pub(crate) fn set(&self, at: Option<SystemTime>) {
+        let ns = at
+            .and_then(|at| at.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .and_then(|d| u64::try_from(d.as_nanos()).ok())
+            .unwrap_or(0);
+        self.unix_ns.store(ns, Ordering::Relaxed);
+    }
+
+    /// When the request just handed over arrived: the last read's stamp on the monotonic
+    /// clock ([`arrival`]), or now without one.
+    pub(crate) fn arrival(&self) -> Instant {
+        let ns = self.unix_ns.load(Ordering::Relaxed);
+        let rx = (ns > 0).then(|| SystemTime::UNIX_EPOCH + Duration::from_nanos(ns));
+        arrival(rx, SystemTime::now(), Instant::now())
+    }
+}
 
 /// The arrival, on the monotonic clock, of data the kernel stamped `rx` (wall clock), seen at
 /// `now_wall` / `now`. Without a stamp, with a stamp from the future (the wall clock stepped
@@ -148,6 +176,16 @@ mod tests {
             now
         );
         assert_eq!(arrival(Some(wall - MAX_AGE), wall, now), now - MAX_AGE);
+    }
+
+    #[test]
+    fn an_unstamped_read_forgets_the_previous_stamp() {
+        let rx = RxStamp::default();
+        let before = Instant::now();
+        rx.set(Some(SystemTime::now() - Duration::from_secs(2)));
+        assert!(rx.arrival() + Duration::from_millis(1900) < before);
+        rx.set(None);
+        assert!(rx.arrival() >= before);
     }
 
     #[cfg(all(target_os = "linux", target_pointer_width = "64"))]

@@ -12,15 +12,15 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::metrics::H;
+use crate::rx_time::RxStamp;
 use crate::state::Shared;
 use crate::truth::Written;
 
@@ -52,8 +52,8 @@ struct TapState {
 pub(crate) struct ConnTap {
     state: Mutex<TapState>,
     shared: Arc<Shared>,
-    /// The kernel's receive stamp of the last data read, ns since the Unix epoch (0: none).
-    last_rx_unix_ns: AtomicU64,
+    /// The kernel's receive stamp of the last data read.
+    rx: RxStamp,
 }
 
 impl std::fmt::Debug for ConnTap {
@@ -68,27 +68,13 @@ impl ConnTap {
         Arc::new(ConnTap {
             state: Mutex::new(TapState::default()),
             shared,
-            last_rx_unix_ns: AtomicU64::new(0),
+            rx: RxStamp::default(),
         })
     }
 
-    /// The data just read was stamped `at` by the kernel.
-    fn received(&self, at: SystemTime) {
-        let ns = at
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .ok()
-            .and_then(|d| u64::try_from(d.as_nanos()).ok())
-            .unwrap_or(0);
-        self.last_rx_unix_ns.store(ns, Ordering::Relaxed);
-    }
-
-    /// When the request hyper has just handed over arrived: the kernel's stamp of the last
-    /// data read on this connection, on the monotonic clock, or now when there is none
-    /// ([`crate::rx_time::arrival`]).
+    /// When the request hyper has just handed over arrived ([`RxStamp::arrival`]).
     pub(crate) fn arrival(&self) -> Instant {
-        let ns = self.last_rx_unix_ns.load(Ordering::Relaxed);
-        let rx = (ns > 0).then(|| SystemTime::UNIX_EPOCH + Duration::from_nanos(ns));
-        crate::rx_time::arrival(rx, SystemTime::now(), Instant::now())
+        self.rx.arrival()
     }
 
     /// A token event of `clock`'s stream, due at `scheduled`, was handed to hyper.
@@ -153,13 +139,15 @@ impl AsyncRead for TappedIo {
         let this = self.get_mut();
         loop {
             std::task::ready!(this.inner.poll_read_ready(cx))?;
+            let before = buf.filled().len();
             let read = this.inner.try_io(tokio::io::Interest::READABLE, || {
                 crate::rx_time::recv(this.inner.as_fd(), buf)
             });
             match read {
                 Ok(stamp) => {
-                    if let Some(at) = stamp {
-                        this.tap.received(at);
+                    // The end of the stream (no bytes) dates nothing.
+                    if buf.filled().len() > before {
+                        this.tap.rx.set(stamp);
                     }
                     return Poll::Ready(Ok(()));
                 }
