@@ -1,8 +1,11 @@
 //! Decoding of OpenAI-style streaming chunks (`/v1/chat/completions` and `/v1/completions`),
 //! reading only the fields a timing record needs.
 //!
-//! Every other field (ids, logprobs, token ids, llama.cpp `timings`, …) is skipped by the JSON
-//! scanner without being built; strings are inspected without allocating (only "is it
+//! vLLM's chunk for a plain token (its exact layout, strings without escapes) is recognised
+//! without the JSON parser, with the same answer (a private fast path, held to serde_json's
+//! reading by proptests and the `chunk_decode` fuzz target). For every other chunk, every
+//! field but the few read (ids, logprobs, token ids, llama.cpp `timings`, …) is skipped by the
+//! JSON scanner without being built; strings are inspected without allocating (only "is it
 //! non-empty?" is asked of `content`), so decoding a chunk allocates nothing except a
 //! `finish_reason` once per request and the message of an error event.
 //!
@@ -33,6 +36,8 @@ use std::fmt;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+mod fast;
 
 /// What one SSE `data` payload is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -277,11 +282,28 @@ pub struct DecodeError {
     source: serde_json::Error,
 }
 
-/// Decodes one SSE `data` payload.
+/// Decodes one SSE `data` payload. vLLM's plain token chunk is recognised without the JSON
+/// parser (`fast`, the same answer); everything else is read by serde_json.
 pub fn decode_chunk(data: &str) -> Result<ChunkKind<'_>, DecodeError> {
     if data.trim_ascii() == "[DONE]" {
         return Ok(ChunkKind::Done);
     }
+    if let Some(chunk) = fast::vllm_chat_token(data) {
+        return Ok(ChunkKind::Chunk(chunk));
+    }
+    decode_json(data)
+}
+
+/// For the fuzz target: whether the fast path, where it accepts `data`, gives what serde_json
+/// gives. Not part of the API.
+#[doc(hidden)]
+pub fn fuzz_fast_path_agrees(data: &str) -> bool {
+    fast::vllm_chat_token(data)
+        .is_none_or(|fast| matches!(decode_json(data), Ok(ChunkKind::Chunk(slow)) if slow == fast))
+}
+
+/// [`decode_chunk`] by serde_json.
+fn decode_json(data: &str) -> Result<ChunkKind<'_>, DecodeError> {
     let raw: RawChunk<'_> = serde_json::from_str(data)?;
     if let Some(error) = raw.error
         && error.is_truthy()
