@@ -46,6 +46,33 @@ pub struct RequestRecord {
     pub usage: Usage,
     /// The first non-null `finish_reason`.
     pub finish_reason: Option<String>,
+    /// How the body's reads were timed.
+    pub stamps: ReadStamps,
+}
+
+/// How a request's body reads were timed: by the kernel's receive stamp of their bytes
+/// (the client's own HTTP/1.1 transport on Linux: the client's own delay in getting to the
+/// socket is not in the times), or when the read returned (hyper, `https://`, elsewhere).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadStamps {
+    /// Reads that brought body bytes.
+    pub reads: u64,
+    /// Of those, the ones timed by the kernel's receive stamp.
+    pub kernel: u64,
+}
+
+impl ReadStamps {
+    /// Counts one read, `kernel` when it was timed by the kernel's stamp.
+    pub fn count(&mut self, kernel: bool) {
+        self.reads += 1;
+        self.kernel += u64::from(kernel);
+    }
+
+    /// Adds another request's counts.
+    pub fn add(&mut self, other: ReadStamps) {
+        self.reads = self.reads.saturating_add(other.reads);
+        self.kernel = self.kernel.saturating_add(other.kernel);
+    }
 }
 
 impl RequestRecord {
@@ -83,6 +110,7 @@ impl RequestRecord {
             gaps: GapSummary::default(),
             usage: Usage::default(),
             finish_reason: None,
+            stamps: ReadStamps::default(),
         }
     }
 

@@ -9,7 +9,7 @@ use loadtest_run::Status;
 
 use crate::client::Inner;
 use crate::measure::{GapSink, Progress, StreamMeasurer};
-use crate::record::RequestRecord;
+use crate::record::{ReadStamps, RequestRecord};
 use crate::request::{Endpoint, StreamRequest};
 use crate::response::{NotAStream, describe_encoded, describe_json_200, not_a_stream};
 use crate::transport::{Failure, Next, ResponseBody};
@@ -99,6 +99,9 @@ where
     }
 
     let mut measurer = StreamMeasurer::new(start);
+    let mut stamps = ReadStamps::default();
+    // The latest read's time: a stamp is never taken before it (nor before the start).
+    let mut last_read = start;
     let mut record = loop {
         let next = tokio::select! {
             biased;
@@ -110,13 +113,18 @@ where
             }
             n = body.wait() => n,
         };
-        // The stamp every event of this read shares: taken before any parsing.
-        let now = Instant::now();
-        match next {
-            Next::End => break measurer.finish(now),
-            Next::Error(text) => break measurer.fail(Status::StreamError, &text, now),
-            Next::Data => {}
-        }
+        let now = match next {
+            Next::End => break measurer.finish(Instant::now()),
+            Next::Error(text) => break measurer.fail(Status::StreamError, &text, Instant::now()),
+            // The stamp every event of this read shares, taken before any parsing: when its
+            // bytes arrived (the kernel's receive stamp), else now.
+            Next::Data => {
+                let (at, kernel) = body.arrival();
+                stamps.count(kernel);
+                last_read = at.max(last_read);
+                last_read
+            }
+        };
         let mut progress = Progress::Continue;
         let taken = if sniff_json {
             let mut head = Vec::new();
@@ -151,6 +159,7 @@ where
         }
     };
     record.http_status = Some(http_status);
+    record.stamps = stamps;
     inner.transport.finish(response.body);
     record
 }

@@ -3,6 +3,8 @@
 //! a [`Response`] whose body is read the same way: [`ResponseBody::wait`] until bytes arrive
 //! (cancel-safe, so it can race a deadline), then [`ResponseBody::take`] hands them over.
 
+use std::time::Instant;
+
 use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
 use http::{Method, Request, Uri};
@@ -190,6 +192,16 @@ impl ResponseBody {
                 }
             }
             ResponseBody::Native(body) => body.wait().await,
+        }
+    }
+
+    /// When the bytes the last [`wait`](Self::wait) brought arrived, and whether that is the
+    /// kernel's receive stamp (`true`: the native transport, stamps enabled) or the moment
+    /// of this call (`false`: hyper hands frames over a channel, with no stamp).
+    pub(crate) fn arrival(&self) -> (Instant, bool) {
+        match self {
+            ResponseBody::Hyper { .. } => (Instant::now(), false),
+            ResponseBody::Native(body) => body.arrival(),
         }
     }
 

@@ -44,7 +44,6 @@ mod faults;
 mod metrics;
 mod request;
 mod routes;
-mod rx_time;
 mod seeded;
 mod server;
 mod source;

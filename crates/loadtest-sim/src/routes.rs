@@ -39,7 +39,7 @@ pub(crate) async fn serve(
     tap: Arc<ConnTap>,
     req: Request<Incoming>,
 ) -> Result<Response<SimBody>, Infallible> {
-    // When its bytes reached the socket, not when this task got to them (`crate::rx_time`).
+    // When its bytes reached the socket, not when this task got to them (`loadtest_net`).
     let arrival = tap.arrival();
     let endpoint = classify(req.uri().path());
     shared.counts.received(endpoint);

@@ -88,9 +88,9 @@ fn listen(addr: SocketAddr) -> Result<TcpListener, SimError> {
     }
     .map_err(err)?;
     socket.set_reuseaddr(true).map_err(err)?;
-    // Requests' arrival times from the kernel (`crate::rx_time`); without them the arrival is
+    // Requests' arrival times from the kernel (`loadtest_net`); without them the arrival is
     // when a request was handed over, as before.
-    if let Err(e) = crate::rx_time::enable(std::os::fd::AsFd::as_fd(&socket)) {
+    if let Err(e) = loadtest_net::enable(std::os::fd::AsFd::as_fd(&socket)) {
         tracing::debug!("receive timestamps not enabled: {e}");
     }
     socket.bind(addr).map_err(err)?;

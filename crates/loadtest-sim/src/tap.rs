@@ -7,7 +7,7 @@
 //! once every buffered byte is written, stamps them.
 //!
 //! Reads go the other way: [`TappedIo`] keeps the kernel's receive stamp of the last data it
-//! read ([`crate::rx_time`]), and [`ConnTap::arrival`] turns it into the arrival of the request
+//! read ([`loadtest_net`]), and [`ConnTap::arrival`] turns it into the arrival of the request
 //! hyper has just handed over.
 
 use std::io;
@@ -16,11 +16,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use loadtest_net::RxStamp;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::metrics::H;
-use crate::rx_time::RxStamp;
 use crate::state::Shared;
 use crate::truth::Written;
 
@@ -128,45 +128,20 @@ impl TappedIo {
     }
 }
 
-#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
 impl AsyncRead for TappedIo {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        use std::os::fd::AsFd;
         let this = self.get_mut();
-        loop {
-            std::task::ready!(this.inner.poll_read_ready(cx))?;
-            let before = buf.filled().len();
-            let read = this.inner.try_io(tokio::io::Interest::READABLE, || {
-                crate::rx_time::recv(this.inner.as_fd(), buf)
-            });
-            match read {
-                Ok(stamp) => {
-                    // The end of the stream (no bytes) dates nothing.
-                    if buf.filled().len() > before {
-                        this.tap.rx.set(stamp);
-                    }
-                    return Poll::Ready(Ok(()));
-                }
-                // Readiness was stale: it is cleared, wait for the next.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Poll::Ready(Err(e)),
-            }
+        let before = buf.filled().len();
+        let stamp = std::task::ready!(loadtest_net::poll_recv(&this.inner, cx, buf))?;
+        // The end of the stream (no bytes) dates nothing.
+        if buf.filled().len() > before {
+            this.tap.rx.set(stamp);
         }
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
-impl AsyncRead for TappedIo {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        Poll::Ready(Ok(()))
     }
 }
 

@@ -150,8 +150,9 @@ impl WindowProbe {
         }
     }
 
-    /// Reads the counters again and builds the window's client block.
-    pub fn finish(&self, lag: LagStats) -> ClientHealth {
+    /// Reads the counters again and builds the window's client block; `kernel_stamped_pct`
+    /// is the window's share of body reads timed by the kernel's receive stamp.
+    pub fn finish(&self, lag: LagStats, kernel_stamped_pct: Option<f64>) -> ClientHealth {
         let window = self.at.elapsed();
         let cpu_used = match (self.cpu, process_cpu_time()) {
             (Some(a), Some(b)) => Some(b.saturating_sub(a)),
@@ -173,6 +174,7 @@ impl WindowProbe {
             lag,
             run_queue_wait_pct: wait,
             host_cpu_busy_pct: host,
+            kernel_stamped_pct,
         })
     }
 }
@@ -194,6 +196,8 @@ pub struct Readings {
     pub run_queue_wait_pct: Option<f64>,
     /// Busy share of the machine, percent.
     pub host_cpu_busy_pct: Option<f64>,
+    /// Share of the body reads timed by the kernel's receive stamp, percent.
+    pub kernel_stamped_pct: Option<f64>,
 }
 
 /// Builds the client block, verdict included, from a window's readings.
@@ -220,6 +224,7 @@ pub fn assess(r: &Readings) -> ClientHealth {
         client_errors: 0,
         verdict: Default::default(),
         bound: false,
+        kernel_stamped_pct: r.kernel_stamped_pct,
         stamps_late: None,
     };
     health.verdict = health.judge();
@@ -246,6 +251,7 @@ mod tests {
             },
             run_queue_wait_pct: wait,
             host_cpu_busy_pct: Some(99.0),
+            kernel_stamped_pct: None,
         }
     }
 

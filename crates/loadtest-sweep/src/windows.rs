@@ -64,8 +64,9 @@ pub(crate) async fn watch_windows(watch: WindowWatch) -> Vec<WindowObservation> 
             .live
             .window_ended(index, at_start, inflight, cut_short);
         let lag = watch.lag.take().await;
+        let kernel_stamped_pct = watch.live.kernel_stamped_pct_since(at_start);
         out.push(WindowObservation {
-            client: probe.finish(lag),
+            client: probe.finish(lag, kernel_stamped_pct),
             inflight,
             cut_short,
         });

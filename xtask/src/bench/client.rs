@@ -49,7 +49,8 @@ pub struct ClientResult {
     pub events_per_s: Option<f64>,
     pub inflight_max: Option<f64>,
     pub bound: Option<bool>,
-    /// The health block's `stamps_late`: ticker lag p99 over 0.5 ms.
+    /// The health block's `stamps_late` (false under kernel receive stamps, else ticker lag
+    /// p99 over 0.5 ms).
     pub stamps_late: Option<bool>,
     pub cpu_pct: Option<f64>,
     pub sched_lag_p99_ms: Option<f64>,

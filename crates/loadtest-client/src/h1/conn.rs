@@ -2,9 +2,9 @@
 //! holds it: a read wakes that task and no other, and body bytes are handed on in place.
 
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 use super::framing::{BodyDecoder, Decoded, FramingError};
@@ -47,11 +47,16 @@ pub(crate) struct Conn {
     idle_since: Instant,
     /// Whether it carried a request before the current one.
     pub(crate) reused: bool,
+    /// The kernel's receive stamp of the last read that returned bytes (`None`: unstamped).
+    rx: Option<SystemTime>,
 }
 
 impl Conn {
-    /// A fresh connection.
+    /// A fresh connection, asking the kernel to stamp what it receives ([`loadtest_net`]).
     pub(crate) fn new(io: TcpStream) -> Self {
+        if let Err(e) = loadtest_net::enable(std::os::fd::AsFd::as_fd(&io)) {
+            tracing::debug!(error = %e, "receive timestamps not enabled: reads are timed when they return");
+        }
         Self {
             io,
             buf: vec![0; READ_BUF_BYTES],
@@ -59,6 +64,7 @@ impl Conn {
             end: 0,
             idle_since: Instant::now(),
             reused: false,
+            rx: None,
         }
     }
 
@@ -78,8 +84,9 @@ impl Conn {
     }
 
     /// Reads once into the buffer's free space (first moving unread bytes to its start, or
-    /// growing it up to [`MAX_HEAD_BYTES`] when it is full). `Ok(0)` is the end of the
-    /// connection. Cancel-safe: bytes read are kept.
+    /// growing it up to [`MAX_HEAD_BYTES`] when it is full), keeping the kernel's stamp of
+    /// what it read ([`Conn::arrival`]). `Ok(0)` is the end of the connection. Cancel-safe:
+    /// bytes read are kept.
     pub(crate) async fn fill(&mut self) -> io::Result<usize> {
         if self.start == self.end {
             self.start = 0;
@@ -96,9 +103,30 @@ impl Conn {
             }
             self.buf.resize(grown, 0);
         }
-        let n = self.io.read(&mut self.buf[self.end..]).await?;
+        let (io, free) = (&self.io, &mut self.buf[self.end..]);
+        let mut free = ReadBuf::new(free);
+        let stamp = std::future::poll_fn(|cx| loadtest_net::poll_recv(io, cx, &mut free)).await?;
+        let n = free.filled().len();
+        if n > 0 {
+            self.rx = stamp;
+        }
         self.end += n;
         Ok(n)
+    }
+
+    /// When the bytes of the last read arrived: the kernel's receive stamp on the monotonic
+    /// clock, with `true`; now, with `false`, when the read was not stamped or its stamp is
+    /// not believed ([`loadtest_net::kernel_arrival`]).
+    pub(crate) fn arrival(&self) -> (Instant, bool) {
+        let (now, wall) = (Instant::now(), self.rx.map(|_| SystemTime::now()));
+        match self
+            .rx
+            .zip(wall)
+            .and_then(|(rx, wall)| loadtest_net::kernel_arrival(rx, wall, now))
+        {
+            Some(at) => (at, true),
+            None => (now, false),
+        }
     }
 
     /// Whether unread bytes are buffered.

@@ -249,6 +249,11 @@ impl NativeBody {
         }
     }
 
+    /// When the bytes [`wait`](Self::wait) brought arrived ([`Conn::arrival`]).
+    pub(crate) fn arrival(&self) -> (std::time::Instant, bool) {
+        self.conn.arrival()
+    }
+
     /// Hands the buffered payload to `data`; `Ok(true)` when the body is now complete.
     pub(crate) fn take(&mut self, data: &mut dyn FnMut(&[u8])) -> Result<bool, String> {
         match self.conn.decode(&mut self.decoder, data) {

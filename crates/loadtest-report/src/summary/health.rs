@@ -147,7 +147,33 @@ pub(super) fn write_client(md: &mut String, run: &RunData) {
             contended.join(", ")
         );
     }
+    write_stamp_source(md, steps);
     write_stamp_delay(md, steps);
+}
+
+/// How the steps' token events were timed: the kernel's receive stamp on which share of the
+/// reads (said only where the run folder records it).
+fn write_stamp_source(md: &mut String, steps: &[loadtest_run::StepSummary]) {
+    let shares: Vec<f64> = steps
+        .iter()
+        .filter_map(|s| s.client.kernel_stamped_pct)
+        .collect();
+    let (Some(min), Some(max)) = (
+        shares.iter().copied().reduce(f64::min),
+        shares.iter().copied().reduce(f64::max),
+    ) else {
+        return;
+    };
+    let share = if fixed(Some(min), 1) == fixed(Some(max), 1) {
+        fixed(Some(min), 1)
+    } else {
+        format!("{}–{}", fixed(Some(min), 1), fixed(Some(max), 1))
+    };
+    let _ = writeln!(
+        md,
+        "
+Token events were timed by the kernel's receive stamp of their bytes on {share} % of the body reads: the client's own delay in getting to a socket is not in those TTFT and ITL. The other reads were timed when they returned."
+    );
 }
 
 /// The steps whose timestamps carried more than the goal of the client's own delay at p99.
@@ -352,6 +378,30 @@ mod tests {
         let mut md = String::new();
         super::write_client(&mut md, &run);
         assert!(!md.contains("Timestamps with client delay"), "{md}");
+    }
+
+    /// The share of kernel-stamped reads is said where recorded, as one value or a range.
+    #[test]
+    fn the_kernel_stamped_share_is_said_where_recorded() {
+        let with = |pct: &str| {
+            OK.replace(
+                r#""bound": false}"#,
+                &format!(r#""bound": false, "kernel_stamped_pct": {pct}}}"#),
+            )
+        };
+        let (all, most) = (with("100.0"), with("99.04"));
+        let mut md = String::new();
+        super::write_client(&mut md, &run_with(&[&all, &most, OK]));
+        assert!(
+            md.contains("receive stamp of their bytes on 99.0–100.0 % of the body reads"),
+            "{md}"
+        );
+        let mut md = String::new();
+        super::write_client(&mut md, &run_with(&[&all, &all]));
+        assert!(md.contains("on 100.0 % of the body reads"), "{md}");
+        let mut md = String::new();
+        super::write_client(&mut md, &run_with(&[OK, OK]));
+        assert!(!md.contains("receive stamp"), "{md}");
     }
 
     #[test]

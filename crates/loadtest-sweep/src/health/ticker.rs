@@ -237,6 +237,7 @@ mod tests {
             lag: stats,
             run_queue_wait_pct: None,
             host_cpu_busy_pct: None,
+            kernel_stamped_pct: None,
         });
         assert_eq!(health.stamps_late, Some(true), "{health:?}");
     }
@@ -280,6 +281,7 @@ mod tests {
                 lag: stats,
                 run_queue_wait_pct: None,
                 host_cpu_busy_pct: None,
+                kernel_stamped_pct: None,
             });
             let p99_late = stats.p99.is_some_and(|p| p > ClientHealth::LATE_TICK);
             assert_eq!(health.behind(), p99_late, "{late} of {ticks}");

@@ -1,0 +1,248 @@
+//! When data reached a socket: the kernel's receive stamp of each read.
+//!
+//! A timestamp taken with `Instant::now()` after a read returns also holds however long the
+//! process took to get to the socket: the wait for the event loop, for a CPU, for the tasks
+//! ahead in the run queue. On a loaded machine that is milliseconds, and it lands in the
+//! latencies being measured. On Linux a socket that asks for `SO_TIMESTAMPNS` ([`enable`];
+//! sockets accepted from a listener that asked inherit it) gets every packet stamped by the
+//! kernel as it arrives, and a `recvmsg` returns the stamp of the data it read
+//! ([`poll_recv`]). [`arrival`] moves that wall-clock stamp onto the monotonic clock by its
+//! age, so it can be compared with the `Instant`s the rest of the program takes.
+//!
+//! - The stamp of a read is the kernel's stamp of the *last* packet it consumed: data that
+//!   arrived in several packets and was read at once carries the latest arrival, never one
+//!   before the data was complete.
+//! - Elsewhere (not Linux on a 64-bit target), for a read the kernel did not stamp, a stamp
+//!   from the future (the wall clock stepped back) or one older than [`MAX_AGE`], the
+//!   arrival is the moment of the read, as without this crate.
+//! - The kernel turns stamping on in deferred work after the first socket asks: the first
+//!   packets after that may come unstamped.
+//!
+//! Used by the simulator (when a request arrived: its truth's TTFT starts there) and by the
+//! client's own HTTP/1.1 transport (when a token event arrived).
+//!
+//! ```
+//! use std::time::{Duration, Instant, SystemTime};
+//!
+//! // Data the kernel stamped 3 ms before the read that returned it.
+//! let (read_wall, read_at) = (SystemTime::now(), Instant::now());
+//! let stamp = read_wall - Duration::from_millis(3);
+//! assert_eq!(
+//!     loadtest_net::arrival(Some(stamp), read_wall, read_at),
+//!     read_at - Duration::from_millis(3)
+//! );
+//! // No stamp: the read's own time.
+//! assert_eq!(loadtest_net::arrival(None, read_wall, read_at), read_at);
+//! ```
+
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::io::ReadBuf;
+use tokio::net::TcpStream;
+
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+mod linux;
+
+/// A stamp further in the past than this is not believed (a clock step, a stale stamp): the
+/// arrival is then the moment of the read.
+pub const MAX_AGE: Duration = Duration::from_secs(10);
+
+/// Whether this build reads kernel receive stamps at all (Linux on a 64-bit target).
+pub const SUPPORTED: bool = cfg!(all(target_os = "linux", target_pointer_width = "64"));
+
+/// A connection's latest receive stamp, shared between the reader that sets it and a task
+/// that asks when the data it was handed arrived.
+#[derive(Debug, Default)]
+pub struct RxStamp {
+    /// Nanoseconds since the Unix epoch; 0 when the last read had no stamp.
+    unix_ns: AtomicU64,
+}
+
+impl RxStamp {
+    /// Bytes were just read, stamped `at` by the kernel (`None`: not stamped). An unstamped
+    /// read forgets the previous stamp, so later data is never dated by earlier data's.
+    pub fn set(&self, at: Option<SystemTime>) {
+        let ns = at
+            .and_then(|at| at.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .and_then(|d| u64::try_from(d.as_nanos()).ok())
+            .unwrap_or(0);
+        self.unix_ns.store(ns, Ordering::Relaxed);
+    }
+
+    /// When the data of the last read arrived, on the monotonic clock ([`arrival`]); now
+    /// without a stamp.
+    pub fn arrival(&self) -> Instant {
+        let ns = self.unix_ns.load(Ordering::Relaxed);
+        let rx = (ns > 0).then(|| SystemTime::UNIX_EPOCH + Duration::from_nanos(ns));
+        arrival(rx, SystemTime::now(), Instant::now())
+    }
+}
+
+/// The arrival, on the monotonic clock, of data the kernel stamped `rx` (wall clock), seen at
+/// `now_wall` / `now` (two readings taken together). Without a stamp, with a stamp from the
+/// future (the wall clock stepped back) or older than [`MAX_AGE`], `now`.
+pub fn arrival(rx: Option<SystemTime>, now_wall: SystemTime, now: Instant) -> Instant {
+    rx.and_then(|rx| kernel_arrival(rx, now_wall, now))
+        .unwrap_or(now)
+}
+
+/// [`arrival`] when the stamp is believed; `None` for a stamp from the future or older than
+/// [`MAX_AGE`].
+pub fn kernel_arrival(rx: SystemTime, now_wall: SystemTime, now: Instant) -> Option<Instant> {
+    now_wall
+        .duration_since(rx)
+        .ok()
+        .filter(|age| *age <= MAX_AGE)
+        .and_then(|age| now.checked_sub(age))
+}
+
+/// Asks the kernel to stamp what `socket` receives (a listener: also every socket it
+/// accepts). A no-op where stamps are not read ([`SUPPORTED`]).
+pub fn enable(socket: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+    #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+    return linux::enable(socket);
+    #[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+    {
+        let _ = socket;
+        Ok(())
+    }
+}
+
+/// Reads once from `io` into `buf`'s unfilled part when it is readable, returning the
+/// kernel's stamp of the data read (`None`: no stamp, or no bytes — the end of the stream).
+/// Cancel-safe: nothing is read unless `Ready` is returned.
+pub fn poll_recv(
+    io: &TcpStream,
+    cx: &mut Context<'_>,
+    buf: &mut ReadBuf<'_>,
+) -> Poll<io::Result<Option<SystemTime>>> {
+    loop {
+        std::task::ready!(io.poll_read_ready(cx))?;
+        let read = io.try_io(tokio::io::Interest::READABLE, || recv(io, buf));
+        match read {
+            Ok(stamp) => return Poll::Ready(Ok(stamp)),
+            // Readiness was stale: it is cleared, wait for the next.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Poll::Ready(Err(e)),
+        }
+    }
+}
+
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+fn recv(io: &TcpStream, buf: &mut ReadBuf<'_>) -> io::Result<Option<SystemTime>> {
+    let before = buf.filled().len();
+    let stamp = linux::recv(std::os::fd::AsFd::as_fd(io), buf)?;
+    Ok(stamp.filter(|_| buf.filled().len() > before))
+}
+
+#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+fn recv(io: &TcpStream, buf: &mut ReadBuf<'_>) -> io::Result<Option<SystemTime>> {
+    let n = io.try_read(buf.initialize_unfilled())?;
+    buf.advance(n);
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stamp_moves_the_arrival_back_by_its_age() {
+        let now = Instant::now() + Duration::from_secs(60);
+        let wall = SystemTime::now();
+        let rx = wall - Duration::from_millis(7);
+        assert_eq!(arrival(Some(rx), wall, now), now - Duration::from_millis(7));
+    }
+
+    #[test]
+    fn no_stamp_a_future_stamp_or_a_stale_one_is_now() {
+        let now = Instant::now() + Duration::from_secs(60);
+        let wall = SystemTime::now();
+        assert_eq!(arrival(None, wall, now), now);
+        assert_eq!(
+            arrival(Some(wall + Duration::from_millis(1)), wall, now),
+            now
+        );
+        assert_eq!(
+            arrival(Some(wall - MAX_AGE - Duration::from_millis(1)), wall, now),
+            now
+        );
+        assert_eq!(arrival(Some(wall - MAX_AGE), wall, now), now - MAX_AGE);
+        assert_eq!(
+            kernel_arrival(wall + Duration::from_millis(1), wall, now),
+            None
+        );
+        assert_eq!(kernel_arrival(wall - MAX_AGE * 2, wall, now), None);
+        assert_eq!(kernel_arrival(wall, wall, now), Some(now));
+    }
+
+    #[test]
+    fn an_unstamped_read_forgets_the_previous_stamp() {
+        let rx = RxStamp::default();
+        let before = Instant::now();
+        rx.set(Some(SystemTime::now() - Duration::from_secs(2)));
+        assert!(rx.arrival() + Duration::from_millis(1900) < before);
+        rx.set(None);
+        assert!(rx.arrival() >= before);
+    }
+
+    /// Reads once through [`poll_recv`].
+    async fn read_once(io: &TcpStream) -> (Vec<u8>, Option<SystemTime>) {
+        let mut bytes = [0u8; 64];
+        let mut buf = ReadBuf::new(&mut bytes);
+        let stamp = std::future::poll_fn(|cx| poll_recv(io, cx, &mut buf))
+            .await
+            .unwrap();
+        (buf.filled().to_vec(), stamp)
+    }
+
+    /// Data that waited in a socket reads back with the kernel's stamp of its arrival, not
+    /// the moment of the read: on an accepted socket (the listener asked) and on a connected
+    /// one (it asked itself). The end of the stream carries no stamp.
+    #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+    #[tokio::test]
+    async fn a_read_returns_when_the_data_arrived() {
+        use std::os::fd::AsFd;
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        enable(listener.as_fd()).unwrap();
+        let connected = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        enable(connected.as_fd()).unwrap();
+        let (accepted, _) = listener.accept().await.unwrap();
+        // A few bytes always fit in an empty socket buffer: one non-blocking write sends them.
+        let send =
+            |to: &TcpStream, bytes: &[u8]| assert_eq!(to.try_write(bytes).unwrap(), bytes.len());
+
+        // The kernel turns stamping on in a deferred work item when the first socket asks
+        // for it: what arrives in the first instants may be unstamped.
+        send(&connected, b"first");
+        send(&accepted, b"first");
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(read_once(&accepted).await.0, b"first");
+        assert_eq!(read_once(&connected).await.0, b"first");
+
+        for (writer, reader) in [(&connected, &accepted), (&accepted, &connected)] {
+            let sent = SystemTime::now();
+            send(writer, b"hello");
+            std::thread::sleep(Duration::from_millis(50));
+            let (bytes, stamp) = read_once(reader).await;
+            assert_eq!(bytes, b"hello");
+            let stamp = stamp.expect("a stamp");
+            let read_at = SystemTime::now();
+            let after_send = stamp.duration_since(sent).unwrap();
+            assert!(after_send < Duration::from_millis(20), "{after_send:?}");
+            assert!(read_at.duration_since(stamp).unwrap() >= Duration::from_millis(50));
+        }
+        let mut accepted = accepted.into_std().unwrap();
+        std::io::Write::flush(&mut accepted).unwrap();
+        accepted.shutdown(std::net::Shutdown::Write).unwrap();
+        let (bytes, stamp) = read_once(&connected).await;
+        assert!(bytes.is_empty());
+        assert_eq!(stamp, None);
+    }
+}
