@@ -229,6 +229,11 @@ impl StreamMeasurer {
         format!("the response held no SSE event: {what}")
     }
 
+    /// Token events so far.
+    pub fn token_events(&self) -> u64 {
+        self.token_events
+    }
+
     /// `[DONE]` arrival, once seen.
     pub fn done_at(&self) -> Option<Instant> {
         self.done_at

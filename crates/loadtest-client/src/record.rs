@@ -46,32 +46,32 @@ pub struct RequestRecord {
     pub usage: Usage,
     /// The first non-null `finish_reason`.
     pub finish_reason: Option<String>,
-    /// How the body's reads were timed.
+    /// How the token events were timed.
     pub stamps: ReadStamps,
 }
 
-/// How a request's body reads were timed: by the kernel's receive stamp of their bytes
-/// (the client's own HTTP/1.1 transport on Linux: the client's own delay in getting to the
-/// socket is not in the times), or when the read returned (hyper, `https://`, elsewhere).
+/// How a request's token events were timed. A read's stamp is the kernel's receive stamp of
+/// the *last* packet it took (the client's own HTTP/1.1 on Linux), so it is a token event's
+/// own arrival only when the event is the one token event of its read: events that waited in
+/// the socket together (the client fell behind by more than their spacing) all get the latest
+/// one's. Every other event was timed when its read returned (hyper, `https://`, elsewhere),
+/// with the client's own delay in getting to the socket in it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReadStamps {
-    /// Reads that brought body bytes.
-    pub reads: u64,
-    /// Of those, the ones timed by the kernel's receive stamp.
+    /// Token events received.
+    pub events: u64,
+    /// Of those, the ones timed by the kernel's receive stamp of their own bytes: the only
+    /// token event of a read the kernel stamped.
     pub kernel: u64,
 }
 
 impl ReadStamps {
-    /// Counts one read, `kernel` when it was timed by the kernel's stamp.
-    pub fn count(&mut self, kernel: bool) {
-        self.reads += 1;
-        self.kernel += u64::from(kernel);
-    }
-
-    /// Adds another request's counts.
-    pub fn add(&mut self, other: ReadStamps) {
-        self.reads = self.reads.saturating_add(other.reads);
-        self.kernel = self.kernel.saturating_add(other.kernel);
+    /// Counts the `events` token events of one read, `kernel` when the kernel stamped it.
+    pub fn count(&mut self, events: u64, kernel: bool) {
+        self.events = self.events.saturating_add(events);
+        if kernel && events == 1 {
+            self.kernel = self.kernel.saturating_add(1);
+        }
     }
 }
 

@@ -113,18 +113,18 @@ where
             }
             n = body.wait() => n,
         };
-        let now = match next {
+        let (now, kernel_stamped) = match next {
             Next::End => break measurer.finish(Instant::now()),
             Next::Error(text) => break measurer.fail(Status::StreamError, &text, Instant::now()),
             // The stamp every event of this read shares, taken before any parsing: when its
             // bytes arrived (the kernel's receive stamp), else now.
             Next::Data => {
                 let (at, kernel) = body.arrival();
-                stamps.count(kernel);
                 last_read = at.max(last_read);
-                last_read
+                (last_read, kernel)
             }
         };
+        let events_before = measurer.token_events();
         let mut progress = Progress::Continue;
         let taken = if sniff_json {
             let mut head = Vec::new();
@@ -149,6 +149,7 @@ where
                 }
             })
         };
+        stamps.count(measurer.token_events() - events_before, kernel_stamped);
         if let Err(text) = &taken
             && progress == Progress::Continue
         {

@@ -1,8 +1,9 @@
 //! A token is timed when its bytes arrived, not when the client got to them: the native
 //! transport reads the kernel's receive stamp of each read (`loadtest_net`), so a client whose
 //! event loop was held while the token arrived still measures the server's TTFT. hyper's
-//! frames carry no stamp: there the hold is in the TTFT, and the record says how each read
-//! was timed.
+//! frames carry no stamp: there the hold is in the TTFT. A read's stamp is the one of the last
+//! packet it took, so two tokens that waited in the socket together both get the later one's
+//! and neither counts as kernel-timed. The record says how each token event was timed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
@@ -25,11 +26,14 @@ const TOKEN_AFTER: Duration = Duration::from_millis(100);
 /// across the token's arrival.
 const HOLD_FROM: Duration = Duration::from_millis(50);
 const HOLD: Duration = Duration::from_millis(120);
+/// With a second token: written this long after the first, while the runtime is still held.
+const SECOND_AFTER: Duration = Duration::from_millis(30);
 
 /// A server on its own thread (the client's runtime is held, the server must not be): each
-/// request gets the head and the role chunk at once, one token and a finish chunk
-/// [`TOKEN_AFTER`] later (the moment they were written goes to `sent`), then `[DONE]`.
-fn server(sent: mpsc::Sender<Instant>) -> String {
+/// request gets the head and the role chunk at once, one token [`TOKEN_AFTER`] later (the
+/// moment it was written goes to `sent`), with `second_token` another one [`SECOND_AFTER`]
+/// after it, then after the hold a finish token and `[DONE]`.
+fn server(sent: mpsc::Sender<Instant>, second_token: bool) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     // The kernel turns stamping on in deferred work when the first socket asks: asked here,
     // long before the first token arrives.
@@ -40,13 +44,13 @@ fn server(sent: mpsc::Sender<Instant>) -> String {
             let Ok(mut stream) = stream else { return };
             stream.set_nodelay(true).unwrap();
             let sent = sent.clone();
-            std::thread::spawn(move || serve(&mut stream, &sent));
+            std::thread::spawn(move || serve(&mut stream, &sent, second_token));
         }
     });
     url
 }
 
-fn serve(stream: &mut std::net::TcpStream, sent: &mpsc::Sender<Instant>) {
+fn serve(stream: &mut std::net::TcpStream, sent: &mpsc::Sender<Instant>, second_token: bool) {
     let mut buf = Vec::new();
     loop {
         let Some(head_end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
@@ -81,16 +85,22 @@ fn serve(stream: &mut std::net::TcpStream, sent: &mpsc::Sender<Instant>) {
             return;
         }
         std::thread::sleep(TOKEN_AFTER.saturating_sub(read_at.elapsed()));
-        let mut token = chunk(TOKEN);
-        token.extend_from_slice(&chunk(FINISH));
-        if stream.write_all(&token).is_err() {
+        if stream.write_all(&chunk(TOKEN)).is_err() {
             return;
         }
         sent.send(Instant::now()).unwrap();
+        if second_token {
+            // Still inside the hold: it waits in the socket with the first.
+            std::thread::sleep(SECOND_AFTER);
+            if stream.write_all(&chunk(TOKEN)).is_err() {
+                return;
+            }
+        }
         // After the hold: a read's stamp is the kernel's stamp of the last data it took, so
-        // `[DONE]` must not be waiting in the socket with the token.
+        // the rest must not be waiting in the socket with the token.
         std::thread::sleep(HOLD);
-        let mut tail = chunk("data: [DONE]");
+        let mut tail = chunk(FINISH);
+        tail.extend_from_slice(&chunk("data: [DONE]"));
         tail.extend_from_slice(b"0\r\n\r\n");
         if stream.write_all(&tail).is_err() {
             return;
@@ -133,7 +143,7 @@ async fn held_request(
 #[tokio::test(flavor = "current_thread")]
 async fn a_token_is_timed_when_it_arrived_not_when_the_client_got_to_it() {
     let (tx, sent) = mpsc::channel();
-    let url = server(tx);
+    let url = server(tx, false);
 
     let native = client(&url, HttpTransport::Native);
     let (late, record) = held_request(&native, &sent).await;
@@ -141,10 +151,11 @@ async fn a_token_is_timed_when_it_arrived_not_when_the_client_got_to_it() {
         late < Duration::from_millis(10),
         "native: the token was timed {late:?} after it was written ({record:?})"
     );
-    // Head + role in one read or two, the token, [DONE]: every read stamped by the kernel.
-    assert!(record.stamps.reads >= 2, "{:?}", record.stamps);
+    // The token, then the finish token with [DONE]: each alone in a read the kernel stamped.
+    assert_eq!(record.token_events, 2, "{record:?}");
     assert_eq!(
-        record.stamps.kernel, record.stamps.reads,
+        (record.stamps.events, record.stamps.kernel),
+        (2, 2),
         "{:?}",
         record.stamps
     );
@@ -156,6 +167,32 @@ async fn a_token_is_timed_when_it_arrived_not_when_the_client_got_to_it() {
         late >= Duration::from_millis(40),
         "hyper: the token was timed {late:?} after it was written: the hold should be in it"
     );
-    assert!(record.stamps.reads >= 2, "{:?}", record.stamps);
-    assert_eq!(record.stamps.kernel, 0, "{:?}", record.stamps);
+    assert_eq!(
+        (record.stamps.events, record.stamps.kernel),
+        (2, 0),
+        "{:?}",
+        record.stamps
+    );
+}
+
+/// Two tokens 30 ms apart wait in the socket together: the read's stamp is the second's, so
+/// the first is timed 30 ms late, and neither counts as timed by its own stamp.
+#[tokio::test(flavor = "current_thread")]
+async fn tokens_that_waited_together_share_the_later_stamp_and_are_not_counted_as_kernel_timed() {
+    let (tx, sent) = mpsc::channel();
+    let url = server(tx, true);
+    let native = client(&url, HttpTransport::Native);
+    let (late, record) = held_request(&native, &sent).await;
+    assert!(
+        late >= SECOND_AFTER - Duration::from_millis(5)
+            && late < SECOND_AFTER + Duration::from_millis(20),
+        "the first token was timed {late:?} after it was written ({record:?})"
+    );
+    assert_eq!(record.token_events, 3, "{record:?}");
+    assert_eq!(
+        (record.stamps.events, record.stamps.kernel),
+        (3, 1),
+        "{:?}",
+        record.stamps
+    );
 }

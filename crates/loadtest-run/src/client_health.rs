@@ -81,16 +81,19 @@ pub struct ClientHealth {
     pub verdict: ClientVerdict,
     /// True when the verdict is client-bound (kept for readers of older files).
     pub bound: bool,
-    /// Of the body reads of the requests that ended in the window, the share timed by the
-    /// kernel's receive stamp of their bytes, in percent (the client's own HTTP/1.1 on Linux:
-    /// the client's delay in getting to a socket is not in those times); the rest were timed
-    /// when the read returned (hyper, `https://`). Absent with no read (or in older files).
+    /// Of the token events of the requests that ended in the window, the share timed by the
+    /// kernel's receive stamp of their own bytes, in percent: the only token event of a read
+    /// the kernel stamped (the client's own HTTP/1.1 on Linux; the client's delay in getting
+    /// to the socket is not in those times). The rest were timed when their read returned
+    /// (hyper, `https://`), or shared a read with a later event and so its stamp (the client
+    /// had fallen behind by more than their spacing). Absent without token events (or in
+    /// older files).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kernel_stamped_pct: Option<f64>,
     /// Whether the client's own delay in its timestamps was over the
     /// [`ClientHealth::STAMP_DELAY_GOAL_MS`] goal at p99 ([`ClientHealth::judge_stamps`]):
-    /// `false` when more than [`ClientHealth::KERNEL_STAMPED_PCT`] of the reads carried the
-    /// kernel's stamp; else `true` when the ticker's lateness p99 was over the goal, `false`
+    /// `false` when more than [`ClientHealth::KERNEL_STAMPED_PCT`] of the token events carried
+    /// the kernel's stamp of their own bytes; else `true` when the ticker's lateness p99 was over the goal, `false`
     /// when within, absent with fewer than [`ClientHealth::MIN_TICKS_FOR_P99`] ticks (or in
     /// older files).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,17 +111,19 @@ impl ClientHealth {
     /// Ticks needed for a lateness p99 to be judged against the goal.
     pub const MIN_TICKS_FOR_P99: u64 = 100;
 
-    /// Share of the reads, percent, above which the step's stamps are on time whatever the
-    /// ticker says: they are the kernel's receive stamps, and the rest, under 1 %, cannot
-    /// reach a p99.
+    /// Share of the token events, percent, above which the step's stamps are on time whatever
+    /// the ticker says: they are the kernel's receive stamps of the events' own bytes, and
+    /// the rest, under 1 %, cannot reach a p99.
     pub const KERNEL_STAMPED_PCT: f64 = 99.0;
 
     /// Whether the client's timestamps carried more than [`Self::STAMP_DELAY_GOAL_MS`] of its
-    /// own delay at p99. `false` when more than [`Self::KERNEL_STAMPED_PCT`] of the reads
-    /// were timed by the kernel's receive stamp (the client's own delay is not in them).
-    /// Otherwise judged from the ticker's lateness p99: the ticker sleeps on a timerfd woken
-    /// through the same reactor as a socket read, so its lateness is the wait between "ready"
-    /// and "running" that a read's own stamp also waits; `None` with fewer than
+    /// own delay at p99. `false` when more than [`Self::KERNEL_STAMPED_PCT`] of the token
+    /// events were timed by the kernel's receive stamp of their own bytes (the client's own
+    /// delay is not in them). Otherwise judged from the ticker's lateness p99: the ticker
+    /// sleeps on a timerfd woken through the same reactor as a socket read, so its lateness
+    /// is the wait between "ready" and "running" that a read's own stamp also waits — and
+    /// that bounds how late an event that shared a read with a later one was stamped (the
+    /// later one arrived while the client was getting to the socket); `None` with fewer than
     /// [`Self::MIN_TICKS_FOR_P99`] ticks or no lateness p99.
     pub fn judge_stamps(&self) -> Option<bool> {
         if self

@@ -151,7 +151,7 @@ impl WindowProbe {
     }
 
     /// Reads the counters again and builds the window's client block; `kernel_stamped_pct`
-    /// is the window's share of body reads timed by the kernel's receive stamp.
+    /// is the window's share of token events timed by the kernel's receive stamp.
     pub fn finish(&self, lag: LagStats, kernel_stamped_pct: Option<f64>) -> ClientHealth {
         let window = self.at.elapsed();
         let cpu_used = match (self.cpu, process_cpu_time()) {
@@ -196,7 +196,8 @@ pub struct Readings {
     pub run_queue_wait_pct: Option<f64>,
     /// Busy share of the machine, percent.
     pub host_cpu_busy_pct: Option<f64>,
-    /// Share of the body reads timed by the kernel's receive stamp, percent.
+    /// Share of the token events timed by the kernel's receive stamp of their own bytes,
+    /// percent.
     pub kernel_stamped_pct: Option<f64>,
 }
 

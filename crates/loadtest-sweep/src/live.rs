@@ -28,10 +28,10 @@ pub struct LiveCounters {
     ttft_sum_us: AtomicU64,
     /// How many TTFTs `ttft_sum_us` adds up.
     ttft_count: AtomicU64,
-    /// Body reads of the finished requests.
-    body_reads: AtomicU64,
-    /// Of those, the ones timed by the kernel's receive stamp.
-    kernel_stamped_reads: AtomicU64,
+    /// Token events of the finished requests.
+    token_events: AtomicU64,
+    /// Of those, the ones timed by the kernel's receive stamp of their own bytes.
+    kernel_stamped_events: AtomicU64,
     /// One entry per measure window that ended, in step order.
     steps: Mutex<Vec<StepLive>>,
     /// Set once the run is over: no step is added after it.
@@ -68,8 +68,8 @@ pub(crate) struct WindowStart {
     failed: u64,
     ttft_sum_us: u64,
     ttft_count: u64,
-    body_reads: u64,
-    kernel_stamped_reads: u64,
+    token_events: u64,
+    kernel_stamped_events: u64,
 }
 
 /// Marks the counters finished when dropped (on every way out of the run).
@@ -90,10 +90,10 @@ impl LiveCounters {
 
     pub(crate) fn request_finished(&self, record: &RequestRecord) {
         self.inflight.fetch_sub(1, Ordering::Relaxed);
-        if record.stamps.reads > 0 {
-            self.body_reads
-                .fetch_add(record.stamps.reads, Ordering::Relaxed);
-            self.kernel_stamped_reads
+        if record.stamps.events > 0 {
+            self.token_events
+                .fetch_add(record.stamps.events, Ordering::Relaxed);
+            self.kernel_stamped_events
                 .fetch_add(record.stamps.kernel, Ordering::Relaxed);
         }
         if record.is_ok() {
@@ -137,20 +137,20 @@ impl LiveCounters {
             failed: self.failed.load(Ordering::Relaxed),
             ttft_sum_us: self.ttft_sum_us.load(Ordering::Relaxed),
             ttft_count: self.ttft_count.load(Ordering::Relaxed),
-            body_reads: self.body_reads.load(Ordering::Relaxed),
-            kernel_stamped_reads: self.kernel_stamped_reads.load(Ordering::Relaxed),
+            token_events: self.token_events.load(Ordering::Relaxed),
+            kernel_stamped_events: self.kernel_stamped_events.load(Ordering::Relaxed),
         }
     }
 
-    /// Of the body reads of the requests that finished since `start`, the share timed by the
-    /// kernel's receive stamp, percent; `None` without any.
+    /// Of the token events of the requests that finished since `start`, the share timed by
+    /// the kernel's receive stamp of their own bytes, percent; `None` without any.
     pub(crate) fn kernel_stamped_pct_since(&self, start: WindowStart) -> Option<f64> {
         let end = self.window_started();
-        let reads = end.body_reads.saturating_sub(start.body_reads);
+        let events = end.token_events.saturating_sub(start.token_events);
         let kernel = end
-            .kernel_stamped_reads
-            .saturating_sub(start.kernel_stamped_reads);
-        (reads > 0).then(|| 100.0 * kernel.min(reads) as f64 / reads as f64)
+            .kernel_stamped_events
+            .saturating_sub(start.kernel_stamped_events);
+        (events > 0).then(|| 100.0 * kernel.min(events) as f64 / events as f64)
     }
 
     /// Records step `index`'s figures at the end of its measure window.

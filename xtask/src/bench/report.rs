@@ -215,7 +215,7 @@ pub fn markdown(
          block (CPU above 90 % of all cores, or its 10 ms ticker late by more than 5 ms at p99: \
          on a machine this loaded, the ticker's lateness is mostly other processes holding the \
          cores). Stamps late: the same block's `stamps_late` — never where more than 99 % of \
-         the reads were timed by the kernel's receive stamp (the native transport on Linux: \
+         the token events were timed by the kernel's receive stamp of their own bytes (the native transport on Linux: \
          the client's own delay is not in those times; a slightly negative error is the \
          simulator stamping a token when its write returns, after the kernel stamped its \
          arrival), else its ticker late by more than 0.5 ms at p99 — to read beside the errors \

@@ -171,8 +171,7 @@ fn write_stamp_source(md: &mut String, steps: &[loadtest_run::StepSummary]) {
     };
     let _ = writeln!(
         md,
-        "
-Token events were timed by the kernel's receive stamp of their bytes on {share} % of the body reads: the client's own delay in getting to a socket is not in those TTFT and ITL. The other reads were timed when they returned."
+        "\n{share} % of the token events were timed by the kernel's receive stamp of their own bytes: the client's own delay in getting to a socket is not in those times. The others were timed when their read returned, or shared a read with a later event and so its stamp."
     );
 }
 
@@ -393,12 +392,17 @@ mod tests {
         let mut md = String::new();
         super::write_client(&mut md, &run_with(&[&all, &most, OK]));
         assert!(
-            md.contains("receive stamp of their bytes on 99.0–100.0 % of the body reads"),
+            md.contains(
+                "\n99.0–100.0 % of the token events were timed by the kernel's receive stamp"
+            ),
             "{md}"
         );
         let mut md = String::new();
         super::write_client(&mut md, &run_with(&[&all, &all]));
-        assert!(md.contains("on 100.0 % of the body reads"), "{md}");
+        assert!(
+            md.contains("\n100.0 % of the token events were timed"),
+            "{md}"
+        );
         let mut md = String::new();
         super::write_client(&mut md, &run_with(&[OK, OK]));
         assert!(!md.contains("receive stamp"), "{md}");
