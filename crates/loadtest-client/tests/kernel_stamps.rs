@@ -140,6 +140,17 @@ async fn held_request(
     (late, record)
 }
 
+/// `events` token events, `kernel` of them timed by their own kernel stamp.
+fn assert_stamps(record: &loadtest_client::RequestRecord, events: u64, kernel: u64) {
+    assert_eq!(record.token_events, events, "{record:?}");
+    assert_eq!(
+        (record.stamps.events, record.stamps.kernel),
+        (events, kernel),
+        "{:?}",
+        record.stamps
+    );
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn a_token_is_timed_when_it_arrived_not_when_the_client_got_to_it() {
     let (tx, sent) = mpsc::channel();
@@ -152,13 +163,7 @@ async fn a_token_is_timed_when_it_arrived_not_when_the_client_got_to_it() {
         "native: the token was timed {late:?} after it was written ({record:?})"
     );
     // The token, then the finish token with [DONE]: each alone in a read the kernel stamped.
-    assert_eq!(record.token_events, 2, "{record:?}");
-    assert_eq!(
-        (record.stamps.events, record.stamps.kernel),
-        (2, 2),
-        "{:?}",
-        record.stamps
-    );
+    assert_stamps(&record, 2, 2);
 
     let hyper = client(&url, HttpTransport::Hyper);
     let (late, record) = held_request(&hyper, &sent).await;
@@ -167,12 +172,7 @@ async fn a_token_is_timed_when_it_arrived_not_when_the_client_got_to_it() {
         late >= Duration::from_millis(40),
         "hyper: the token was timed {late:?} after it was written: the hold should be in it"
     );
-    assert_eq!(
-        (record.stamps.events, record.stamps.kernel),
-        (2, 0),
-        "{:?}",
-        record.stamps
-    );
+    assert_stamps(&record, 2, 0);
 }
 
 /// Two tokens 30 ms apart wait in the socket together: the read's stamp is the second's, so
@@ -188,11 +188,5 @@ async fn tokens_that_waited_together_share_the_later_stamp_and_are_not_counted_a
             && late < SECOND_AFTER + Duration::from_millis(20),
         "the first token was timed {late:?} after it was written ({record:?})"
     );
-    assert_eq!(record.token_events, 3, "{record:?}");
-    assert_eq!(
-        (record.stamps.events, record.stamps.kernel),
-        (3, 1),
-        "{:?}",
-        record.stamps
-    );
+    assert_stamps(&record, 3, 1);
 }
