@@ -91,7 +91,7 @@ pub use gaps::GapSummary;
 #[doc(hidden)]
 pub use h1::fuzz_response as fuzz_http1_response;
 pub use measure::{GapSink, NoGapSink};
-pub use record::{MAX_ERROR_CHARS, ReadStamps, RequestRecord, sanitize_error, sanitize_text};
+pub use record::{EventStamps, MAX_ERROR_CHARS, RequestRecord, sanitize_error, sanitize_text};
 pub use redact::{MIN_SECRET_BYTES, REDACTED, Redactor, redact_url};
 pub use request::{
     ChatMessage, Endpoint, ExtraFields, Prompt, RESERVED_KEYS, RequestError, StreamRequest,

@@ -338,7 +338,7 @@ impl StreamMeasurer {
             gaps: self.gaps.summary(),
             usage,
             finish_reason: self.finish_reason,
-            stamps: crate::record::ReadStamps::default(),
+            stamps: crate::record::EventStamps::default(),
         }
     }
 }

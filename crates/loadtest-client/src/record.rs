@@ -47,7 +47,7 @@ pub struct RequestRecord {
     /// The first non-null `finish_reason`.
     pub finish_reason: Option<String>,
     /// How the token events were timed.
-    pub stamps: ReadStamps,
+    pub stamps: EventStamps,
 }
 
 /// How a request's token events were timed. A read's stamp is the kernel's receive stamp of
@@ -57,7 +57,7 @@ pub struct RequestRecord {
 /// one's. Every other event was timed when its read returned (hyper, `https://`, elsewhere),
 /// with the client's own delay in getting to the socket in it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ReadStamps {
+pub struct EventStamps {
     /// Token events received.
     pub events: u64,
     /// Of those, the ones timed by the kernel's receive stamp of their own bytes: the only
@@ -65,7 +65,7 @@ pub struct ReadStamps {
     pub kernel: u64,
 }
 
-impl ReadStamps {
+impl EventStamps {
     /// Counts the `events` token events of one read, `kernel` when the kernel stamped it.
     pub fn count(&mut self, events: u64, kernel: bool) {
         self.events = self.events.saturating_add(events);
@@ -110,7 +110,7 @@ impl RequestRecord {
             gaps: GapSummary::default(),
             usage: Usage::default(),
             finish_reason: None,
-            stamps: ReadStamps::default(),
+            stamps: EventStamps::default(),
         }
     }
 

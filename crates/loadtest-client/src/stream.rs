@@ -9,7 +9,7 @@ use loadtest_run::Status;
 
 use crate::client::Inner;
 use crate::measure::{GapSink, Progress, StreamMeasurer};
-use crate::record::{ReadStamps, RequestRecord};
+use crate::record::{EventStamps, RequestRecord};
 use crate::request::{Endpoint, StreamRequest};
 use crate::response::{NotAStream, describe_encoded, describe_json_200, not_a_stream};
 use crate::transport::{Failure, Next, ResponseBody};
@@ -99,7 +99,7 @@ where
     }
 
     let mut measurer = StreamMeasurer::new(start);
-    let mut stamps = ReadStamps::default();
+    let mut stamps = EventStamps::default();
     // The latest read's time: a stamp is never taken before it (nor before the start).
     let mut last_read = start;
     let mut record = loop {

@@ -6,8 +6,8 @@
 //! latencies being measured. On Linux a socket that asks for `SO_TIMESTAMPNS` ([`enable`];
 //! sockets accepted from a listener that asked inherit it) gets every packet stamped by the
 //! kernel as it arrives, and a `recvmsg` returns the stamp of the data it read
-//! ([`poll_recv`]). [`arrival`] moves that wall-clock stamp onto the monotonic clock by its
-//! age, so it can be compared with the `Instant`s the rest of the program takes.
+//! ([`poll_recv`]). [`kernel_arrival`] moves that wall-clock stamp onto the monotonic clock by
+//! its age, so it can be compared with the `Instant`s the rest of the program takes.
 //!
 //! - The stamp of a read is the kernel's stamp of the *last* packet it consumed: data that
 //!   arrived in several packets and was read at once carries the latest arrival, never one
@@ -28,11 +28,12 @@
 //! let (read_wall, read_at) = (SystemTime::now(), Instant::now());
 //! let stamp = read_wall - Duration::from_millis(3);
 //! assert_eq!(
-//!     loadtest_net::arrival(Some(stamp), read_wall, read_at),
-//!     read_at - Duration::from_millis(3)
+//!     loadtest_net::kernel_arrival(stamp, read_wall, read_at),
+//!     Some(read_at - Duration::from_millis(3))
 //! );
-//! // No stamp: the read's own time.
-//! assert_eq!(loadtest_net::arrival(None, read_wall, read_at), read_at);
+//! // A stamp from the future is not believed: the caller uses the read's own time.
+//! let future = read_wall + Duration::from_millis(1);
+//! assert_eq!(loadtest_net::kernel_arrival(future, read_wall, read_at), None);
 //! ```
 
 use std::io;
@@ -50,11 +51,8 @@ mod linux;
 /// arrival is then the moment of the read.
 pub const MAX_AGE: Duration = Duration::from_secs(10);
 
-/// Whether this build reads kernel receive stamps at all (Linux on a 64-bit target).
-pub const SUPPORTED: bool = cfg!(all(target_os = "linux", target_pointer_width = "64"));
-
-/// A connection's latest receive stamp, shared between the reader that sets it and a task
-/// that asks when the data it was handed arrived.
+/// A connection's latest receive stamp: set by each read that returned bytes, asked when
+/// the data it brought arrived. Atomic, so a reader and a task it hands data to can share it.
 #[derive(Debug, Default)]
 pub struct RxStamp {
     /// Nanoseconds since the Unix epoch; 0 when the last read had no stamp.
@@ -72,25 +70,26 @@ impl RxStamp {
         self.unix_ns.store(ns, Ordering::Relaxed);
     }
 
-    /// When the data of the last read arrived, on the monotonic clock ([`arrival`]); now
-    /// without a stamp.
+    /// When the data of the last read arrived, on the monotonic clock
+    /// ([`RxStamp::kernel_arrival`]); now without a stamp.
     pub fn arrival(&self) -> Instant {
+        let now = Instant::now();
+        self.kernel_arrival(now).unwrap_or(now)
+    }
+
+    /// The last read's stamp on the monotonic clock, read against `now` (taken just before);
+    /// `None` when that read had no stamp or its stamp is not believed ([`kernel_arrival`]).
+    pub fn kernel_arrival(&self, now: Instant) -> Option<Instant> {
         let ns = self.unix_ns.load(Ordering::Relaxed);
-        let rx = (ns > 0).then(|| SystemTime::UNIX_EPOCH + Duration::from_nanos(ns));
-        arrival(rx, SystemTime::now(), Instant::now())
+        let rx = SystemTime::UNIX_EPOCH + Duration::from_nanos((ns > 0).then_some(ns)?);
+        kernel_arrival(rx, SystemTime::now(), now)
     }
 }
 
 /// The arrival, on the monotonic clock, of data the kernel stamped `rx` (wall clock), seen at
-/// `now_wall` / `now` (two readings taken together). Without a stamp, with a stamp from the
-/// future (the wall clock stepped back) or older than [`MAX_AGE`], `now`.
-pub fn arrival(rx: Option<SystemTime>, now_wall: SystemTime, now: Instant) -> Instant {
-    rx.and_then(|rx| kernel_arrival(rx, now_wall, now))
-        .unwrap_or(now)
-}
-
-/// [`arrival`] when the stamp is believed; `None` for a stamp from the future or older than
-/// [`MAX_AGE`].
+/// `now_wall` / `now` (two readings taken together): `now` less the stamp's age. `None` for a
+/// stamp from the future (the wall clock stepped back) or older than [`MAX_AGE`]; the caller
+/// then uses the moment of the read ([`RxStamp::arrival`] does).
 pub fn kernel_arrival(rx: SystemTime, now_wall: SystemTime, now: Instant) -> Option<Instant> {
     now_wall
         .duration_since(rx)
@@ -100,7 +99,7 @@ pub fn kernel_arrival(rx: SystemTime, now_wall: SystemTime, now: Instant) -> Opt
 }
 
 /// Asks the kernel to stamp what `socket` receives (a listener: also every socket it
-/// accepts). A no-op where stamps are not read ([`SUPPORTED`]).
+/// accepts). A no-op off Linux on a 64-bit target, where stamps are not read.
 pub fn enable(socket: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
     #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
     return linux::enable(socket);
@@ -154,29 +153,21 @@ mod tests {
         let now = Instant::now() + Duration::from_secs(60);
         let wall = SystemTime::now();
         let rx = wall - Duration::from_millis(7);
-        assert_eq!(arrival(Some(rx), wall, now), now - Duration::from_millis(7));
+        assert_eq!(
+            kernel_arrival(rx, wall, now),
+            Some(now - Duration::from_millis(7))
+        );
+        assert_eq!(kernel_arrival(wall, wall, now), Some(now));
     }
 
     #[test]
-    fn no_stamp_a_future_stamp_or_a_stale_one_is_now() {
+    fn a_future_stamp_or_a_stale_one_is_not_believed() {
         let now = Instant::now() + Duration::from_secs(60);
         let wall = SystemTime::now();
-        assert_eq!(arrival(None, wall, now), now);
-        assert_eq!(
-            arrival(Some(wall + Duration::from_millis(1)), wall, now),
-            now
-        );
-        assert_eq!(
-            arrival(Some(wall - MAX_AGE - Duration::from_millis(1)), wall, now),
-            now
-        );
-        assert_eq!(arrival(Some(wall - MAX_AGE), wall, now), now - MAX_AGE);
-        assert_eq!(
-            kernel_arrival(wall + Duration::from_millis(1), wall, now),
-            None
-        );
-        assert_eq!(kernel_arrival(wall - MAX_AGE * 2, wall, now), None);
-        assert_eq!(kernel_arrival(wall, wall, now), Some(now));
+        let arrival = |rx| kernel_arrival(rx, wall, now);
+        assert_eq!(arrival(wall + Duration::from_millis(1)), None);
+        assert_eq!(arrival(wall - MAX_AGE - Duration::from_millis(1)), None);
+        assert_eq!(arrival(wall - MAX_AGE), Some(now - MAX_AGE));
     }
 
     #[test]
@@ -185,8 +176,14 @@ mod tests {
         let before = Instant::now();
         rx.set(Some(SystemTime::now() - Duration::from_secs(2)));
         assert!(rx.arrival() + Duration::from_millis(1900) < before);
+        let now = Instant::now();
+        assert!(
+            rx.kernel_arrival(now)
+                .is_some_and(|at| at + Duration::from_millis(1900) < now)
+        );
         rx.set(None);
         assert!(rx.arrival() >= before);
+        assert_eq!(rx.kernel_arrival(now), None);
     }
 
     /// Reads once through [`poll_recv`].

@@ -235,6 +235,27 @@ mod tests {
         record
     }
 
+    /// The window's share of kernel-timed token events counts the requests that finished in
+    /// it, by event (not by request), and is absent without token events.
+    #[test]
+    fn the_kernel_stamped_share_is_the_windows_own() {
+        let live = LiveCounters::default();
+        let with = |events, kernel| {
+            let mut r = finished(true, Some(10));
+            r.stamps = loadtest_client::EventStamps { events, kernel };
+            r
+        };
+        // Before the window: not counted.
+        live.request_finished(&with(100, 0));
+        let start = live.window_started();
+        assert_eq!(live.kernel_stamped_pct_since(start), None);
+        live.request_finished(&finished(false, None));
+        assert_eq!(live.kernel_stamped_pct_since(start), None);
+        live.request_finished(&with(60, 60));
+        live.request_finished(&with(40, 30));
+        assert_eq!(live.kernel_stamped_pct_since(start), Some(90.0));
+    }
+
     #[test]
     fn a_window_records_its_own_completions_and_inflight() {
         let live = LiveCounters::default();

@@ -2,8 +2,9 @@
 //! holds it: a read wakes that task and no other, and body bytes are handed on in place.
 
 use std::io;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
+use loadtest_net::RxStamp;
 use tokio::io::{AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
@@ -47,8 +48,8 @@ pub(crate) struct Conn {
     idle_since: Instant,
     /// Whether it carried a request before the current one.
     pub(crate) reused: bool,
-    /// The kernel's receive stamp of the last read that returned bytes (`None`: unstamped).
-    rx: Option<SystemTime>,
+    /// The kernel's receive stamp of the last read that returned bytes.
+    rx: RxStamp,
 }
 
 impl Conn {
@@ -64,7 +65,7 @@ impl Conn {
             end: 0,
             idle_since: Instant::now(),
             reused: false,
-            rx: None,
+            rx: RxStamp::default(),
         }
     }
 
@@ -108,7 +109,7 @@ impl Conn {
         let stamp = std::future::poll_fn(|cx| loadtest_net::poll_recv(io, cx, &mut free)).await?;
         let n = free.filled().len();
         if n > 0 {
-            self.rx = stamp;
+            self.rx.set(stamp);
         }
         self.end += n;
         Ok(n)
@@ -116,17 +117,12 @@ impl Conn {
 
     /// When the bytes of the last read arrived: the kernel's receive stamp on the monotonic
     /// clock, with `true`; now, with `false`, when the read was not stamped or its stamp is
-    /// not believed ([`loadtest_net::kernel_arrival`]).
+    /// not believed ([`RxStamp::kernel_arrival`]).
     pub(crate) fn arrival(&self) -> (Instant, bool) {
-        let (now, wall) = (Instant::now(), self.rx.map(|_| SystemTime::now()));
-        match self
-            .rx
-            .zip(wall)
-            .and_then(|(rx, wall)| loadtest_net::kernel_arrival(rx, wall, now))
-        {
-            Some(at) => (at, true),
-            None => (now, false),
-        }
+        let now = Instant::now();
+        self.rx
+            .kernel_arrival(now)
+            .map_or((now, false), |at| (at, true))
     }
 
     /// Whether unread bytes are buffered.

@@ -151,8 +151,8 @@ pub(super) fn write_client(md: &mut String, run: &RunData) {
     write_stamp_delay(md, steps);
 }
 
-/// How the steps' token events were timed: the kernel's receive stamp on which share of the
-/// reads (said only where the run folder records it).
+/// How the steps' token events were timed: which share carried the kernel's receive stamp of
+/// their own bytes (said only where the run folder records it).
 fn write_stamp_source(md: &mut String, steps: &[loadtest_run::StepSummary]) {
     let shares: Vec<f64> = steps
         .iter()
@@ -379,7 +379,8 @@ mod tests {
         assert!(!md.contains("Timestamps with client delay"), "{md}");
     }
 
-    /// The share of kernel-stamped reads is said where recorded, as one value or a range.
+    /// The share of kernel-stamped token events is said where recorded, as one value or a
+    /// range.
     #[test]
     fn the_kernel_stamped_share_is_said_where_recorded() {
         let with = |pct: &str| {
