@@ -74,14 +74,18 @@ async fn a_real_run_matches_the_documented_schema() {
     assert_same("step", keys(step));
     assert_same("counts", keys(&step["counts"]));
     assert_same("inflight", keys(&step["inflight"]));
-    assert_same("client", keys(&step["client"]));
     // The native transport on Linux times token events by the kernel's receive stamp: most of
-    // them (a loaded test machine may fall 5 ms behind now and then, and events that waited
-    // together are not counted).
+    // them (95–99 % with four CPU hogs beside the test on 2 cores: a loaded machine falls 5 ms
+    // behind now and then, and events that waited together are not counted).
     if cfg!(all(target_os = "linux", target_pointer_width = "64")) {
         let pct = step["client"]["kernel_stamped_pct"].as_f64().unwrap();
         assert!(pct > 50.0, "kernel-stamped share {pct} %");
     }
+    // `stamps_late` is absent when not judged: 99 % or fewer of the token events kernel-timed
+    // (a loaded machine) and fewer than 100 ticks (a 1 s window).
+    let mut client = keys(&step["client"]);
+    client.insert("stamps_late".to_owned());
+    assert_same("client", client);
     assert_same("server", keys(&step["server"]));
     for stats in ["ttft_s", "e2e_s", "tpot_s", "itl_s"] {
         let expected: BTreeSet<String> = ["count", "mean", "p50", "p90", "p95", "p99", "max"]
