@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{chat_body, get, ms, post};
+use common::{chat_body, get, ms, post, truth_after};
 use loadtest_sim::{Profile, SimConfig, Simulator, TruthSnapshot};
 
 fn fixed(ttft_ms: u64, itl_ms: u64) -> SimConfig {
@@ -51,7 +51,7 @@ async fn fixed_timing_within_a_few_ms() {
     gaps.sort_by(f64::total_cmp);
     let median = gaps[gaps.len() / 2];
     assert!((10.0..25.0).contains(&median), "median gap {median} ms");
-    let truth = sim.truth();
+    let truth = truth_after(&sim, 80).await;
     assert_eq!(truth.requests, 8);
     assert_eq!(truth.token_events, 80);
     assert_eq!(truth.ttft_us.count, 8);
@@ -75,6 +75,8 @@ async fn truth_endpoint_and_reset() {
         )
         .await;
     }
+    // Every token event counted before the truth is asked for over HTTP.
+    truth_after(&sim, 12).await;
     let served: TruthSnapshot =
         serde_json::from_slice(&get(addr, "/sim/truth").await.body()).unwrap();
     assert_eq!(served.requests, 3);
@@ -100,9 +102,10 @@ async fn truth_endpoint_and_reset() {
 }
 
 /// Runs a simulator alone on one thread (a current-thread runtime: one core at most) until
-/// `stop` fires; returns its truth at the end.
+/// `stop` fires; returns its truth at the end, once it counts `events` token events.
 fn sim_on_own_thread(
     config: SimConfig,
+    events: u64,
 ) -> (
     std::net::SocketAddr,
     tokio::sync::oneshot::Sender<()>,
@@ -119,7 +122,7 @@ fn sim_on_own_thread(
             let sim = Simulator::start(config).await.unwrap();
             addr_tx.send(sim.local_addr()).unwrap();
             let _ = stop_rx.await;
-            let truth = sim.truth();
+            let truth = truth_after(&sim, events).await;
             sim.shutdown().await;
             truth
         })
@@ -129,8 +132,8 @@ fn sim_on_own_thread(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hundreds_of_streams_on_one_thread_stay_on_schedule() {
-    let (addr, stop, thread) = sim_on_own_thread(fixed(50, 100));
     let streams = 300;
+    let (addr, stop, thread) = sim_on_own_thread(fixed(50, 100), streams * 8);
     let mut handles = Vec::new();
     for _ in 0..streams {
         handles.push(tokio::spawn(async move {

@@ -201,3 +201,20 @@ pub fn sample(text: &str, key: &str) -> f64 {
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
+
+/// The simulator's truth once it counts `events` token events. A token event is counted when
+/// its write has returned, so a client can hold every byte a moment before the simulator's
+/// task counts the last one: waits up to 2 s for the count, then returns what there is.
+pub async fn truth_after(
+    sim: &loadtest_sim::SimHandle,
+    events: u64,
+) -> loadtest_sim::TruthSnapshot {
+    let give_up = Instant::now() + Duration::from_secs(2);
+    loop {
+        let truth = sim.truth();
+        if truth.token_events >= events || Instant::now() >= give_up {
+            return truth;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
