@@ -112,7 +112,13 @@ pub fn enable(socket: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
 
 /// Reads once from `io` into `buf`'s unfilled part when it is readable, returning the
 /// kernel's stamp of the data read (`None`: no stamp, or no bytes — the end of the stream).
-/// Cancel-safe: nothing is read unless `Ready` is returned.
+/// Cancel-safe: nothing is read unless `Ready` is returned. `buf` must have room.
+///
+/// A read that returned fewer bytes than there was room for drained the socket, so the
+/// runtime's readiness is cleared with it, as tokio's own `poll_read` does: the next call
+/// waits for the next arrival instead of first trying a read that would block (a second
+/// `recvmsg` per token event otherwise). Data that arrives after the read raises a new
+/// readiness event, which the clearing does not touch.
 pub fn poll_recv(
     io: &TcpStream,
     cx: &mut Context<'_>,
@@ -120,11 +126,28 @@ pub fn poll_recv(
 ) -> Poll<io::Result<Option<SystemTime>>> {
     loop {
         std::task::ready!(io.poll_read_ready(cx))?;
-        let read = io.try_io(tokio::io::Interest::READABLE, || recv(io, buf));
+        let room = buf.remaining();
+        let mut drained = None;
+        let read = io.try_io(tokio::io::Interest::READABLE, || {
+            let before = buf.filled().len();
+            let stamp = recv(io, buf)?;
+            let n = buf.filled().len() - before;
+            if n > 0 && n < room {
+                // `try_io` clears the readiness it saw when told `WouldBlock`: the bytes
+                // and their stamp are kept aside and returned below.
+                drained = Some(stamp);
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            Ok(stamp)
+        });
         match read {
             Ok(stamp) => return Poll::Ready(Ok(stamp)),
-            // Readiness was stale: it is cleared, wait for the next.
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if let Some(stamp) = drained {
+                    return Poll::Ready(Ok(stamp));
+                }
+                // Readiness was stale: it is cleared, wait for the next.
+            }
             Err(e) => return Poll::Ready(Err(e)),
         }
     }
@@ -241,5 +264,40 @@ mod tests {
         let (bytes, stamp) = read_once(&connected).await;
         assert!(bytes.is_empty());
         assert_eq!(stamp, None);
+    }
+
+    /// A read that drained the socket clears the readiness it came from: the next poll waits
+    /// (no read that would block is tried), and the next arrival wakes it. A read that filled
+    /// the buffer keeps the readiness: more may be waiting.
+    #[tokio::test]
+    async fn a_draining_read_clears_readiness_and_the_next_arrival_sets_it() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let writer = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (reader, _) = listener.accept().await.unwrap();
+        let ready_now = |io: &TcpStream| {
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            io.poll_read_ready(&mut cx).is_ready()
+        };
+        let send = |bytes: &[u8]| assert_eq!(writer.try_write(bytes).unwrap(), bytes.len());
+
+        send(&[b'x'; 80]);
+        reader.readable().await.unwrap();
+        // A full buffer (64 of 80 bytes): still ready, and the rest is there.
+        let (bytes, _) = read_once(&reader).await;
+        assert_eq!(bytes.len(), 64);
+        assert!(ready_now(&reader));
+        // A short read (the last 16): drained, readiness cleared.
+        let (bytes, _) = read_once(&reader).await;
+        assert_eq!(bytes.len(), 16);
+        assert!(!ready_now(&reader), "readiness kept after a draining read");
+
+        send(b"next");
+        let read = tokio::time::timeout(Duration::from_secs(5), read_once(&reader));
+        assert_eq!(
+            read.await.expect("the next arrival wakes the reader").0,
+            b"next"
+        );
     }
 }

@@ -60,7 +60,8 @@ pub struct ClientHealth {
     pub cores: usize,
     /// Worker threads of the async runtime that ran the requests.
     pub workers: Option<usize>,
-    /// Wake-ups of the 10 ms ticker in the window.
+    /// Wake-ups of the ticker in the window (every 10 ms; 250 ms while fewer than 16
+    /// requests are in flight).
     pub ticks: Option<u64>,
     /// Of those, wake-ups later than [`ClientHealth::LATE_TICK`].
     pub late_ticks: Option<u64>,

@@ -11,7 +11,8 @@ use loadtest_run::ClientHealth;
 
 mod ticker;
 
-pub use ticker::{BUSY_INFLIGHT, LagRecorder, LagStats, QUIET_TICK, SAMPLE_EVERY, TICK};
+pub use crate::inflight_grid::SAMPLE_EVERY;
+pub use ticker::{BUSY_INFLIGHT, LagRecorder, LagStats, QUIET_TICK, TICK};
 
 /// CPU seconds (user + system) used by this process so far, from `/proc/self/stat`.
 /// `None` where procfs is missing.

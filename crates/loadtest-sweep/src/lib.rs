@@ -41,6 +41,7 @@ mod finalize;
 mod gpu_telemetry;
 pub mod health;
 mod inflight;
+mod inflight_grid;
 pub mod inputs;
 mod live;
 pub mod live_text;
@@ -72,7 +73,7 @@ mod windows;
 
 use std::path::PathBuf;
 
-pub use cancel::CancelToken;
+pub use cancel::{CancelToken, Cancelled};
 pub use config::SweepConfig;
 pub use engine::{RunOptions, run_sweep};
 pub use live::{LiveCounters, StepLive};

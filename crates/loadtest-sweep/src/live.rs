@@ -5,11 +5,14 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 use loadtest_client::RequestRecord;
 use tokio::sync::Notify;
 
 use loadtest_run::InflightStats;
+
+use crate::inflight_grid::InflightGrid;
 
 /// Live counts of one run, since it started.
 #[derive(Debug, Default)]
@@ -32,6 +35,9 @@ pub struct LiveCounters {
     token_events: AtomicU64,
     /// Of those, the ones timed by the kernel's receive stamp of their own bytes.
     kernel_stamped_events: AtomicU64,
+    /// The in-flight samples of the measure window being watched, if one is: settled under
+    /// this lock at every change of `inflight` ([`crate::inflight_grid`]).
+    inflight_grid: Mutex<Option<InflightGrid>>,
     /// One entry per measure window that ended, in step order.
     steps: Mutex<Vec<StepLive>>,
     /// Set once the run is over: no step is added after it.
@@ -55,7 +61,8 @@ pub struct StepLive {
     pub failed: u64,
     /// Mean TTFT of the window's `ok` completions, in ms (`None` without any).
     pub ttft_mean_ms: Option<f64>,
-    /// Requests in flight, sampled every 100 ms over the window (`None` without a sample).
+    /// Requests in flight at the window's start and every 100 ms after it (`None` without a
+    /// sample).
     pub inflight: Option<InflightStats>,
     /// The window was cut short (Ctrl-C, or `--steps auto` stopping the sweep).
     pub cut_short: bool,
@@ -84,12 +91,12 @@ impl Drop for FinishOnDrop<'_> {
 
 impl LiveCounters {
     pub(crate) fn request_started(&self) {
-        self.inflight.fetch_add(1, Ordering::Relaxed);
+        self.change_inflight(|n| n.fetch_add(1, Ordering::Relaxed));
         self.started.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn request_finished(&self, record: &RequestRecord) {
-        self.inflight.fetch_sub(1, Ordering::Relaxed);
+        self.change_inflight(|n| n.fetch_sub(1, Ordering::Relaxed));
         if record.stamps.events > 0 {
             self.token_events
                 .fetch_add(record.stamps.events, Ordering::Relaxed);
@@ -128,6 +135,39 @@ impl LiveCounters {
     /// Requests in flight now.
     pub fn inflight(&self) -> usize {
         self.inflight.load(Ordering::Relaxed)
+    }
+
+    /// Changes the in-flight count, first settling the window's samples due until now at the
+    /// count before the change. Under the grid's lock: every change is ordered with the
+    /// samples (once per request start and end, never per token event).
+    fn change_inflight(&self, change: impl FnOnce(&AtomicUsize) -> usize) {
+        let mut grid = self.lock_grid();
+        if let Some(grid) = grid.as_mut() {
+            grid.settle(Instant::now(), self.inflight() as u64);
+        }
+        change(&self.inflight);
+    }
+
+    /// Starts a measure window's in-flight samples: one now, then one every
+    /// [`SAMPLE_EVERY`](crate::inflight_grid::SAMPLE_EVERY) until
+    /// [`finish_inflight`](Self::finish_inflight).
+    pub(crate) fn start_inflight(&self, at: Instant) {
+        let mut grid = self.lock_grid();
+        *grid = Some(InflightGrid::start(at, self.inflight() as u64));
+    }
+
+    /// Ends the window's in-flight samples at `end` (the samples due until then are taken):
+    /// their count, mean, min and max; `None` when none were started.
+    pub(crate) fn finish_inflight(&self, end: Instant) -> Option<InflightStats> {
+        let grid = self.lock_grid().take()?;
+        Some(grid.finish(end, self.inflight() as u64))
+    }
+
+    fn lock_grid(&self) -> MutexGuard<'_, Option<InflightGrid>> {
+        // Settling cannot panic half-way, so a poisoned grid is still whole.
+        self.inflight_grid
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The totals at the start of a measure window.
@@ -254,6 +294,29 @@ mod tests {
         live.request_finished(&with(60, 60));
         live.request_finished(&with(40, 30));
         assert_eq!(live.kernel_stamped_pct_since(start), Some(90.0));
+    }
+
+    /// The in-flight samples are taken by the changes themselves: each start or end settles
+    /// the grid instants before it at the count before it, and the window's end the rest.
+    #[test]
+    fn inflight_samples_are_settled_by_the_changes() {
+        let live = LiveCounters::default();
+        assert_eq!(live.finish_inflight(Instant::now()), None);
+        // A window that started 1,050 ms ago with nothing in flight: the start's sample and
+        // the instants at 100 … 1,000 ms are settled at 0 by the first start.
+        let t0 = Instant::now() - Duration::from_millis(1050);
+        live.start_inflight(t0);
+        live.request_started();
+        // Then 1 in flight at 1,100 … 1,500 ms.
+        let stats = live
+            .finish_inflight(t0 + Duration::from_millis(1550))
+            .unwrap();
+        assert_eq!((stats.samples, stats.min, stats.max), (16, 0, 1));
+        assert!((stats.mean - 5.0 / 16.0).abs() < 1e-12, "{stats:?}");
+        // Outside a window nothing is sampled.
+        live.request_finished(&finished(true, Some(10)));
+        assert_eq!(live.finish_inflight(Instant::now()), None);
+        assert_eq!(live.inflight(), 0);
     }
 
     #[test]

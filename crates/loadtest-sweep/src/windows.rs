@@ -48,18 +48,19 @@ pub(crate) async fn watch_windows(watch: WindowWatch) -> Vec<WindowObservation> 
         let probe = WindowProbe::start();
         let at_start = watch.live.window_started();
         let end_of = |t: &Timeline| watch.run_start + measure_end(index)(t);
-        // The in-flight samples ride on the health ticker's wake-ups (one timer for both): one
-        // now, one every 100 ms until the window ends (a count step's when its last request
-        // finishes: not a sample later).
-        watch.lag.start_inflight(Arc::clone(&watch.live)).await;
+        // The in-flight samples: one now, one every 100 ms until the window ends (a count
+        // step's when its last request finishes: not a sample later), taken as the count
+        // changes rather than on wake-ups.
+        watch.live.start_inflight(Instant::now());
         if !watch.cancel.is_cancelled() {
             tokio::select! {
                 () = timeline.sleep_until(watch.run_start, measure_end(index)) => {}
                 () = watch.cancel.cancelled() => {}
             }
         }
-        let inflight = watch.lag.finish_inflight().await;
-        let cut_short = Instant::now() < end_of(timeline);
+        let (now, end) = (Instant::now(), end_of(timeline));
+        let inflight = watch.live.finish_inflight(now.min(end));
+        let cut_short = now < end;
         watch
             .live
             .window_ended(index, at_start, inflight, cut_short);

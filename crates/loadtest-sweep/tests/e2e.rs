@@ -67,6 +67,13 @@ async fn three_steps_write_every_file_and_count_every_request() {
             "step {k}: {inflight} vs {load}"
         );
         assert_eq!(step["inflight"]["max"].as_f64().unwrap(), load);
+        // One sample at the window's start, then one every 100 ms of it.
+        let window = step["window_s"].as_f64().unwrap();
+        let samples = step["inflight"]["samples"].as_f64().unwrap();
+        assert!(
+            (samples - (window / 0.1 + 1.0)).abs() <= 1.0,
+            "step {k}: {samples} samples in {window} s"
+        );
         // 16 tokens at 20 ms + 15 × 5 ms ≈ 95 ms per request.
         let ttft = step["ttft_s"]["p50"].as_f64().unwrap();
         assert!((0.015..0.1).contains(&ttft), "ttft {ttft}");

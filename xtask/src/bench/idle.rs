@@ -1,6 +1,6 @@
 //! The idle cost (issue 21, goal 4): CPU per second of a sweep at one stream while no token
 //! event arrives, so what is measured is everything but the per-event path: the health
-//! ticker, the in-flight sampler, `/metrics` scrapes, progress.
+//! ticker, `/metrics` scrapes, progress (the in-flight samples take no wake-up of their own).
 //!
 //! A simulator with a 600 s TTFT holds the one request open without sending anything; the
 //! sweep runs against it (one step of [`STEP_S`]) and its CPU time (every thread's time on a
@@ -182,8 +182,8 @@ pub fn markdown(idle: &Idle) -> String {
     let mut md = String::from(
         "\n## Idle cost (1 stream, no token events)\n\n\
          CPU of the sweep (all threads, user + system) per second of a window in which its one \
-         request waits for a first token that never comes: the health ticker, the in-flight \
-         sampler, `/metrics` scrapes and progress, nothing per event.\n\n\
+         request waits for a first token that never comes: the health ticker, `/metrics` \
+         scrapes and progress, nothing per event.\n\n\
          | `/metrics` | CPU ms per s | window s | source |\n|---|---:|---:|---|\n",
     );
     for r in &idle.runs {

@@ -119,7 +119,7 @@ pub(super) fn write_client(md: &mut String, run: &RunData) {
     }
     let _ = writeln!(
         md,
-        "\nClient CPU is this process's CPU time over the window, in % of one core ({cores} cores available{workers}). Late ticks: wake-ups of a 10 ms ticker task later than 5 ms, of all its wake-ups. Run-queue wait: of the time this process's threads were runnable, the share they spent waiting for a CPU. Host CPU busy: the whole machine, every process."
+        "\nClient CPU is this process's CPU time over the window, in % of one core ({cores} cores available{workers}). Late ticks: wake-ups of a ticker task (every 10 ms; every 250 ms while fewer than 16 requests are in flight) later than 5 ms, of all its wake-ups. Run-queue wait: of the time this process's threads were runnable, the share they spent waiting for a CPU. Host CPU busy: the whole machine, every process."
     );
     let _ = writeln!(
         md,

@@ -1,16 +1,12 @@
 //! The health ticker: a task that asks to wake up every [`TICK`] (every [`QUIET_TICK`] while
-//! the client is quiet) and records how late it ran, and, on the same wake-ups, the in-flight
-//! samples of the window being watched (one every [`SAMPLE_EVERY`]): one timer for both, so a
-//! quiet client wakes 10 times a second rather than 20.
+//! the client is quiet) and records how late it ran.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use loadtest_run::{ClientHealth, InflightStats};
+use loadtest_run::ClientHealth;
 use tokio::sync::Mutex;
 
-use crate::live::LiveCounters;
 use crate::stats::new_us_histogram;
 use crate::timer::TickTimer;
 
@@ -18,14 +14,15 @@ use crate::timer::TickTimer;
 /// flight): lateness sampled 100 times a second where it decides whether the client kept up.
 pub const TICK: Duration = Duration::from_millis(10);
 /// The ticker's period while fewer requests are in flight. Each wake-up of a parked runtime
-/// costs two thread switches (the timer's worker and the sibling it notifies), so a 10 ms
-/// ticker alone spent ~10 ms of CPU per second at one stream; at 100 ms the samples mean the
-/// same (how late a task that asked to wake up ran), there are fewer of them.
-pub const QUIET_TICK: Duration = Duration::from_millis(100);
+/// costs 60–300 µs of CPU on a small VM, so a 10 ms ticker alone spent ~10 ms of CPU per
+/// second at one stream. At 250 ms the samples mean the same (how late a task that asked to
+/// wake up ran); there are fewer of them: 240 in a one-minute step, so the lateness rule
+/// (judged from 100 ticks) still decides a quiet step of 25 s or more. Nothing else rides on
+/// these wake-ups: the in-flight samples are taken as requests start and finish, without a
+/// timer.
+pub const QUIET_TICK: Duration = Duration::from_millis(250);
 /// Requests in flight from which the ticker runs at [`TICK`] rather than [`QUIET_TICK`].
 pub const BUSY_INFLIGHT: usize = 16;
-/// In-flight sampling period.
-pub const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 
 /// What the ticker saw since the last [`LagRecorder::take`].
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -44,17 +41,6 @@ pub struct LagStats {
 struct LagState {
     hist: Histogram<u64>,
     late: u64,
-    /// The in-flight samples of the window being watched, if one is.
-    inflight: Option<InflightSampling>,
-}
-
-/// In-flight sampling over one window.
-#[derive(Debug)]
-struct InflightSampling {
-    live: Arc<LiveCounters>,
-    /// When the next sample is due.
-    next: Instant,
-    acc: InflightAcc,
 }
 
 /// Records ticker lateness; the sweep resets it at each window start.
@@ -69,7 +55,6 @@ impl Default for LagRecorder {
             state: Mutex::new(LagState {
                 hist: new_us_histogram(),
                 late: 0,
-                inflight: None,
             }),
         }
     }
@@ -92,7 +77,6 @@ impl LagRecorder {
             timer.sleep_until(next).await;
             let late = Instant::now().saturating_duration_since(next);
             self.record(late).await;
-            self.sample_inflight(next).await;
             let period = if busy() { TICK } else { QUIET_TICK };
             next += period;
             let now = Instant::now();
@@ -108,39 +92,6 @@ impl LagRecorder {
         if late > ClientHealth::LATE_TICK {
             state.late += 1;
         }
-    }
-
-    /// Takes an in-flight sample on the tick due at `due` when one is due (half a busy tick
-    /// early counts: a quiet ticker's phase is not the samples').
-    async fn sample_inflight(&self, due: Instant) {
-        let mut state = self.state.lock().await;
-        if let Some(s) = state.inflight.as_mut()
-            && due + TICK / 2 >= s.next
-        {
-            s.acc.add(s.live.inflight() as u64);
-            s.next += SAMPLE_EVERY;
-            if s.next <= due {
-                s.next = due + SAMPLE_EVERY;
-            }
-        }
-    }
-
-    /// Starts a window's in-flight samples: one now, then one every [`SAMPLE_EVERY`] on the
-    /// ticker's wake-ups until [`finish_inflight`](Self::finish_inflight).
-    pub(crate) async fn start_inflight(&self, live: Arc<LiveCounters>) {
-        let mut acc = InflightAcc::default();
-        acc.add(live.inflight() as u64);
-        self.state.lock().await.inflight = Some(InflightSampling {
-            live,
-            next: Instant::now() + SAMPLE_EVERY,
-            acc,
-        });
-    }
-
-    /// Ends the window's in-flight samples: their count, mean, min and max.
-    pub(crate) async fn finish_inflight(&self) -> Option<InflightStats> {
-        let sampling = self.state.lock().await.inflight.take()?;
-        sampling.acc.finish()
     }
 
     /// Takes what was recorded since the last call, and starts afresh.
@@ -163,34 +114,10 @@ impl LagRecorder {
     }
 }
 
-#[derive(Debug, Default)]
-struct InflightAcc {
-    samples: u64,
-    sum: u64,
-    min: Option<u64>,
-    max: u64,
-}
-
-impl InflightAcc {
-    fn add(&mut self, n: u64) {
-        self.samples += 1;
-        self.sum += n;
-        self.min = Some(self.min.map_or(n, |m| m.min(n)));
-        self.max = self.max.max(n);
-    }
-
-    fn finish(&self) -> Option<InflightStats> {
-        (self.samples > 0).then(|| InflightStats {
-            samples: self.samples,
-            mean: self.sum as f64 / self.samples as f64,
-            min: self.min.unwrap_or(0),
-            max: self.max,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::health::{Readings, assess};
 
@@ -242,7 +169,7 @@ mod tests {
         assert_eq!(health.stamps_late, Some(true), "{health:?}");
     }
 
-    /// The period follows `busy()`: 10 ms while busy, 100 ms while quiet. Counted on a paused
+    /// The period follows `busy()`: 10 ms while busy, 250 ms while quiet. Counted on a paused
     /// clock, so the counts are exact whatever the machine is doing.
     #[tokio::test(start_paused = true)]
     async fn the_ticker_slows_down_while_the_client_is_quiet() {
@@ -258,8 +185,8 @@ mod tests {
         assert_eq!(rec.take().await.ticks, 100);
         busy.store(false, Ordering::Relaxed);
         tokio::time::sleep(Duration::from_millis(2000)).await;
-        // The tick due at 1.01 s was already set 10 ms ahead; then one every 100 ms.
-        assert_eq!(rec.take().await.ticks, 20);
+        // The tick due at 1.01 s was already set 10 ms ahead; then one every 250 ms.
+        assert_eq!(rec.take().await.ticks, 8);
         task.abort();
     }
 
@@ -298,34 +225,5 @@ mod tests {
         assert_eq!((stats.ticks, stats.late_ticks), (3, 1));
         // The histogram keeps 3 significant digits.
         assert_eq!(stats.max.map(|d| d.as_millis()), Some(16));
-    }
-
-    /// In-flight samples ride on the ticker: one at the start, then one per 100 ms whether
-    /// the ticker runs every 10 ms or every 100 ms. Paused clock: exact counts.
-    #[tokio::test(start_paused = true)]
-    async fn inflight_samples_every_100_ms_on_the_ticks() {
-        use std::sync::atomic::{AtomicBool, Ordering};
-        for quiet in [false, true] {
-            let busy = Arc::new(AtomicBool::new(!quiet));
-            let rec = Arc::new(LagRecorder::default());
-            let live = Arc::new(LiveCounters::default());
-            let (r, b) = (rec.clone(), busy.clone());
-            let task = tokio::spawn(async move {
-                r.run_on(TickTimer::Tokio, move || b.load(Ordering::Relaxed))
-                    .await
-            });
-            tokio::time::sleep(Duration::from_millis(3)).await;
-            rec.start_inflight(live).await;
-            tokio::time::sleep(Duration::from_millis(1000)).await;
-            let stats = rec.finish_inflight().await.unwrap();
-            assert!(
-                (10..=11).contains(&stats.samples),
-                "quiet {quiet}: {}",
-                stats.samples
-            );
-            assert_eq!((stats.min, stats.max), (0, 0));
-            assert_eq!(rec.finish_inflight().await, None);
-            task.abort();
-        }
     }
 }
