@@ -5,7 +5,10 @@
 //! grid instants that passed since the previous one at the count they saw
 //! ([`InflightGrid::settle`]), and the window's end settles the rest. The samples are the ones
 //! a timer firing exactly on the grid would take, with no timer: a quiet client does not wake
-//! up for them, and a busy one's samples carry no timer jitter.
+//! up for them, and a busy one's samples carry no timer jitter. A window whose end is known
+//! when it starts (a time window) takes no sample past it, however late its end is seen; a
+//! count step's end is learned when it comes, so a change between it and the watcher seeing
+//! it can settle the one instant after it.
 
 use std::time::{Duration, Instant};
 
@@ -19,6 +22,8 @@ pub const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 pub(crate) struct InflightGrid {
     /// The next grid instant not yet sampled.
     next: Instant,
+    /// The window's end, when known at its start: no instant after it is sampled.
+    until: Option<Instant>,
     samples: u64,
     sum: u64,
     min: u64,
@@ -26,10 +31,12 @@ pub(crate) struct InflightGrid {
 }
 
 impl InflightGrid {
-    /// A window starting at `at` with `inflight` requests in flight: its first sample.
-    pub(crate) fn start(at: Instant, inflight: u64) -> Self {
+    /// A window starting at `at` with `inflight` requests in flight (its first sample), and
+    /// ending at `until` when that is known.
+    pub(crate) fn start(at: Instant, inflight: u64, until: Option<Instant>) -> Self {
         InflightGrid {
             next: at + SAMPLE_EVERY,
+            until,
             samples: 1,
             sum: inflight,
             min: inflight,
@@ -40,6 +47,7 @@ impl InflightGrid {
     /// Takes the samples of the grid instants up to `now` (included): `inflight` requests were
     /// in flight at each, the count since the previous change. Called before each change.
     pub(crate) fn settle(&mut self, now: Instant, inflight: u64) {
+        let now = self.until.map_or(now, |until| now.min(until));
         if now < self.next {
             return;
         }
@@ -78,7 +86,7 @@ mod tests {
     #[test]
     fn samples_are_the_counts_at_the_grid_instants() {
         let t0 = Instant::now();
-        let mut grid = InflightGrid::start(t0, 2);
+        let mut grid = InflightGrid::start(t0, 2, None);
         // 2 in flight until 250 ms (samples at 0, 100, 200), then 5 until 1,000 ms (samples at
         // 300 … 1,000: 8), then 1 until the end at 1,050 ms (no instant).
         grid.settle(t0 + 250 * MS, 2);
@@ -94,7 +102,7 @@ mod tests {
     #[test]
     fn changes_between_instants_are_not_sampled() {
         let t0 = Instant::now();
-        let mut grid = InflightGrid::start(t0, 0);
+        let mut grid = InflightGrid::start(t0, 0, None);
         for (ms, before) in [(10, 0), (20, 7), (30, 9), (99, 3)] {
             grid.settle(t0 + ms * MS, before);
         }
@@ -109,12 +117,24 @@ mod tests {
     #[test]
     fn a_quiet_window_is_settled_at_its_end() {
         let t0 = Instant::now();
-        let grid = InflightGrid::start(t0, 1);
+        let grid = InflightGrid::start(t0, 1, None);
         let stats = grid.finish(t0 + Duration::from_secs(3600), 1);
         assert_eq!(stats.samples, 36_001);
         assert_eq!((stats.min, stats.max, stats.mean), (1, 1, 1.0));
         // An end before the first spacing: the start's sample alone.
-        let stats = InflightGrid::start(t0, 3).finish(t0 + 50 * MS, 9);
+        let stats = InflightGrid::start(t0, 3, None).finish(t0 + 50 * MS, 9);
         assert_eq!((stats.samples, stats.min, stats.max), (1, 3, 3));
+    }
+
+    /// A time window's end is known at its start: a change seen after it (the watcher is
+    /// late to see the end) settles nothing past it.
+    #[test]
+    fn no_sample_past_a_known_end() {
+        let t0 = Instant::now();
+        let mut grid = InflightGrid::start(t0, 1, Some(t0 + 1000 * MS));
+        grid.settle(t0 + 1003 * MS, 1);
+        grid.settle(t0 + 1150 * MS, 6);
+        let stats = grid.finish(t0 + 1200 * MS, 2);
+        assert_eq!((stats.samples, stats.min, stats.max), (11, 1, 1));
     }
 }

@@ -148,19 +148,21 @@ impl LiveCounters {
         change(&self.inflight);
     }
 
-    /// Starts a measure window's in-flight samples: one now, then one every
+    /// Starts a measure window's in-flight samples at `at`: one then, then one every
     /// [`SAMPLE_EVERY`](crate::inflight_grid::SAMPLE_EVERY) until
-    /// [`finish_inflight`](Self::finish_inflight).
-    pub(crate) fn start_inflight(&self, at: Instant) {
+    /// [`finish_inflight`](Self::finish_inflight), and none after `until` (the window's end,
+    /// when known at its start).
+    pub(crate) fn start_inflight(&self, at: Instant, until: Option<Instant>) {
         let mut grid = self.lock_grid();
-        *grid = Some(InflightGrid::start(at, self.inflight() as u64));
+        *grid = Some(InflightGrid::start(at, self.inflight() as u64, until));
     }
 
     /// Ends the window's in-flight samples at `end` (the samples due until then are taken):
     /// their count, mean, min and max; `None` when none were started.
     pub(crate) fn finish_inflight(&self, end: Instant) -> Option<InflightStats> {
-        let grid = self.lock_grid().take()?;
-        Some(grid.finish(end, self.inflight() as u64))
+        let mut grid = self.lock_grid();
+        let samples = grid.take()?;
+        Some(samples.finish(end, self.inflight() as u64))
     }
 
     fn lock_grid(&self) -> MutexGuard<'_, Option<InflightGrid>> {
@@ -305,7 +307,7 @@ mod tests {
         // A window that started 1,050 ms ago with nothing in flight: the start's sample and
         // the instants at 100 … 1,000 ms are settled at 0 by the first start.
         let t0 = Instant::now() - Duration::from_millis(1050);
-        live.start_inflight(t0);
+        live.start_inflight(t0, None);
         live.request_started();
         // Then 1 in flight at 1,100 … 1,500 ms.
         let stats = live

@@ -50,8 +50,9 @@ pub(crate) async fn watch_windows(watch: WindowWatch) -> Vec<WindowObservation> 
         let end_of = |t: &Timeline| watch.run_start + measure_end(index)(t);
         // The in-flight samples: one now, one every 100 ms until the window ends (a count
         // step's when its last request finishes: not a sample later), taken as the count
-        // changes rather than on wake-ups.
-        watch.live.start_inflight(Instant::now());
+        // changes rather than on wake-ups. A time window's end is known now.
+        let known_end = (measure_end(index)(timeline) < OPEN).then(|| end_of(timeline));
+        watch.live.start_inflight(Instant::now(), known_end);
         if !watch.cancel.is_cancelled() {
             tokio::select! {
                 () = timeline.sleep_until(watch.run_start, measure_end(index)) => {}
