@@ -143,6 +143,10 @@ pub struct Settings {
     /// (`https://` always uses hyper). Absent in files written before 2026-11-30 (hyper).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_client: Option<String>,
+    /// `--client-threads`: the async runtime's worker threads that carried the requests (one
+    /// per core by default). Absent in files written before 2026-12-01.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_threads: Option<usize>,
     /// `--max-inflight`.
     pub max_inflight: usize,
     /// `--connect-rate`: new connections per second, at most (absent in files written before

@@ -120,6 +120,7 @@ pub(crate) fn run_facts(
             seed: config.seed,
             timeout_s: client.request_timeout,
             http_client: Some(client.effective_transport().as_str().to_owned()),
+            client_threads: crate::health::runtime_workers(),
             max_inflight: config.max_inflight,
             connect_rate_per_s: Some(config.connect_rate_per_s),
             shard: (config.shard.count() > 1).then_some(config.shard),

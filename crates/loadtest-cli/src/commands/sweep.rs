@@ -30,12 +30,30 @@ mod verdict;
 /// Runs the sweep: `--simulate` first starts the simulator; Ctrl-C / SIGTERM stop the run
 /// cleanly (exit 130), a second one exits at once.
 pub(crate) fn run(args: SweepArgs) -> Result<ExitCode> {
+    let workers = client_threads(args.client_threads)?;
     let open_files = crate::commands::raise_open_file_limit();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = workers {
+        runtime.worker_threads(workers);
+    }
+    let runtime = runtime
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(run_async(args, open_files))
+}
+
+/// The most `--client-threads` takes: more threads than that is a mistake, not a load.
+const MAX_CLIENT_THREADS: usize = 1024;
+
+/// `--client-threads`, checked: `None` for the runtime's default (one per core).
+fn client_threads(flag: Option<usize>) -> Result<Option<usize>> {
+    match flag {
+        Some(n) if !(1..=MAX_CLIENT_THREADS).contains(&n) => {
+            bail!("invalid --client-threads {n}: give 1 to {MAX_CLIENT_THREADS} threads")
+        }
+        other => Ok(other),
+    }
 }
 
 /// File descriptors kept aside for files, scrapes, nvidia-smi and the runtime.

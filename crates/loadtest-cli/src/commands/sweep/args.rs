@@ -153,6 +153,12 @@ pub(crate) struct SweepArgs {
     /// [default: native].
     #[arg(long, value_name = "CLIENT")]
     pub(crate) http_client: Option<loadtest_client::HttpTransport>,
+    /// Worker threads of the client's async runtime, which carry every request (1 to 1024)
+    /// [default: one per core]. Fewer cost less CPU per token event at light load (the runtime
+    /// does not wake idle siblings to look for work); each thread carries at most one core's
+    /// worth, and a step that needs more is `client-bound`.
+    #[arg(long, value_name = "N")]
+    pub(crate) client_threads: Option<usize>,
     /// Hard cap on in-flight requests [default: 4096].
     #[arg(long, value_name = "N")]
     pub(crate) max_inflight: Option<usize>,
