@@ -148,13 +148,15 @@ impl LiveCounters {
         change(&self.inflight);
     }
 
-    /// Starts a measure window's in-flight samples at `at`: one then, then one every
+    /// Starts the in-flight samples of a measure window that started at `at` (now or just
+    /// before: the instants since are settled at the count now): one then, then one every
     /// [`SAMPLE_EVERY`](crate::inflight_grid::SAMPLE_EVERY) until
     /// [`finish_inflight`](Self::finish_inflight), and none after `until` (the window's end,
     /// when known at its start).
     pub(crate) fn start_inflight(&self, at: Instant, until: Option<Instant>) {
         let mut grid = self.lock_grid();
-        *grid = Some(InflightGrid::start(at, self.inflight() as u64, until));
+        let now = Instant::now();
+        *grid = Some(InflightGrid::start(at, now, self.inflight() as u64, until));
     }
 
     /// Ends the window's in-flight samples at `end` (the samples due until then are taken):

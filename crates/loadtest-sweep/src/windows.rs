@@ -34,25 +34,26 @@ pub(crate) struct WindowWatch {
 pub(crate) async fn watch_windows(watch: WindowWatch) -> Vec<WindowObservation> {
     let mut out = Vec::new();
     let timeline = &watch.timeline;
+    let measure_start =
+        |index: usize| move |t: &Timeline| t.step(index).map_or(OPEN, |s| s.measure_start);
     let measure_end =
         |index: usize| move |t: &Timeline| t.step(index).map_or(OPEN, |s| s.measure_end);
     for index in 0..timeline.len() {
         // A count step's edges are learned as they come: they are read again as needed.
         tokio::select! {
-            () = timeline.sleep_until(watch.run_start, |t| {
-                t.step(index).map_or(OPEN, |s| s.measure_start)
-            }) => {}
+            () = timeline.sleep_until(watch.run_start, measure_start(index)) => {}
             () = watch.cancel.cancelled() => return out,
         }
         let _ = watch.lag.take().await;
         let probe = WindowProbe::start();
         let at_start = watch.live.window_started();
         let end_of = |t: &Timeline| watch.run_start + measure_end(index)(t);
-        // The in-flight samples: one now, one every 100 ms until the window ends (a count
-        // step's when its last request finishes: not a sample later), taken as the count
-        // changes rather than on wake-ups. A time window's end is known now.
+        // The in-flight samples: one at the window's start, one every 100 ms until it ends (a
+        // count step's when its last request finishes: not a sample later), taken as the
+        // count changes rather than on wake-ups. A time window's end is known now.
+        let start = (watch.run_start + measure_start(index)(timeline)).min(Instant::now());
         let known_end = (measure_end(index)(timeline) < OPEN).then(|| end_of(timeline));
-        watch.live.start_inflight(Instant::now(), known_end);
+        watch.live.start_inflight(start, known_end);
         if !watch.cancel.is_cancelled() {
             tokio::select! {
                 () = timeline.sleep_until(watch.run_start, measure_end(index)) => {}
