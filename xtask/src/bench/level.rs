@@ -120,6 +120,27 @@ impl LevelResult {
         per_event(wrk.usage.cpu(), truth.token_events)
     }
 
+    /// The client's user and system CPU per token event, µs (issue 21, goal 1 reports them
+    /// apart: the user-space part is the one the client's own code decides).
+    pub fn user_sys_us_per_event(&self) -> Option<(f64, f64)> {
+        let usage = &self.client.usage;
+        let events = self.client.events;
+        Some((
+            per_event(usage.user, events)?,
+            per_event(usage.system, events)?,
+        ))
+    }
+
+    /// wrk's user and system CPU per token event, µs.
+    pub fn wrk_user_sys_us_per_event(&self) -> Option<(f64, f64)> {
+        let (wrk, truth) = self.wrk.as_ref()?;
+        let events = truth.token_events;
+        Some((
+            per_event(wrk.usage.user, events)?,
+            per_event(wrk.usage.system, events)?,
+        ))
+    }
+
     pub fn cpu_ratio_to_wrk(&self) -> Option<f64> {
         Some(self.cpu_us_per_event()? / self.wrk_cpu_us_per_event()?)
     }

@@ -16,6 +16,8 @@ use anyhow::{Context, Result, bail};
 const SAMPLE: Duration = Duration::from_millis(20);
 /// Kernel clock ticks per second in `/proc/<pid>/stat` (USER_HZ, 100 on every Linux target).
 const USER_HZ: u64 = 100;
+/// The resolution of the CPU times read here: one clock tick.
+pub const CPU_TICK: Duration = Duration::from_millis(1000 / USER_HZ);
 
 /// What a finished child cost.
 #[derive(Debug, Clone, Copy)]

@@ -9,6 +9,7 @@ use super::level::{LevelResult, SIM_BEHIND_P99_MS};
 /// Goals (issue 9).
 pub const GOAL_CPU_US_PER_EVENT: f64 = 5.0;
 pub const GOAL_RATIO_TO_WRK: f64 = 1.2;
+pub const GOAL_USER_US_PER_EVENT: f64 = 2.0;
 pub const GOAL_ERR_MS: f64 = 1.0;
 pub const GOAL_RSS_KIB_PER_STREAM: f64 = 16.0;
 pub const GOAL_PROM_MB_PER_S: f64 = 200.0;
@@ -43,6 +44,8 @@ pub fn json(
                 "itl_ms": l.plan.itl_ms,
                 "events": l.client.events,
                 "cpu_us_per_event": l.cpu_us_per_event(),
+                "user_us_per_event": l.user_sys_us_per_event().map(|(u, _)| u),
+                "sys_us_per_event": l.user_sys_us_per_event().map(|(_, s)| s),
                 "rss_mib": l.client.usage.peak_rss_kib as f64 / 1024.0,
                 "rss_kib_per_stream": rss_kib_per_stream(l, base),
                 "ttft_err_p50_ms": l.ttft_err_p50_ms(),
@@ -55,6 +58,8 @@ pub fn json(
                 "sched_lag_p99_ms": l.client.sched_lag_p99_ms,
                 "sim_behind": l.sim_behind(),
                 "wrk_cpu_us_per_event": l.wrk_cpu_us_per_event(),
+                "wrk_user_us_per_event": l.wrk_user_sys_us_per_event().map(|(u, _)| u),
+                "wrk_sys_us_per_event": l.wrk_user_sys_us_per_event().map(|(_, s)| s),
                 "cpu_ratio_to_wrk": l.cpu_ratio_to_wrk(),
             })
         })
@@ -122,18 +127,23 @@ pub fn markdown(
     );
     let base = base(levels);
     md.push_str(
-        "| streams | ITL ms | events | client µs/event | wrk µs/event | ratio to wrk | peak RSS MiB | KiB/stream | TTFT err p50 / p99 | ITL err p50 / p99 | tokens/s | client bound / stamps late (lag p99 ms) | sim lateness p50 / p99 ms |\n\
+        "| streams | ITL ms | events | client µs/event (user + sys) | wrk µs/event (user + sys) | ratio to wrk | peak RSS MiB | KiB/stream | TTFT err p50 / p99 | ITL err p50 / p99 | tokens/s | client bound / stamps late (lag p99 ms) | sim lateness p50 / p99 ms |\n\
          |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|\n",
     );
     for l in levels {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} / {} | {} | {} / {} ({}) | {} / {}{} |",
+            "| {} | {} | {} | {}{} | {}{} | {} | {} | {} | {} / {} | {} / {} | {} | {} / {} ({}) | {} / {}{} |",
             l.plan.concurrency,
             l.plan.itl_ms,
             l.client.events,
             f(l.cpu_us_per_event(), 2),
+            user_sys(l.user_sys_us_per_event(), l.client.events),
             f(l.wrk_cpu_us_per_event(), 2),
+            user_sys(
+                l.wrk_user_sys_us_per_event(),
+                l.wrk.as_ref().map_or(0, |(_, truth)| truth.token_events)
+            ),
             f(l.cpu_ratio_to_wrk(), 2),
             f(Some(l.client.usage.peak_rss_kib as f64 / 1024.0), 1),
             f(rss_kib_per_stream(l, base), 1),
@@ -265,6 +275,22 @@ fn micro_section(md: &mut String, micro: &Value) {
     md.push('\n');
 }
 
+/// ` (user + sys)` after a per-event figure of `events` events, or nothing. A part that read
+/// 0 is under one clock tick of CPU time, so it is shown as under that tick per event.
+fn user_sys(split: Option<(f64, f64)>, events: u64) -> String {
+    let tick_us = super::proc::CPU_TICK.as_secs_f64() * 1e6 / events.max(1) as f64;
+    let part = |v: f64| {
+        if v > 0.0 {
+            format!("{v:.2}")
+        } else {
+            format!("< {tick_us:.2}")
+        }
+    };
+    split.map_or_else(String::new, |(u, s)| {
+        format!(" ({} + {})", part(u), part(s))
+    })
+}
+
 fn goals(md: &mut String, levels: &[LevelResult], micro: &Value) {
     md.push_str("## Goals\n\n| goal | result | |\n|---|---|---|\n");
     let loaded: Vec<&LevelResult> = levels.iter().filter(|l| l.plan.concurrency >= 64).collect();
@@ -281,6 +307,13 @@ fn goals(md: &mut String, levels: &[LevelResult], micro: &Value) {
         "| client CPU ≤ {GOAL_CPU_US_PER_EVENT} µs per token event (levels ≥ 64 streams) | worst {} µs | {} |",
         f(cpu, 2),
         verdict(cpu.map(|c| c <= GOAL_CPU_US_PER_EVENT))
+    );
+    let user = worst(&|l| l.user_sys_us_per_event().map(|(u, _)| u), &loaded);
+    let _ = writeln!(
+        md,
+        "| client user-space CPU ≤ {GOAL_USER_US_PER_EVENT} µs per token event (levels ≥ 64 streams) | worst {} µs | {} |",
+        f(user, 2),
+        verdict(user.map(|u| u <= GOAL_USER_US_PER_EVENT))
     );
     let ratio = worst(&|l| l.cpu_ratio_to_wrk(), &loaded);
     let _ = writeln!(
@@ -388,5 +421,18 @@ fn yes_no(value: Option<bool>) -> &'static str {
         Some(true) => "yes",
         Some(false) => "no",
         None => "–",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A part that read 0 CPU ticks is shown as under one tick per event, not as 0.00.
+    #[test]
+    fn user_and_system_parts_never_claim_more_than_a_tick() {
+        assert_eq!(user_sys(Some((3.22, 4.34)), 490_432), " (3.22 + 4.34)");
+        assert_eq!(user_sys(Some((0.0, 4.57)), 24_064), " (< 0.42 + 4.57)");
+        assert_eq!(user_sys(None, 100), "");
     }
 }
