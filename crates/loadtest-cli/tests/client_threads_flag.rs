@@ -6,10 +6,6 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{BIN, TINY_RUN};
-
 #[test]
 fn the_runtime_has_the_threads_asked_for() {
     let (mut sim, url) = common::start_sim(&[]);
@@ -17,26 +13,15 @@ fn the_runtime_has_the_threads_asked_for() {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     for (flag, want) in [(None, cores), (Some("1"), 1), (Some("3"), 3)] {
         let run_dir = out.path().join(flag.unwrap_or("default"));
-        let mut cmd = Command::new(BIN);
-        cmd.args(["--base-url", &url, "--prompt-text", "hi"])
-            .args(TINY_RUN)
-            .args(["--run-dir", run_dir.to_str().unwrap()]);
-        if let Some(flag) = flag {
-            cmd.args(["--client-threads", flag]);
-        }
-        let o = cmd.output().unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let extra: Vec<&str> = flag
+            .map(|f| vec!["--client-threads", f])
+            .unwrap_or_default();
+        common::tiny_run_all_ok(&url, &run_dir, &extra, &format!("{flag:?}"));
         let config = common::json(&run_dir, "config.json");
         assert_eq!(config["settings"]["client_threads"], want, "{flag:?}");
         let summary = common::json(&run_dir, "step_summary.json");
         let client = &summary["steps"][0]["client"];
         assert_eq!(client["workers"], want, "{flag:?}: {client}");
-        let rows = common::rows(&run_dir);
-        assert!(!rows.is_empty(), "{flag:?}");
-        assert!(
-            rows.iter().all(|r| r["status"] == "ok"),
-            "{flag:?}: {rows:?}"
-        );
     }
     sim.kill().unwrap();
     let base = ["--base-url", &url, "--prompt-text", "hi"];

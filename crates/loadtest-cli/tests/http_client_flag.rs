@@ -5,10 +5,6 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{BIN, TINY_RUN};
-
 #[test]
 fn either_client_carries_the_run_and_config_json_says_which() {
     let (mut sim, url) = common::start_sim(&[]);
@@ -19,23 +15,10 @@ fn either_client_carries_the_run_and_config_json_says_which() {
         (Some("native"), "native"),
     ] {
         let run_dir = out.path().join(want).join(flag.unwrap_or("default"));
-        let mut cmd = Command::new(BIN);
-        cmd.args(["--base-url", &url, "--prompt-text", "hi"])
-            .args(TINY_RUN)
-            .args(["--run-dir", run_dir.to_str().unwrap()]);
-        if let Some(flag) = flag {
-            cmd.args(["--http-client", flag]);
-        }
-        let o = cmd.output().unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let extra: Vec<&str> = flag.map(|f| vec!["--http-client", f]).unwrap_or_default();
+        common::tiny_run_all_ok(&url, &run_dir, &extra, &format!("{flag:?}"));
         let config = common::json(&run_dir, "config.json");
         assert_eq!(config["settings"]["http_client"], want, "{flag:?}");
-        let rows = common::rows(&run_dir);
-        assert!(!rows.is_empty(), "{flag:?}");
-        assert!(
-            rows.iter().all(|r| r["status"] == "ok"),
-            "{flag:?}: {rows:?}"
-        );
     }
     sim.kill().unwrap();
     common::refusal(

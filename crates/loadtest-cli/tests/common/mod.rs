@@ -154,6 +154,26 @@ pub fn wait_exit(
     }
 }
 
+/// A [`TINY_RUN`] sweep against `url` into `run_dir`, with `extra` flags: it must succeed, and
+/// every request it recorded (at least one) must be `ok`. `what` names the case in messages.
+pub fn tiny_run_all_ok(url: &str, run_dir: &std::path::Path, extra: &[&str], what: &str) {
+    let o = Command::new(BIN)
+        .args(["--base-url", url, "--prompt-text", "hi"])
+        .args(TINY_RUN)
+        .args(["--run-dir", run_dir.to_str().unwrap()])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let rows = rows(run_dir);
+    assert!(!rows.is_empty(), "{what}: no request recorded");
+    assert!(rows.iter().all(|r| r["status"] == "ok"), "{what}: {rows:?}");
+}
+
 /// The rows of a run folder's requests.jsonl, in file order.
 pub fn rows(run_dir: &std::path::Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(run_dir.join("requests.jsonl"))
