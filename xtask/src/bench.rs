@@ -269,8 +269,16 @@ fn print_level(l: &LevelResult) {
         l.client.events,
         l.client.requests,
         l.client.failed,
-        opt(l.cpu_us_per_event()),
-        opt(l.wrk_cpu_us_per_event()),
+        report::cpu_cell(
+            l.cpu_us_per_event(),
+            l.user_sys_us_per_event(),
+            l.client.events
+        ),
+        report::cpu_cell(
+            l.wrk_cpu_us_per_event(),
+            l.wrk_user_sys_us_per_event(),
+            l.wrk.as_ref().map_or(0, |(_, truth)| truth.token_events)
+        ),
         l.client.usage.peak_rss_kib as f64 / 1024.0,
         opt(l.ttft_err_p50_ms()),
         opt(l.ttft_err_p99_ms()),

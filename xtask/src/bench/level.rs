@@ -141,8 +141,10 @@ impl LevelResult {
         ))
     }
 
+    /// `None` also when wrk's CPU read 0 (under one clock tick: no ratio can be read).
     pub fn cpu_ratio_to_wrk(&self) -> Option<f64> {
-        Some(self.cpu_us_per_event()? / self.wrk_cpu_us_per_event()?)
+        let wrk = self.wrk_cpu_us_per_event().filter(|w| *w > 0.0)?;
+        Some(self.cpu_us_per_event()? / wrk)
     }
 
     pub fn ttft_err_p50_ms(&self) -> Option<f64> {

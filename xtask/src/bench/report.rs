@@ -133,14 +133,17 @@ pub fn markdown(
     for l in levels {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {}{} | {}{} | {} | {} | {} | {} / {} | {} / {} | {} | {} / {} ({}) | {} / {}{} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} / {} | {} | {} / {} ({}) | {} / {}{} |",
             l.plan.concurrency,
             l.plan.itl_ms,
             l.client.events,
-            f(l.cpu_us_per_event(), 2),
-            user_sys(l.user_sys_us_per_event(), l.client.events),
-            f(l.wrk_cpu_us_per_event(), 2),
-            user_sys(
+            cpu_cell(
+                l.cpu_us_per_event(),
+                l.user_sys_us_per_event(),
+                l.client.events
+            ),
+            cpu_cell(
+                l.wrk_cpu_us_per_event(),
                 l.wrk_user_sys_us_per_event(),
                 l.wrk.as_ref().map_or(0, |(_, truth)| truth.token_events)
             ),
@@ -275,20 +278,31 @@ fn micro_section(md: &mut String, micro: &Value) {
     md.push('\n');
 }
 
-/// ` (user + sys)` after a per-event figure of `events` events, or nothing. A part that read
-/// 0 is under one clock tick of CPU time, so it is shown as under that tick per event.
-fn user_sys(split: Option<(f64, f64)>, events: u64) -> String {
-    let tick_us = super::proc::CPU_TICK.as_secs_f64() * 1e6 / events.max(1) as f64;
-    let part = |v: f64| {
-        if v > 0.0 {
-            format!("{v:.2}")
-        } else {
-            format!("< {tick_us:.2}")
-        }
+/// A CPU figure per event of `events` events, µs: one that read 0 is under one clock tick of
+/// CPU time, so it is shown as under that tick per event.
+fn per_event_us(value: f64, events: u64) -> String {
+    if value > 0.0 {
+        format!("{value:.2}")
+    } else {
+        let tick_us = super::proc::CPU_TICK.as_secs_f64() * 1e6 / events.max(1) as f64;
+        format!("< {tick_us:.2}")
+    }
+}
+
+/// A per-event CPU figure and its ` (user + sys)` split ([`per_event_us`]); `–` without one.
+pub(super) fn cpu_cell(total: Option<f64>, split: Option<(f64, f64)>, events: u64) -> String {
+    let Some(total) = total else {
+        return "–".to_owned();
     };
-    split.map_or_else(String::new, |(u, s)| {
-        format!(" ({} + {})", part(u), part(s))
-    })
+    let mut cell = per_event_us(total, events);
+    if let Some((u, s)) = split {
+        cell.push_str(&format!(
+            " ({} + {})",
+            per_event_us(u, events),
+            per_event_us(s, events)
+        ));
+    }
+    cell
 }
 
 fn goals(md: &mut String, levels: &[LevelResult], micro: &Value) {
@@ -428,11 +442,19 @@ fn yes_no(value: Option<bool>) -> &'static str {
 mod tests {
     use super::*;
 
-    /// A part that read 0 CPU ticks is shown as under one tick per event, not as 0.00.
+    /// A figure that read 0 CPU ticks is shown as under one tick per event, not as 0.00.
     #[test]
-    fn user_and_system_parts_never_claim_more_than_a_tick() {
-        assert_eq!(user_sys(Some((3.22, 4.34)), 490_432), " (3.22 + 4.34)");
-        assert_eq!(user_sys(Some((0.0, 4.57)), 24_064), " (< 0.42 + 4.57)");
-        assert_eq!(user_sys(None, 100), "");
+    fn cpu_figures_never_claim_more_than_a_tick() {
+        let split = Some((3.22, 4.34));
+        assert_eq!(cpu_cell(Some(7.56), split, 490_432), "7.56 (3.22 + 4.34)");
+        let split = Some((0.0, 4.57));
+        assert_eq!(cpu_cell(Some(4.57), split, 24_064), "4.57 (< 0.42 + 4.57)");
+        let split = Some((0.0, 0.0));
+        assert_eq!(
+            cpu_cell(Some(0.0), split, 376),
+            "< 26.60 (< 26.60 + < 26.60)"
+        );
+        assert_eq!(cpu_cell(Some(1.5), None, 100), "1.50");
+        assert_eq!(cpu_cell(None, None, 100), "–");
     }
 }
