@@ -70,11 +70,30 @@ impl RxStamp {
         self.unix_ns.store(ns, Ordering::Relaxed);
     }
 
-    /// When the data of the last read arrived, on the monotonic clock
-    /// ([`RxStamp::kernel_arrival`]); now without a stamp.
-    pub fn arrival(&self) -> Instant {
+    /// Reads once from `io` into `buf` when it is readable ([`poll_recv`]) and keeps the
+    /// kernel's stamp of what it read. The end of the stream (no bytes) dates nothing: the
+    /// stamp of the last data stays.
+    pub fn poll_read(
+        &self,
+        io: &TcpStream,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let stamp = std::task::ready!(poll_recv(io, cx, buf))?;
+        if buf.filled().len() > before {
+            self.set(stamp);
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// When the data of the last read arrived, on the monotonic clock: the kernel's stamp
+    /// with `true` ([`RxStamp::kernel_arrival`]); now with `false` when that read was not
+    /// stamped or its stamp is not believed.
+    pub fn arrival(&self) -> (Instant, bool) {
         let now = Instant::now();
-        self.kernel_arrival(now).unwrap_or(now)
+        self.kernel_arrival(now)
+            .map_or((now, false), |at| (at, true))
     }
 
     /// The last read's stamp on the monotonic clock, read against `now` (taken just before);
@@ -198,14 +217,16 @@ mod tests {
         let rx = RxStamp::default();
         let before = Instant::now();
         rx.set(Some(SystemTime::now() - Duration::from_secs(2)));
-        assert!(rx.arrival() + Duration::from_millis(1900) < before);
+        let (at, kernel) = rx.arrival();
+        assert!(kernel && at + Duration::from_millis(1900) < before);
         let now = Instant::now();
         assert!(
             rx.kernel_arrival(now)
                 .is_some_and(|at| at + Duration::from_millis(1900) < now)
         );
         rx.set(None);
-        assert!(rx.arrival() >= before);
+        let (at, kernel) = rx.arrival();
+        assert!(!kernel && at >= before);
         assert_eq!(rx.kernel_arrival(now), None);
     }
 
@@ -299,5 +320,49 @@ mod tests {
             read.await.expect("the next arrival wakes the reader").0,
             b"next"
         );
+    }
+
+    /// `RxStamp::poll_read` keeps the stamp of the data it read, and the end of the stream
+    /// (a read of no bytes) keeps it too: the last data stays dated by its own arrival.
+    #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+    #[tokio::test]
+    async fn the_end_of_a_stream_keeps_the_last_stamp() {
+        use std::os::fd::AsFd;
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let reader = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        enable(reader.as_fd()).unwrap();
+        let (writer, _) = listener.accept().await.unwrap();
+        let rx = RxStamp::default();
+        async fn read(rx: &RxStamp, reader: &TcpStream) -> usize {
+            let mut bytes = [0u8; 64];
+            let mut buf = ReadBuf::new(&mut bytes);
+            std::future::poll_fn(|cx| rx.poll_read(reader, cx, &mut buf))
+                .await
+                .unwrap();
+            buf.filled().len()
+        }
+        // Stamping is turned on in deferred work: wait for a read that carries a stamp.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            assert_eq!(writer.try_write(b"tick").unwrap(), 4);
+            std::thread::sleep(Duration::from_millis(20));
+            assert_eq!(read(&rx, &reader).await, 4);
+            if rx.arrival().1 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no read was ever stamped");
+        }
+        let (stamped, _) = rx.arrival();
+        let mut writer = writer.into_std().unwrap();
+        std::io::Write::flush(&mut writer).unwrap();
+        writer.shutdown(std::net::Shutdown::Write).unwrap();
+        assert_eq!(read(&rx, &reader).await, 0);
+        let (at, kernel) = rx.arrival();
+        assert!(kernel, "the end of the stream forgot the stamp");
+        let apart = at.max(stamped).duration_since(at.min(stamped));
+        assert!(apart < Duration::from_millis(5), "{apart:?} apart");
     }
 }

@@ -74,7 +74,7 @@ impl ConnTap {
 
     /// When the request hyper has just handed over arrived ([`RxStamp::arrival`]).
     pub(crate) fn arrival(&self) -> Instant {
-        self.rx.arrival()
+        self.rx.arrival().0
     }
 
     /// A token event of `clock`'s stream, due at `scheduled`, was handed to hyper.
@@ -135,13 +135,7 @@ impl AsyncRead for TappedIo {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let before = buf.filled().len();
-        let stamp = std::task::ready!(loadtest_net::poll_recv(&this.inner, cx, buf))?;
-        // The end of the stream (no bytes) dates nothing.
-        if buf.filled().len() > before {
-            this.tap.rx.set(stamp);
-        }
-        Poll::Ready(Ok(()))
+        this.tap.rx.poll_read(&this.inner, cx, buf)
     }
 }
 

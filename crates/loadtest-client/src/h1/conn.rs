@@ -104,25 +104,18 @@ impl Conn {
             }
             self.buf.resize(grown, 0);
         }
-        let (io, free) = (&self.io, &mut self.buf[self.end..]);
-        let mut free = ReadBuf::new(free);
-        let stamp = std::future::poll_fn(|cx| loadtest_net::poll_recv(io, cx, &mut free)).await?;
+        let (io, rx) = (&self.io, &self.rx);
+        let mut free = ReadBuf::new(&mut self.buf[self.end..]);
+        std::future::poll_fn(|cx| rx.poll_read(io, cx, &mut free)).await?;
         let n = free.filled().len();
-        if n > 0 {
-            self.rx.set(stamp);
-        }
         self.end += n;
         Ok(n)
     }
 
-    /// When the bytes of the last read arrived: the kernel's receive stamp on the monotonic
-    /// clock, with `true`; now, with `false`, when the read was not stamped or its stamp is
-    /// not believed ([`RxStamp::kernel_arrival`]).
+    /// When the bytes of the last read arrived, and whether that is the kernel's receive
+    /// stamp ([`RxStamp::arrival`]).
     pub(crate) fn arrival(&self) -> (Instant, bool) {
-        let now = Instant::now();
-        self.rx
-            .kernel_arrival(now)
-            .map_or((now, false), |at| (at, true))
+        self.rx.arrival()
     }
 
     /// Whether unread bytes are buffered.
